@@ -1,0 +1,10 @@
+"""hyperkube: Kubernetes in one Python program.
+
+One console script is every component of a cluster (see ``hyperkube.cli``). The packages are
+layered; imports point down only (``shared/DESIGN.md``, enforced by import-linter):
+
+    cli -> apiserver | scheduler | controllers | kubelet | proxy | kubectl | addons
+        -> client -> api -> storage -> machinery
+"""
+
+__version__ = "0.1.0"

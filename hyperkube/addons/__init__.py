@@ -1,0 +1,1 @@
+"""Cluster add-ons: DNS, metrics and the dashboard."""

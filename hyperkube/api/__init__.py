@@ -1,0 +1,1 @@
+"""The resource registry: kinds, scopes, strategies (defaults, validation, tables), schemas."""

@@ -1,0 +1,1 @@
+"""kube-controller-manager: the controllers, each an informer -> workqueue -> sync loop."""

@@ -1,0 +1,1 @@
+"""kubectl: the command-line client, built on hyperkube.client."""

@@ -1,0 +1,1 @@
+"""Small pure core shared by every layer: meta helpers, selectors, errors, quantities, JSON."""

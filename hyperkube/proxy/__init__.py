@@ -1,0 +1,1 @@
+"""kube-proxy: Services reachable at their cluster IPs and node ports."""

@@ -1,0 +1,1 @@
+"""kube-scheduler: binds pending pods to nodes through the API."""

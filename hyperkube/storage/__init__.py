@@ -1,0 +1,1 @@
+"""The etcd v3-semantics store: one interface (``interface``), backends for SQLite and etcd."""
