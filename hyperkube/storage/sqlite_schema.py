@@ -154,21 +154,24 @@ def make_engine(path: str, options: SQLiteOptions) -> Engine:
 
 
 def create_schema(engine: Engine, path: str) -> None:
-    """Create the file and tables if needed; auto_vacuum must be set before the first table."""
+    """Create the file and tables if needed; safe when several processes open a new file at once.
+
+    ``auto_vacuum`` must be set before the first table exists and ``journal_mode`` outside a
+    transaction; the tables are then created under ``BEGIN IMMEDIATE`` so two processes
+    can't both decide to create them."""
     with engine.connect() as connection:
         raw = connection.connection.driver_connection
         assert isinstance(raw, sqlite3.Connection)
-        tables = raw.execute("SELECT count(*) FROM sqlite_master WHERE type='table'").fetchone()[0]
-        if tables == 0:
+        if raw.execute("SELECT count(*) FROM sqlite_master WHERE type='table'").fetchone()[0] == 0:
             raw.execute("PRAGMA auto_vacuum=INCREMENTAL")
         mode = raw.execute("PRAGMA journal_mode=WAL").fetchone()[0]
         if mode.lower() != "wal":
             raise DatabaseError(f"{path}: cannot switch to WAL journal mode (got {mode})")
-        connection.commit()
-    metadata.create_all(engine)
-    with engine.begin() as connection:
+        connection.exec_driver_sql("BEGIN IMMEDIATE")
+        metadata.create_all(connection)
         for name in ("revision", "compact_revision"):
             connection.execute(text("INSERT OR IGNORE INTO meta(name, value) VALUES (:n, 1)"), {"n": name})
+        connection.commit()
 
 
 def connect(engine: Engine) -> sqlite3.Connection:
