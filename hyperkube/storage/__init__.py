@@ -93,7 +93,9 @@ def _open_one(servers: str, data_dir: str | None) -> Store:
                 raise ValueError("--etcd-servers is empty (or sqlite://) and no --data-dir was given")
             os.makedirs(data_dir, exist_ok=True)
             path = os.path.join(os.path.abspath(data_dir), "state.db")
-        elif not os.path.isabs(path):
+        elif path.startswith("/"):
+            path = "/" + path.lstrip("/")  # sqlite:////abs/x.db is the same file as sqlite:///abs/x.db
+        else:
             raise ValueError(f"--etcd-servers: sqlite path must be absolute (sqlite:///abs/path.db), got {urls[0]!r}")
         options = SQLiteOptions.from_query(dict(parse_qsl(parts.query)))
         return SQLiteStore(path, options, endpoint=f"sqlite://{path}")

@@ -145,7 +145,7 @@ def make_engine(path: str, options: SQLiteOptions) -> Engine:
         dbapi_connection.isolation_level = None
         dbapi_connection.execute("PRAGMA busy_timeout=1000")
         dbapi_connection.execute("PRAGMA synchronous=FULL")
-        dbapi_connection.execute("PRAGMA journal_size_limit=16777216")
+        dbapi_connection.execute("PRAGMA journal_size_limit=4194304")
         dbapi_connection.execute("PRAGMA cache_size=-16000")
         if options.max_page_count:
             dbapi_connection.execute(f"PRAGMA max_page_count={int(options.max_page_count)}")
