@@ -111,7 +111,7 @@ class SQLiteStore(Store):
             try:
                 create_schema(self._engine, self.path)
                 connection = self._connect()
-                connection.execute("PRAGMA wal_autocheckpoint=1000")  # see Checkpointer
+                connection.execute("PRAGMA wal_autocheckpoint=0")  # the writer checkpoints itself
                 revision, _ = read_meta(connection)
                 return revision, connection
             except (sqlite3.Error, sqlalchemy.exc.DBAPIError) as error:

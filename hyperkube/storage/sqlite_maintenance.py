@@ -12,9 +12,10 @@ The database must stay bounded under a steady update load with nobody calling co
 - **Incremental vacuum** (``auto_vacuum=INCREMENTAL``): after a purge, free pages are given
   back to the file system ``vacuum_slice_pages`` at a time when they are a large share of it.
 - **WAL checkpoints** (a thread with its own connection): a PASSIVE checkpoint whenever the
-  WAL exceeds ``checkpoint_wal_bytes``. PASSIVE never waits for the writer, and once the WAL
-  is fully copied back the writer restarts it from the beginning (``journal_size_limit``
-  truncates it), so the WAL stays a few MB. The writer's own auto-checkpoint is only a backstop.
+  WAL exceeds ``checkpoint_start_bytes``. PASSIVE never waits for the writer, but it can't
+  finish while the writer keeps appending; so once the WAL passes ``checkpoint_wal_bytes``
+  the writer copies the few remaining frames itself between two transactions, after which
+  the WAL starts over (``journal_size_limit`` truncates it). The WAL stays a few MB.
 - **Lease expiry** (a loop task): expired leases are revoked through the writer; a revoke
   deletes the lease's keys in one revision, re-checking the expiry inside the transaction so
   a keepalive that won the race keeps the lease.
@@ -124,7 +125,7 @@ class Checkpointer:
                     size = os.path.getsize(self.path + "-wal")
                 except OSError:
                     continue
-                if size < self.options.checkpoint_wal_bytes:
+                if size < self.options.checkpoint_start_bytes:
                     continue
                 try:
                     connection.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()

@@ -95,8 +95,9 @@ class SQLiteOptions:
     history_seconds: float = 300.0  # automatic compaction keeps this much history ...
     min_history_revisions: int = 1000  # ... and at least this many revisions
     maintenance_interval: float = 5.0  # seconds between compaction / vacuum passes
-    checkpoint_interval: float = 0.25  # seconds between passive WAL checkpoints
-    checkpoint_wal_bytes: int = 4 << 20  # ... run when the WAL is at least this big
+    checkpoint_interval: float = 0.02  # the checkpointer thread looks at the WAL this often ...
+    checkpoint_start_bytes: int = 1 << 20  # ... and copies it back once it is this big;
+    checkpoint_wal_bytes: int = 4 << 20  # the writer finishes the copy (and the WAL restarts)
     compact_slice_revisions: int = 2000  # revisions physically deleted per write transaction
     vacuum_slice_pages: int = 512  # pages freed per incremental_vacuum step
     poll_interval: float = 0.015  # tailing other processes' commits (PRAGMA data_version)

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import queue
 import sqlite3
 import threading
@@ -96,6 +97,7 @@ class Writer:
         self.queue: queue.SimpleQueue[WriteOp | None] = queue.SimpleQueue()
         self.thread = threading.Thread(target=self._run, name=f"sqlite-writer {path}", daemon=True)
         self.connection: sqlite3.Connection | None = None
+        self.wal_path = path + "-wal"
 
     def start(self) -> None:
         self.connection = self.connect()
@@ -154,6 +156,25 @@ class Writer:
             self.delivery.post(self.connection, [], (ops, [error] * len(ops)))
             return
         self.delivery.post(self.connection, batches, (ops, results))
+        self._finish_checkpoint()
+
+    def _finish_checkpoint(self) -> None:
+        """Once the WAL is big, copy its last frames back here, between two transactions.
+
+        The checkpointer thread copies the bulk concurrently, but while we keep appending it
+        can never finish, and SQLite restarts the WAL only when every frame was copied back.
+        Done here, with no write in flight, only the frames since its last pass remain, so
+        the pause is short, and the next transaction starts the WAL over."""
+        try:
+            size = os.path.getsize(self.wal_path)
+        except OSError:
+            return
+        if size < self.options.checkpoint_wal_bytes:
+            return
+        try:
+            self.connection.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
+        except sqlite3.Error as error:
+            log.warning("sqlite store %s: WAL checkpoint failed, will retry: %s", self.path, error)
 
     def _execute(self, ops: list[WriteOp]) -> tuple[list[Any], Batches]:
         connection = self.connection

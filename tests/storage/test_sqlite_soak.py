@@ -11,8 +11,7 @@ from hyperkube.storage import PutRequest, RangeRequest, open_store, prefix_end
 KEYS, UPDATES, CONCURRENCY = 1_000, 100_000, 64
 VALUE = b"v" * 256
 # Keep 1,000 revisions of history, and look after the file often so the test stays short.
-OPTIONS = ("history_seconds=0&min_history_revisions=1000&maintenance_interval=0.2"
-           "&checkpoint_interval=0.05&checkpoint_wal_bytes=1048576")
+OPTIONS = "history_seconds=0&min_history_revisions=1000&maintenance_interval=0.2"
 
 
 async def test_file_stays_bounded_under_steady_updates(tmp_path: Path) -> None:
