@@ -95,9 +95,8 @@ class SQLiteOptions:
     history_seconds: float = 300.0  # automatic compaction keeps this much history ...
     min_history_revisions: int = 1000  # ... and at least this many revisions
     maintenance_interval: float = 5.0  # seconds between compaction / vacuum passes
-    checkpoint_interval: float = 0.02  # the checkpointer thread looks at the WAL this often ...
-    checkpoint_start_bytes: int = 1 << 20  # ... and copies it back once it is this big;
-    checkpoint_wal_bytes: int = 4 << 20  # the writer finishes the copy (and the WAL restarts)
+    checkpoint_interval: float = 0.1  # the checkpointer thread copies the WAL back this often;
+    checkpoint_wal_bytes: int = 4 << 20  # past this the writer finishes the copy (the WAL restarts)
     compact_slice_revisions: int = 2000  # revisions physically deleted per write transaction
     vacuum_slice_pages: int = 512  # pages freed per incremental_vacuum step
     poll_interval: float = 0.015  # tailing other processes' commits (PRAGMA data_version)
@@ -163,7 +162,11 @@ def create_schema(engine: Engine, path: str) -> None:
     with engine.connect() as connection:
         raw = connection.connection.driver_connection
         assert isinstance(raw, sqlite3.Connection)
-        if raw.execute("SELECT count(*) FROM sqlite_master WHERE type='table'").fetchone()[0] == 0:
+        tables = {name for (name,) in raw.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+        wal = raw.execute("PRAGMA journal_mode").fetchone()[0].lower() == "wal"
+        if wal and {t.name for t in metadata.sorted_tables} <= tables:
+            return  # an existing store: open it without taking the write lock
+        if not tables:
             raw.execute("PRAGMA auto_vacuum=INCREMENTAL")
         mode = raw.execute("PRAGMA journal_mode=WAL").fetchone()[0]
         if mode.lower() != "wal":

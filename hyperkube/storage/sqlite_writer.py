@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import os
 import queue
 import sqlite3
 import threading
@@ -97,7 +96,7 @@ class Writer:
         self.queue: queue.SimpleQueue[WriteOp | None] = queue.SimpleQueue()
         self.thread = threading.Thread(target=self._run, name=f"sqlite-writer {path}", daemon=True)
         self.connection: sqlite3.Connection | None = None
-        self.wal_path = path + "-wal"
+        self.checkpoint_requested = False  # set by the checkpointer thread
 
     def start(self) -> None:
         self.connection = self.connect()
@@ -159,18 +158,16 @@ class Writer:
         self._finish_checkpoint()
 
     def _finish_checkpoint(self) -> None:
-        """Once the WAL is big, copy its last frames back here, between two transactions.
+        """Copy the last WAL frames back here, between two transactions, when asked to.
 
         The checkpointer thread copies the bulk concurrently, but while we keep appending it
         can never finish, and SQLite restarts the WAL only when every frame was copied back.
-        Done here, with no write in flight, only the frames since its last pass remain, so
+        When it sees the WAL pass ``checkpoint_wal_bytes`` it sets ``checkpoint_requested``;
+        done here, with no write in flight, only the frames since its last pass remain, so
         the pause is short, and the next transaction starts the WAL over."""
-        try:
-            size = os.path.getsize(self.wal_path)
-        except OSError:
+        if not self.checkpoint_requested:
             return
-        if size < self.options.checkpoint_wal_bytes:
-            return
+        self.checkpoint_requested = False
         try:
             self.connection.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
         except sqlite3.Error as error:

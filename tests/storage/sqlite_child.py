@@ -48,6 +48,7 @@ async def stream(url: str, name: str, count: int, total: int) -> None:
     async def writer(n: int) -> None:
         for i in range(n, count, 4):
             await store.put(PutRequest(f"/two/{name}/{i}", name.encode()))
+            await asyncio.sleep(0.001)  # spread the writes out, so the two processes interleave
 
     watcher = asyncio.create_task(watch())
     await asyncio.gather(*(writer(n) for n in range(4)))
