@@ -39,7 +39,7 @@ async def _run(name: str, check: Check) -> str | None:
     """None when healthy, else the (logged, not served) reason."""
     try:
         await asyncio.wait_for(check(), CHECK_TIMEOUT)
-    except asyncio.TimeoutError:
+    except TimeoutError:
         return f"timed out after {CHECK_TIMEOUT:g}s"
     except Exception as error:  # noqa: BLE001 - any failure of a check is "unhealthy"
         return f"{type(error).__name__}: {error}" if str(error) else type(error).__name__
