@@ -25,7 +25,6 @@ from typing import Any, TypeVar
 import orjson
 from aiohttp import web
 
-from hyperkube.api import openapi
 from hyperkube.api.registry import Registry
 from hyperkube.machinery.errors import APIError, NotFound
 
@@ -75,8 +74,15 @@ class OpenAPIRoutes:
             raise
 
     def _build_root(self) -> tuple[bytes, str]:
+        from hyperkube.api import openapi  # imported on first use: loading the schemas takes a moment
+
         body = orjson.dumps(openapi.openapi_v3_root(self.registry))
         return body, hashlib.sha512(body).hexdigest().upper()
+
+    def _build_document(self, group: str, version: str) -> tuple[bytes, str]:
+        from hyperkube.api import openapi
+
+        return openapi.openapi_v3_document_and_hash(self.registry, group, version)
 
     async def root(self, request: web.Request) -> web.Response:
         body, digest = await self._cached("", self._build_root)
@@ -90,8 +96,7 @@ class OpenAPIRoutes:
         if gv is None:
             return _not_found(f"openapi/v3/{path}")
         try:
-            body, digest = await self._cached(
-                gv, lambda: openapi.openapi_v3_document_and_hash(self.registry, *gv))
+            body, digest = await self._cached(gv, lambda: self._build_document(*gv))
         except APIError as error:
             return _status_response(error)
         wanted = request.query.get("hash")
