@@ -193,6 +193,66 @@ class ServiceAllocators:
         for (target, key), offset in zip(port_slots, change.got_ports, strict=True):
             target[key] = self.ports.base + offset
 
+    async def update(self, new: dict[str, Any], old: dict[str, Any]) -> None:
+        """Carry a Service's allocations across an update, as Kubernetes does: an omitted
+        clusterIP or nodePort keeps the old one (ports matched by port and protocol); a type
+        change allocates what the new type needs and releases what it no longer uses; a
+        changed clusterIP is Invalid (immutable). One txn, like :meth:`allocate`."""
+        spec, old_spec = new.setdefault("spec", {}), old.get("spec") or {}
+        new_type, old_type = spec.get("type", "ClusterIP"), old_spec.get("type", "ClusterIP")
+        old_ip = self._requested_ip(old_spec) if old_type in _CLUSTER_IP_TYPES else ""
+        if new_type not in _CLUSTER_IP_TYPES and old_ip and self._requested_ip(spec) == old_ip:
+            spec.pop("clusterIP", None)  # dropped with the type that needed it
+            spec.pop("clusterIPs", None)
+        requested = self._requested_ip(spec)
+        wants_ip = new_type in _CLUSTER_IP_TYPES and requested != "None"
+        if not requested and old_ip:
+            requested = old_ip
+            wants_ip = new_type in _CLUSTER_IP_TYPES and requested != "None"
+        if requested and old_ip and new_type in _CLUSTER_IP_TYPES and requested != old_ip:
+            raise self._invalid(new, "spec.clusterIPs[0]", f'["{requested}"]', "may not change once set")
+        change = _Change()
+        old_offset = self.ips.offset(old_ip) if old_ip and old_ip != "None" else None
+        if wants_ip and requested and requested != old_ip:
+            change.reserve_ips.append((requested, self._ip_offset(new, requested)))
+        elif wants_ip and not requested:
+            change.random_ip = True
+        elif not wants_ip and old_offset is not None:
+            change.release_ips.append(old_offset)
+
+        if new_type in _NODE_PORT_TYPES and old_type in _NODE_PORT_TYPES:
+            previous = {(p.get("port"), p.get("protocol", "TCP")): p.get("nodePort")
+                        for p in old_spec.get("ports") or []}
+            for port in spec.get("ports") or []:
+                if not port.get("nodePort") and previous.get((port.get("port"), port.get("protocol", "TCP"))):
+                    port["nodePort"] = previous[(port.get("port"), port.get("protocol", "TCP"))]
+        if (new_type == "LoadBalancer" and spec.get("externalTrafficPolicy") == "Local"
+                and not spec.get("healthCheckNodePort") and old_spec.get("healthCheckNodePort")):
+            spec["healthCheckNodePort"] = old_spec["healthCheckNodePort"]
+        old_ports = [p.get("nodePort") for p in old_spec.get("ports") or []]
+        if new_type not in _NODE_PORT_TYPES:
+            for port in spec.get("ports") or []:
+                if port.get("nodePort") and port["nodePort"] in old_ports:
+                    port.pop("nodePort")
+        if not (new_type == "LoadBalancer" and spec.get("externalTrafficPolicy") == "Local"):
+            if spec.get("healthCheckNodePort") == old_spec.get("healthCheckNodePort"):
+                spec.pop("healthCheckNodePort", None)
+        owned = frozenset(self._used_ports(old_spec))
+        slots = self._port_slots(new, spec, change, owned)
+        change.release_ports = sorted(owned - set(self._used_ports(spec)))
+
+        if change.random_ip or change.reserve_ips or change.release_ips or change.random_ports \
+                or change.reserve_ports or change.release_ports:
+            await self._commit(new, change)
+        if change.got_ip is not None:
+            requested = self.ips.address(change.got_ip)
+        if wants_ip:
+            spec["clusterIP"], spec["clusterIPs"] = requested, [requested]
+        elif requested == "None":
+            spec["clusterIP"], spec["clusterIPs"] = "None", ["None"]
+        for (target, key), offset in zip(slots, change.got_ports, strict=True):
+            target[key] = self.ports.base + offset
+
     async def release(self, service: dict[str, Any]) -> None:
         """Give back the Service's IP and node ports (after it is deleted)."""
         change = _Change()
@@ -264,9 +324,10 @@ class ServiceAllocators:
             raise self._invalid(service, "spec.clusterIPs", f'["{text}"]', why)
         return offset
 
-    def _port_slots(self, service: dict[str, Any], spec: dict[str, Any],
-                    change: _Change) -> list[tuple[dict[str, Any], str]]:
-        """Queue explicit node ports for reservation; return the slots that need a random one."""
+    def _port_slots(self, service: dict[str, Any], spec: dict[str, Any], change: _Change,
+                    owned: frozenset[int] = frozenset()) -> list[tuple[dict[str, Any], str]]:
+        """Queue explicit node ports for reservation (except ``owned`` offsets, which the
+        service already holds); return the slots that need a random one."""
         slots: list[tuple[dict[str, Any], str]] = []
         kind = spec.get("type", "ClusterIP")
         if kind not in _NODE_PORT_TYPES:
@@ -276,25 +337,26 @@ class ServiceAllocators:
         for index, port in enumerate(spec.get("ports") or []):
             node_port = port.get("nodePort")
             if node_port:
-                self._reserve_port(service, f"spec.ports[{index}].nodePort", node_port, seen, change)
+                self._reserve_port(service, f"spec.ports[{index}].nodePort", node_port, seen, change, owned)
             elif random_allowed:
                 slots.append((port, "nodePort"))
         if kind == "LoadBalancer" and spec.get("externalTrafficPolicy") == "Local":
             if spec.get("healthCheckNodePort"):
-                self._reserve_port(service, "spec.healthCheckNodePort", spec["healthCheckNodePort"], seen, change)
+                self._reserve_port(service, "spec.healthCheckNodePort", spec["healthCheckNodePort"], seen, change,
+                                   owned)
             else:
                 slots.append((spec, "healthCheckNodePort"))
         change.random_ports = len(slots)
         return slots
 
     def _reserve_port(self, service: dict[str, Any], path: str, port: Any, seen: set[int],
-                      change: _Change) -> None:
+                      change: _Change, owned: frozenset[int] = frozenset()) -> None:
         offset = self.ports.offset(port)
         if offset is None:
             raise self._invalid(service, path, str(port),
                                 f"provided port is not in the valid range. The range of valid ports is "
                                 f"{self.ports.text}")
-        if offset not in seen:  # one port number may serve TCP and UDP of the same service
+        if offset not in seen and offset not in owned:  # one port may serve TCP and UDP of a service
             seen.add(offset)
             change.reserve_ports.append((path, offset))
 

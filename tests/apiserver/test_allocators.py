@@ -251,3 +251,56 @@ def test_bitmap_uses_kubernetes_encoding_and_scans_forward() -> None:
     assert full.find_free(7) is None
     full.clear(3)
     assert full.find_free(7) == 3
+
+
+async def test_update_keeps_allocations_and_follows_type_changes(store: Store) -> None:
+    alloc = ServiceAllocators(store, "/registry", "10.0.0.0/24", "30000-32767")
+    old = service("web", kind="NodePort", node_ports=[None, 30080])
+    await alloc.allocate(old)
+    ip, first_port = old["spec"]["clusterIP"], old["spec"]["ports"][0]["nodePort"]
+
+    # a PUT that omits clusterIP and nodePorts keeps them; a new port gets a new node port
+    new = service("web", kind="NodePort", node_ports=[None, None, None])
+    await alloc.update(new, old)
+    assert new["spec"]["clusterIP"] == ip and new["spec"]["clusterIPs"] == [ip]
+    ports = [p["nodePort"] for p in new["spec"]["ports"]]
+    assert ports[:2] == [first_port, 30080] and ports[2] not in ports[:2]
+    _, bits = await stored_bits(store, "/registry/ranges/servicenodeports")
+    assert bits == {p - 30000 for p in ports}
+
+    with pytest.raises(Invalid, match=r"spec.clusterIPs\[0\]: Invalid value: \[\"10.0.0.99\"\]: may not change"):
+        changed = service("web", kind="NodePort", cluster_ip="10.0.0.99", node_ports=ports)
+        await alloc.update(changed, new)
+
+    # NodePort -> ClusterIP releases the node ports, keeps the IP
+    cluster = service("web", kind="ClusterIP", node_ports=ports)
+    await alloc.update(cluster, new)
+    assert all("nodePort" not in p for p in cluster["spec"]["ports"])
+    assert cluster["spec"]["clusterIP"] == ip
+    _, bits = await stored_bits(store, "/registry/ranges/servicenodeports")
+    assert bits == set()
+
+    # ClusterIP -> ExternalName releases the IP; and back allocates a fresh one
+    external = service("web", kind="ExternalName", cluster_ip=ip, externalName="example.com")
+    await alloc.update(external, cluster)
+    assert "clusterIP" not in external["spec"]
+    _, ip_bits = await stored_bits(store, "/registry/ranges/serviceips")
+    assert ip_bits == set()
+    again = service("web", kind="ClusterIP")
+    await alloc.update(again, external)
+    assert again["spec"]["clusterIP"] not in ("", None, "None")
+    _, ip_bits = await stored_bits(store, "/registry/ranges/serviceips")
+    assert len(ip_bits) == 1
+
+
+async def test_update_rejects_a_taken_node_port(store: Store) -> None:
+    alloc = ServiceAllocators(store, "/registry", "10.0.0.0/24", "30000-32767")
+    other = service("other", kind="NodePort", node_ports=[30500])
+    await alloc.allocate(other)
+    old = service("web", kind="NodePort")
+    await alloc.allocate(old)
+    with pytest.raises(Invalid, match="30500: provided port is already allocated"):
+        await alloc.update(service("web", kind="NodePort", node_ports=[30500]), old)
+    # nothing changed: web still holds its own port
+    _, bits = await stored_bits(store, "/registry/ranges/servicenodeports")
+    assert bits == {500, old["spec"]["ports"][0]["nodePort"] - 30000}
