@@ -22,6 +22,7 @@ Series, named as kube-apiserver names them:
 
 from __future__ import annotations
 
+import asyncio
 import bisect
 import os
 import platform
@@ -153,6 +154,9 @@ class Metrics:
             return response
         except web.HTTPException as error:
             code = error.status
+            raise
+        except asyncio.CancelledError:
+            code = 499  # the client went away mid-request (nginx's "client closed request")
             raise
         except Exception as error:
             code = getattr(error, "code", 500) if isinstance(getattr(error, "code", None), int) else 500
