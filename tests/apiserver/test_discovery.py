@@ -195,3 +195,23 @@ async def test_real_kubectl_api_resources_and_version(base_url: str, tmp_path: P
     rc, out, err = await _kubectl(tmp_path, base_url, "version")
     assert rc == 0, err
     assert "Client Version: v1.37" in out and "Server Version: v1.37.0-hyperkube" in out
+
+
+async def test_official_python_client_reads_discovery(base_url: str) -> None:
+    from kubernetes import client
+
+    def read() -> tuple:
+        configuration = client.Configuration()
+        configuration.host = base_url
+        with client.ApiClient(configuration) as api:
+            return (client.VersionApi(api).get_code(), client.CoreApi(api).get_api_versions(),
+                    client.ApisApi(api).get_api_versions(), client.CoreV1Api(api).get_api_resources(),
+                    client.AppsV1Api(api).get_api_resources())
+
+    version, core, groups, core_resources, apps_resources = await asyncio.to_thread(read)
+    assert version.git_version == "v1.37.0-hyperkube" and version.minor == "37"
+    assert core.versions == ["v1"]
+    assert "apps" in [g.name for g in groups.groups]
+    assert "pods/log" in [r.name for r in core_resources.resources]
+    scale = [r for r in apps_resources.resources if r.name == "deployments/scale"][0]
+    assert (scale.group, scale.version, scale.kind) == ("autoscaling", "v1", "Scale")
