@@ -57,7 +57,7 @@ def _open(servers: str | None, data_dir: str | None) -> Any:
         path = os.path.join(data_dir, "state.db")
         if not os.path.exists(path):
             _fail(f"no database at {path} (is --data-dir the API server's?)")
-    return open_store(servers or None, data_dir=data_dir, overrides=())
+    return open_store(servers or "", data_dir=data_dir, overrides=())
 
 
 def _run(action: Callable[..., Awaitable[int]], *args: Any, **kwargs: Any) -> None:
