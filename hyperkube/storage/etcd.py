@@ -231,7 +231,8 @@ class EtcdStore(Store):
             answer = await self.call("kv/txn", body, writes=writes)
         except RevisionError as exc:
             revisions = [r.revision for r in (*success, *failure) if isinstance(r, RangeRequest) and r.revision]
-            raise await self._revision_error(exc, min(revisions) if exc.compacted else max(revisions)) from None
+            requested = (min if exc.compacted else max)(revisions, default=0)
+            raise await self._revision_error(exc, requested) from None
         revision = codec.header_revision(answer)
         return TxnResult(succeeded=bool(answer.get("succeeded")), revision=revision,
                          responses=[codec.response_op(op, revision) for op in answer.get("responses") or ()])
@@ -277,9 +278,7 @@ class EtcdStore(Store):
 
     async def lease_time_to_live(self, lease_id: int, keys: bool = False) -> Lease:
         answer = await self.call("lease/timetolive", {"ID": lease_id, "keys": keys})
-        remaining = codec.as_int(answer.get("TTL"))
-        if remaining < 0:
-            raise LeaseNotFoundError(lease_id)
+        remaining = codec.as_int(answer.get("TTL"))  # -1: unknown or expired (etcd's answer, kept)
         return Lease(id=lease_id, ttl=codec.as_int(answer.get("grantedTTL")), remaining=remaining,
                      keys=[codec.decode_key(k) for k in answer.get("keys") or ()])
 

@@ -175,10 +175,11 @@ async def test_txn_limits_map_to_typed_errors(store):
 
 
 async def test_unknown_leases_are_lease_not_found(store):
-    for call in (store.lease_keepalive, store.lease_revoke, store.lease_time_to_live):
+    for call in (store.lease_keepalive, store.lease_revoke):
         with pytest.raises(LeaseNotFoundError) as error:
             await call(424242)
         assert error.value.lease_id == 424242
+    assert (await store.lease_time_to_live(424242)).remaining == -1
     with pytest.raises(LeaseNotFoundError):
         await store.put(PutRequest("/leased", b"x", lease=424242))
 
