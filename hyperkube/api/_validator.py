@@ -214,6 +214,9 @@ class Compiler:
             raw_properties.setdefault("metadata", {"$ref": "#/$defs/" + OBJECT_META} if top else
                                       {"type": "object", "x-kubernetes-preserve-unknown-fields": True})
         properties: dict[str, Check] = {}
+        # built-in structs drop nulls (Go decodes them to zero values and omits them); a CRD
+        # keeps null where the field says ``nullable: true``
+        keep_null = frozenset(k for k, sub in raw_properties.items() if self.crd and sub.get("nullable"))
         for key, sub in raw_properties.items():
             if not self.crd and key in ("apiVersion", "kind") and "enum" in sub:
                 sub = {k: v for k, v in sub.items() if k != "enum"}  # the server checks the GVK
@@ -253,7 +256,8 @@ class Compiler:
                         (drop := drop or []).append(key)
                     continue
                 if element is None:
-                    (drop := drop or []).append(key)
+                    if key not in keep_null:
+                        (drop := drop or []).append(key)
                     continue
                 new = child(element, (path, key), report)
                 if new is not element:
