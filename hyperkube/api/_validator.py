@@ -123,11 +123,22 @@ class Compiler:
     """Turns schemas into checks. ``resolve(name)`` returns a raw definition for a ``$ref``."""
 
     def __init__(self, resolve: Callable[[str], dict[str, Any] | None], crd: bool = False,
-                 refs: Compiler | None = None) -> None:
+                 refs: Compiler | None = None, required: bool = True) -> None:
         self.resolve = resolve
         self.crd = crd
+        self.required = required
         self.by_name: dict[str, Check] = {}
         self.refs = refs or self  # a CRD's $refs (ObjectMeta) use the built-in compiler
+        self._lenient: Compiler | None = None
+
+    @property
+    def lenient(self) -> Compiler:
+        """The same compiler without ``required`` checks: for a built-in kind's ``status``, whose
+        OpenAPI "required" marks Go fields without omitempty (``containerStatuses[].imageID``),
+        which Kubernetes itself never enforces."""
+        if self._lenient is None:
+            self._lenient = Compiler(self.resolve, self.crd, required=False)
+        return self._lenient
 
     # -- references --------------------------------------------------------------------------
     def definition(self, name: str) -> Check:
@@ -220,8 +231,11 @@ class Compiler:
         for key, sub in raw_properties.items():
             if not self.crd and key in ("apiVersion", "kind") and "enum" in sub:
                 sub = {k: v for k, v in sub.items() if k != "enum"}  # the server checks the GVK
-            properties[key] = self.compile(sub)
-        required = tuple(schema.get("required") or ())
+            if top and not self.crd and key == "status":
+                properties[key] = self.lenient.compile(sub)
+            else:
+                properties[key] = self.compile(sub)
+        required = tuple(schema.get("required") or ()) if self.required else ()
         additional_schema = schema.get("additionalProperties")
         additional: Check | None = None
         additional_zero: Any = None
@@ -279,6 +293,9 @@ def _zero_copy(zero: Any) -> Any:
     return [] if zero.__class__ is list else zero
 
 
+_LIMITS = {"int32": (-(1 << 31), (1 << 31) - 1), "int64": (-(1 << 63), (1 << 63) - 1)}
+
+
 def _scalar(kind: str, nullable: bool, enum: list[Any] | None, fmt: str | None) -> Check:
     allowed = frozenset(enum) if enum else None
 
@@ -304,6 +321,8 @@ def _scalar(kind: str, nullable: bool, enum: list[Any] | None, fmt: str | None) 
                 report.invalid(path, value, f"{path_text(path)} in body must be of type date-time: {_shown(value)}")
             return finish(value, path, report) if allowed is not None else value
     elif kind == "integer":
+        low, high = _LIMITS.get(fmt or "", (None, None))
+
         def check(value: Any, path: Path, report: Report) -> Any:
             cls = value.__class__
             if cls is not int:
@@ -314,6 +333,8 @@ def _scalar(kind: str, nullable: bool, enum: list[Any] | None, fmt: str | None) 
                 else:
                     report.type_error(path, value, "integer")
                     return value
+            if low is not None and not low <= value <= high:
+                report.invalid(path, value, f"{path_text(path)} in body must be of type {fmt}: \"integer\"")
             return finish(value, path, report) if allowed is not None else value
     elif kind == "number":
         def check(value: Any, path: Path, report: Report) -> Any:

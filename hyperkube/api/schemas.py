@@ -162,7 +162,7 @@ def _check_for(group: str, version: str, kind: str) -> Check | None:
             check: Check | None = Compiler(defs.get, crd=True, refs=_store.compiler).compile(custom, top=True)
         else:
             name = _store.by_gvk.get(key)
-            check = None if name is None else _store.compiler.definition(name)
+            check = None if name is None else _store.compiler.compile(defs[name], top=True)
         _store.checks[key] = check
         return check
 

@@ -190,3 +190,59 @@ async def test_kubectl_create_finds_field_validation_and_sends_strict(server, tm
     (query, body), = posted
     assert query["fieldValidation"] == "Strict"
     assert body["metadata"]["name"] == "web"
+
+
+# every kind the API server serves (issue 4), as the kinds list will register them
+SERVED = [
+    ("", "v1", "Namespace", "namespaces", False), ("", "v1", "Pod", "pods", True),
+    ("", "v1", "Service", "services", True), ("", "v1", "Endpoints", "endpoints", True),
+    ("", "v1", "Node", "nodes", False), ("", "v1", "ConfigMap", "configmaps", True),
+    ("", "v1", "Secret", "secrets", True), ("", "v1", "ServiceAccount", "serviceaccounts", True),
+    ("", "v1", "Event", "events", True), ("", "v1", "ReplicationController", "replicationcontrollers", True),
+    ("", "v1", "PersistentVolume", "persistentvolumes", False),
+    ("", "v1", "PersistentVolumeClaim", "persistentvolumeclaims", True),
+    ("", "v1", "ResourceQuota", "resourcequotas", True), ("", "v1", "LimitRange", "limitranges", True),
+    ("apps", "v1", "Deployment", "deployments", True), ("apps", "v1", "ReplicaSet", "replicasets", True),
+    ("apps", "v1", "DaemonSet", "daemonsets", True), ("apps", "v1", "StatefulSet", "statefulsets", True),
+    ("apps", "v1", "ControllerRevision", "controllerrevisions", True),
+    ("batch", "v1", "Job", "jobs", True), ("batch", "v1", "CronJob", "cronjobs", True),
+    ("autoscaling", "v1", "HorizontalPodAutoscaler", "horizontalpodautoscalers", True),
+    ("autoscaling", "v2", "HorizontalPodAutoscaler", "horizontalpodautoscalers", True),
+    ("coordination.k8s.io", "v1", "Lease", "leases", True),
+    ("discovery.k8s.io", "v1", "EndpointSlice", "endpointslices", True),
+    ("events.k8s.io", "v1", "Event", "events", True),
+    ("policy", "v1", "PodDisruptionBudget", "poddisruptionbudgets", True),
+    ("networking.k8s.io", "v1", "Ingress", "ingresses", True),
+    ("networking.k8s.io", "v1", "NetworkPolicy", "networkpolicies", True),
+    ("rbac.authorization.k8s.io", "v1", "Role", "roles", True),
+    ("rbac.authorization.k8s.io", "v1", "RoleBinding", "rolebindings", True),
+    ("rbac.authorization.k8s.io", "v1", "ClusterRole", "clusterroles", False),
+    ("rbac.authorization.k8s.io", "v1", "ClusterRoleBinding", "clusterrolebindings", False),
+    ("storage.k8s.io", "v1", "StorageClass", "storageclasses", False),
+    ("scheduling.k8s.io", "v1", "PriorityClass", "priorityclasses", False),
+    ("apiextensions.k8s.io", "v1", "CustomResourceDefinition", "customresourcedefinitions", False),
+]
+
+
+def test_every_served_kind_has_a_schema_and_a_complete_document():
+    registry = Registry()
+    for group, version, kind, plural, namespaced in SERVED:
+        assert schemas.definition_name(group, version, kind), kind
+        assert schemas.definition_name(group, version, kind + "List"), kind
+        registry.add(Resource(group, version, kind, plural, kind.lower(), namespaced,
+                              subresources={"status": kind}))
+        result = schemas.validate(group, version, kind, {"metadata": {"name": "x"}, "extra": 1})
+        assert result.known and result.unknown_fields == ["extra"]
+    root = openapi.openapi_v3_root(registry)
+    assert len(root["paths"]) == 14
+    for key in root["paths"]:
+        parts = key.split("/")
+        group, version = (parts[1], parts[2]) if parts[0] == "apis" else ("", parts[1])
+        doc = json.loads(openapi.openapi_v3_document(registry, group, version))
+        text = json.dumps(doc)
+        for ref in {part.split('"')[0] for part in text.split('"$ref": "#/components/schemas/')[1:]}:
+            assert ref in doc["components"]["schemas"], (key, ref)
+        kinds = {gvk["kind"] for s in doc["components"]["schemas"].values()
+                 for gvk in s.get("x-kubernetes-group-version-kind", [])
+                 if (gvk["group"], gvk["version"]) == (group, version)}
+        assert {k for g, v, k, _, _ in SERVED if (g, v) == (group, version)} <= kinds

@@ -196,3 +196,26 @@ def test_field_validation_parameter():
     assert schemas.normalize_field_validation("strict") == "Strict"
     with pytest.raises(BadRequest):
         schemas.normalize_field_validation("Loose")
+
+
+def test_status_is_not_held_to_openapi_required_but_spec_is():
+    obj = pod()
+    obj["status"] = {"phase": "Running", "containerStatuses": [{"name": "c", "ready": True}],
+                     "conditions": [{"type": "Ready"}]}
+    assert schemas.validate("", "v1", "Pod", obj).causes == []
+    obj["status"]["containerStatuses"][0]["ready"] = "yes"  # types still count
+    assert [c["field"] for c in schemas.validate("", "v1", "Pod", obj).causes] == \
+        ["status.containerStatuses[0].ready"]
+    service = {"metadata": {"name": "s"}, "spec": {"ports": [{"name": "http"}]}}
+    assert [c["field"] for c in schemas.validate("", "v1", "Service", service).causes] == ["spec.ports[0].port"]
+
+
+def test_int32_range():
+    obj = pod()
+    obj["spec"]["containers"][0]["ports"][0]["containerPort"] = 1 << 40
+    (problem,) = schemas.validate("", "v1", "Pod", obj).causes
+    assert problem["field"] == "spec.containers[0].ports[0].containerPort"
+    assert "int32" in problem["message"]
+    obj["spec"]["containers"][0]["ports"][0]["containerPort"] = 80.0
+    result = schemas.validate("", "v1", "Pod", obj)
+    assert not result.causes and result.obj["spec"]["containers"][0]["ports"][0]["containerPort"] == 80
