@@ -246,3 +246,21 @@ def test_every_served_kind_has_a_schema_and_a_complete_document():
                  for gvk in s.get("x-kubernetes-group-version-kind", [])
                  if (gvk["group"], gvk["version"]) == (group, version)}
         assert {k for g, v, k, _, _ in SERVED if (g, v) == (group, version)} <= kinds
+
+
+async def test_kubectl_explain_a_custom_resource(tmp_path):
+    schemas.register_schema("example.com", "v1", "Widget", {
+        "type": "object", "description": "A widget of the example operator.",
+        "properties": {"spec": {"type": "object", "description": "What the widget should be.",
+                                "properties": {"size": {"type": "integer", "description": "How big."}}}}})
+    registry = small_registry()
+    registry.add(Resource("example.com", "v1", "Widget", "widgets", "widget", True))
+    runner = await _serve(registry, [])
+    try:
+        code, out, err = await _kubectl(tmp_path, runner.addresses[0][1], "explain", "widgets.spec")
+        assert code == 0, err
+        assert "GROUP:      example.com" in out and "KIND:       Widget" in out
+        assert "What the widget should be." in out and "size\t<integer>" in out and "How big." in out
+    finally:
+        await runner.cleanup()
+        schemas.unregister_schema("example.com", "v1", "Widget")
