@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Mapping
+from functools import lru_cache
 from typing import Any
 
 from hyperkube.machinery.errors import BadRequest
@@ -284,9 +285,15 @@ class _Parser:
 
 
 def parse_label_selector(text: str | None) -> LabelSelector:
-    """The ``labelSelector`` query parameter; ``""`` or None selects everything."""
+    """The ``labelSelector`` query parameter; ``""`` or None selects everything. Parsed
+    selectors are immutable and cached: the same strings come back on every relist."""
     if not text or not text.strip():
         return EVERYTHING
+    return _parse_label_selector(text)
+
+
+@lru_cache(maxsize=1024)
+def _parse_label_selector(text: str) -> LabelSelector:
     return _Parser(text).parse()
 
 
@@ -396,9 +403,14 @@ def _find_operator(term: str) -> tuple[int, str] | None:
 
 
 def parse_field_selector(text: str | None) -> FieldSelector:
-    """The ``fieldSelector`` query parameter; ``""`` or None selects everything."""
+    """The ``fieldSelector`` query parameter; ``""`` or None selects everything (cached too)."""
     if not text:
         return FieldSelector()
+    return _parse_field_selector(text)
+
+
+@lru_cache(maxsize=1024)
+def _parse_field_selector(text: str) -> FieldSelector:
     terms = []
     for term in _split_unescaped(text, ","):
         if not term:

@@ -219,3 +219,8 @@ def test_int32_range():
     obj["spec"]["containers"][0]["ports"][0]["containerPort"] = 80.0
     result = schemas.validate("", "v1", "Pod", obj)
     assert not result.causes and result.obj["spec"]["containers"][0]["ports"][0]["containerPort"] == 80
+
+
+def test_base64_with_line_breaks_is_accepted():
+    secret = {"metadata": {"name": "s"}, "data": {"pem": "aGVsbG8g\nd29ybGQ=\n"}}
+    assert schemas.validate("", "v1", "Secret", secret).causes == []
