@@ -40,7 +40,8 @@ from hyperkube.machinery.errors import BadRequest, Invalid, cause
 __all__ = [
     "warm_up", "definitions", "definition_name", "schema_for", "register_schema", "unregister_schema",
     "custom_schemas", "validate", "ValidationResult", "decode_json", "normalize_field_validation",
-    "PatchMeta", "patch_strategy", "schema_at", "resolve", "SCHEMA_VERSION", "FIELD_VALIDATIONS",
+    "PatchMeta", "patch_strategy", "schema_at", "resolve", "schemas_generation", "SCHEMA_VERSION",
+    "FIELD_VALIDATIONS",
 ]
 
 SCHEMA_VERSION = "v1.37.0"
@@ -223,7 +224,10 @@ def validate(group: str, version: str, kind: str, obj: Any, field_validation: st
         result.causes.append(cause("", f"Invalid value: \"{type(obj).__name__}\": body must be of type object",
                                    "FieldValueTypeInvalid"))
         return result
-    check(obj, None, report)
+    try:
+        check(obj, None, report)
+    except RecursionError:  # only a pathologically nested preserve-unknown/JSONSchemaProps body
+        report.causes.append(cause("", 'Invalid value: "object": the object is nested too deeply'))
     result.causes = report.causes
     result.unknown_fields = report.unknown
     return result
@@ -242,7 +246,10 @@ def decode_json(body: bytes | str) -> tuple[Any, list[str]]:
             found[id(out)] = [k for k, _ in items if k in seen or seen.add(k)]  # type: ignore[func-returns-value]
         return out
 
-    obj = json.loads(body, object_pairs_hook=pairs)
+    try:
+        obj = json.loads(body, object_pairs_hook=pairs, parse_constant=_no_constant)
+    except RecursionError:
+        raise ValueError("the JSON body is nested too deeply") from None
     if not found:
         return obj, []
     paths: list[str] = []
@@ -257,8 +264,15 @@ def decode_json(body: bytes | str) -> tuple[Any, list[str]]:
             for index, item in enumerate(value):
                 walk(item, f"{prefix}[{index}]")
 
-    walk(obj, "")
+    try:
+        walk(obj, "")
+    except RecursionError:
+        raise ValueError("the JSON body is nested too deeply") from None
     return obj, paths
+
+
+def _no_constant(name: str) -> Any:
+    raise ValueError(f"invalid JSON value {name}")  # NaN and Infinity are not JSON
 
 
 # ---- navigation: strategic merge patch metadata, field schemas ---------------------------------

@@ -224,3 +224,18 @@ def test_int32_range():
 def test_base64_with_line_breaks_is_accepted():
     secret = {"metadata": {"name": "s"}, "data": {"pem": "aGVsbG8g\nd29ybGQ=\n"}}
     assert schemas.validate("", "v1", "Secret", secret).causes == []
+
+
+def test_hostile_bodies_fail_cleanly():
+    for body in (b'{"a": NaN}', b'[Infinity]', b"[" * 100000 + b"]" * 100000, b'{"a":1,"a":' + b"[" * 100000):
+        with pytest.raises(ValueError):
+            schemas.decode_json(body)
+    deep: dict = {}
+    node = deep
+    for _ in range(5000):
+        node["properties"] = {"x": {}}
+        node = node["properties"]["x"]
+    crd = {"metadata": {"name": "w.example.com"}, "spec": {"versions": [{"name": "v1", "schema": {
+        "openAPIV3Schema": deep}}]}}
+    result = schemas.validate("apiextensions.k8s.io", "v1", "CustomResourceDefinition", crd)
+    assert result.causes and "nested too deeply" in result.causes[-1]["message"]
