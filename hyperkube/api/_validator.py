@@ -222,8 +222,10 @@ class Compiler:
         if self.crd and (top or schema.get("x-kubernetes-embedded-resource")):
             raw_properties.setdefault("apiVersion", {"type": "string"})
             raw_properties.setdefault("kind", {"type": "string"})
-            raw_properties.setdefault("metadata", {"$ref": "#/$defs/" + OBJECT_META} if top else
-                                      {"type": "object", "x-kubernetes-preserve-unknown-fields": True})
+            if top:  # a CRD may only narrow name/generateName: metadata is always ObjectMeta
+                raw_properties["metadata"] = {"$ref": "#/$defs/" + OBJECT_META}
+            else:
+                raw_properties.setdefault("metadata", {"type": "object", "x-kubernetes-preserve-unknown-fields": True})
         properties: dict[str, Check] = {}
         # built-in structs drop nulls (Go decodes them to zero values and omits them); a CRD
         # keeps null where the field says ``nullable: true``

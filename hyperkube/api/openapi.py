@@ -157,8 +157,8 @@ def _custom_components(resource: Resource, refs: set[str]) -> dict[str, dict[str
     properties = converted.setdefault("properties", {})
     properties.setdefault("apiVersion", {"type": "string", "description": _API_VERSION_DOC})
     properties.setdefault("kind", {"type": "string", "description": _KIND_DOC})
-    properties.setdefault("metadata", {"allOf": [{"$ref": _SCHEMA_REF + _META + "ObjectMeta"}],
-                                       "description": "Standard object's metadata."})
+    properties["metadata"] = ({"allOf": [{"$ref": _SCHEMA_REF + _META + "ObjectMeta"}],
+                               "description": "Standard object's metadata."})
     refs.add(_META + "ObjectMeta")
     converted.setdefault("type", "object")
     gvk = {"group": resource.group, "version": resource.version, "kind": resource.kind}

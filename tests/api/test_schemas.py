@@ -166,6 +166,7 @@ def test_patch_strategy_lookup():
 
 def test_custom_resource_schema():
     schema = {"type": "object", "properties": {
+        "metadata": {"type": "object", "properties": {"name": {"type": "string", "maxLength": 20}}},
         "spec": {"type": "object", "required": ["size"], "properties": {
             "size": {"type": "integer"}, "mode": {"type": "string", "enum": ["a", "b"]},
             "port": {"x-kubernetes-int-or-string": True},
@@ -181,6 +182,7 @@ def test_custom_resource_schema():
         result = schemas.validate("example.com", "v1", "Widget", widget)
         assert result.unknown_fields == ["spec.junk"] and not result.causes
         assert result.obj["spec"]["extra"] == {"x": {"y": 1}} and result.obj["spec"]["note"] is None
+        assert result.obj["metadata"] == {"name": "w", "labels": {"a": "b"}}
         bad = {"metadata": {"name": "w"}, "spec": {"mode": "c", "tags": [1]}}
         causes = {c["field"]: c["reason"] for c in schemas.validate("example.com", "v1", "Widget", bad).causes}
         assert causes == {"spec.mode": "FieldValueNotSupported", "spec.tags[0]": "FieldValueTypeInvalid",
