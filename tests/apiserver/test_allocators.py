@@ -1,5 +1,6 @@
-"""Service IP and node port allocation over a store: explicit and random picks, conflicts,
-release, repair, and several allocators (as several API servers) racing on one store."""
+"""Service IP and node port allocation over the real SQLite store: explicit and random picks,
+conflicts, release, repair, updates, and several allocators racing on one store, also through
+two store instances on one database file (as two API server processes)."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ import asyncio
 import base64
 import ipaddress
 from collections.abc import AsyncIterator, Sequence
+from pathlib import Path
 from typing import Any
 
 import orjson
@@ -14,79 +16,12 @@ import pytest
 
 from hyperkube.apiserver.allocators import Bitmap, ServiceAllocators
 from hyperkube.machinery.errors import InternalError, Invalid
-from hyperkube.storage.interface import (
-    Compare,
-    KeyValue,
-    PutRequest,
-    RangeRequest,
-    RangeResult,
-    Store,
-    TxnResult,
-)
-
-
-class MemoryStore(Store):
-    """Just enough of the Store contract (single-key range, txn with mod compares and puts)
-    for the allocator's read-compute-swap loop; awaits between steps so tasks interleave."""
-
-    def __init__(self) -> None:
-        self.data: dict[str, KeyValue] = {}
-        self.revision = 1
-
-    async def close(self) -> None:
-        return None
-
-    async def range(self, request: RangeRequest) -> RangeResult:
-        await asyncio.sleep(0)
-        kv = self.data.get(request.key)
-        return RangeResult([kv] if kv else [], 1 if kv else 0, False, self.revision)
-
-    async def txn(self, compares: Sequence[Compare], success: Sequence[Any] = (),
-                  failure: Sequence[Any] = ()) -> TxnResult:
-        await asyncio.sleep(0)
-        ok = all(c.target == "mod" and c.result == "=" and
-                 (self.data[c.key].mod_revision if c.key in self.data else 0) == c.value for c in compares)
-        ops = success if ok else failure
-        if ops:
-            self.revision += 1
-            for op in ops:
-                assert isinstance(op, PutRequest)
-                old = self.data.get(op.key)
-                self.data[op.key] = KeyValue(op.key, op.value, old.create_revision if old else self.revision,
-                                             self.revision, (old.version if old else 0) + 1)
-        return TxnResult(ok, self.revision, [])
-
-    async def put(self, request: Any) -> Any:
-        raise NotImplementedError
-
-    async def delete_range(self, request: Any) -> Any:
-        raise NotImplementedError
-
-    def watch(self, *args: Any, **kwargs: Any) -> Any:
-        raise NotImplementedError
-
-    async def compact(self, revision: int) -> None:
-        raise NotImplementedError
-
-    async def lease_grant(self, ttl: int, lease_id: int = 0) -> Any:
-        raise NotImplementedError
-
-    async def lease_keepalive(self, lease_id: int) -> Any:
-        raise NotImplementedError
-
-    async def lease_revoke(self, lease_id: int) -> None:
-        raise NotImplementedError
-
-    async def lease_time_to_live(self, lease_id: int, keys: bool = False) -> Any:
-        raise NotImplementedError
-
-    async def status(self) -> Any:
-        raise NotImplementedError
+from hyperkube.storage import Store, open_store
 
 
 @pytest.fixture
-async def store() -> AsyncIterator[Store]:
-    store = MemoryStore()
+async def store(tmp_path: Path) -> AsyncIterator[Store]:
+    store = open_store(data_dir=str(tmp_path))
     await store.start()
     try:
         yield store
@@ -304,3 +239,25 @@ async def test_update_rejects_a_taken_node_port(store: Store) -> None:
     # nothing changed: web still holds its own port
     _, bits = await stored_bits(store, "/registry/ranges/servicenodeports")
     assert bits == {500, old["spec"]["ports"][0]["nodePort"] - 30000}
+
+
+async def test_two_stores_on_one_file_never_share_an_ip(tmp_path: Path) -> None:
+    """Two API server processes: each opens the database itself; their allocators race."""
+    path = tmp_path / "state.db"
+    first, second = open_store(f"sqlite://{path}"), open_store(f"sqlite://{path}")
+    await first.start()
+    await second.start()
+    try:
+        servers = [ServiceAllocators(first, "/registry", "10.2.0.0/27", "30000-30039"),
+                   ServiceAllocators(second, "/registry", "10.2.0.0/27", "30000-30039")]
+        services = [service(f"s{i}", kind="NodePort") for i in range(29)]  # 30 usable, .1 kept
+        await asyncio.gather(*(servers[i % 2].allocate(svc) for i, svc in enumerate(services)))
+        assert len({s["spec"]["clusterIP"] for s in services}) == 29
+        assert len({s["spec"]["ports"][0]["nodePort"] for s in services}) == 29
+        with pytest.raises(InternalError, match="range is full"):
+            await servers[1].allocate(service("one-more"))
+        _, bits = await stored_bits(first, "/registry/ranges/serviceips")
+        assert bits == set(range(1, 30))
+    finally:
+        await first.close()
+        await second.close()
