@@ -207,18 +207,22 @@ async def test_update_keeps_allocations_and_follows_type_changes(store: Store) -
         changed = service("web", kind="NodePort", cluster_ip="10.0.0.99", node_ports=ports)
         await alloc.update(changed, new)
 
-    # NodePort -> ClusterIP releases the node ports, keeps the IP
+    # NodePort -> ClusterIP drops the node ports (released once the write is done), keeps the IP
     cluster = service("web", kind="ClusterIP", node_ports=ports)
     await alloc.update(cluster, new)
     assert all("nodePort" not in p for p in cluster["spec"]["ports"])
     assert cluster["spec"]["clusterIP"] == ip
     _, bits = await stored_bits(store, "/registry/ranges/servicenodeports")
+    assert len(bits) == 3
+    await alloc.release_dropped(new, cluster)
+    _, bits = await stored_bits(store, "/registry/ranges/servicenodeports")
     assert bits == set()
 
-    # ClusterIP -> ExternalName releases the IP; and back allocates a fresh one
+    # ClusterIP -> ExternalName gives up the IP; and back allocates a fresh one
     external = service("web", kind="ExternalName", cluster_ip=ip, externalName="example.com")
     await alloc.update(external, cluster)
     assert "clusterIP" not in external["spec"]
+    await alloc.release_dropped(cluster, external)
     _, ip_bits = await stored_bits(store, "/registry/ranges/serviceips")
     assert ip_bits == set()
     again = service("web", kind="ClusterIP")
@@ -226,6 +230,13 @@ async def test_update_keeps_allocations_and_follows_type_changes(store: Store) -
     assert again["spec"]["clusterIP"] not in ("", None, "None")
     _, ip_bits = await stored_bits(store, "/registry/ranges/serviceips")
     assert len(ip_bits) == 1
+    # a failed object write: give back what update reserved, keep what the old object holds
+    grown = service("web", kind="NodePort")
+    await alloc.update(grown, again)
+    await alloc.release_dropped(grown, again)
+    _, bits = await stored_bits(store, "/registry/ranges/servicenodeports")
+    _, ip_bits = await stored_bits(store, "/registry/ranges/serviceips")
+    assert bits == set() and grown["spec"]["clusterIP"] == again["spec"]["clusterIP"] and len(ip_bits) == 1
 
 
 async def test_update_rejects_a_taken_node_port(store: Store) -> None:
