@@ -157,6 +157,9 @@ class ServiceAllocators:
         self.store = store
         self.ips = IPRange(cluster_ip_range)
         self.ports = PortRange(node_port_range)
+        # tasks of one server take turns (so they don't lose CAS races to each other); other
+        # servers on the same store are kept apart by the compare-and-swap alone
+        self._turn = asyncio.Lock()
         self.ip_key = f"{prefix.rstrip('/')}/ranges/serviceips"
         self.port_key = f"{prefix.rstrip('/')}/ranges/servicenodeports"
 
@@ -291,6 +294,10 @@ class ServiceAllocators:
                     ip_bits.set(offset)
             for port in set(self._used_ports(spec)):
                 port_bits.set(port)
+        async with self._turn:
+            await self._write_repaired(ip_bits, port_bits, list_revision)
+
+    async def _write_repaired(self, ip_bits: Bitmap, port_bits: Bitmap, list_revision: int | None) -> None:
         for _ in range(MAX_ATTEMPTS):
             ip_state, port_state = await self._load(self.ip_key, self.ips), await self._load(self.port_key, self.ports)
             new_ip, new_port = Bitmap(self.ips.size), Bitmap(self.ports.size)
@@ -397,6 +404,10 @@ class ServiceAllocators:
         return (await self.store.txn(compares, puts)).succeeded
 
     async def _commit(self, service: dict[str, Any], change: _Change) -> None:
+        async with self._turn:
+            await self._commit_now(service, change)
+
+    async def _commit_now(self, service: dict[str, Any], change: _Change) -> None:
         touches_ip = change.random_ip or change.reserve_ips or change.release_ips
         touches_ports = change.random_ports or change.reserve_ports or change.release_ports
         for attempt in range(MAX_ATTEMPTS):

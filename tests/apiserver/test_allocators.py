@@ -272,3 +272,11 @@ async def test_two_stores_on_one_file_never_share_an_ip(tmp_path: Path) -> None:
     finally:
         await first.close()
         await second.close()
+
+
+async def test_many_concurrent_creates_through_one_server(store: Store) -> None:
+    alloc = ServiceAllocators(store, "/registry", "10.3.0.0/24", "30000-32767")
+    services = [service(f"s{i}", kind="NodePort", node_ports=[None, None]) for i in range(200)]
+    await asyncio.gather(*(alloc.allocate(svc) for svc in services))
+    assert len({s["spec"]["clusterIP"] for s in services}) == 200
+    assert len({p["nodePort"] for s in services for p in s["spec"]["ports"]}) == 400
