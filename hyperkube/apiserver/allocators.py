@@ -196,15 +196,17 @@ class ServiceAllocators:
         for (target, key), offset in zip(port_slots, change.got_ports, strict=True):
             target[key] = self.ports.base + offset
 
-    async def update(self, new: dict[str, Any], old: dict[str, Any]) -> None:
+    async def update(self, new: dict[str, Any], old: dict[str, Any], *, release: bool = True) -> None:
         """Carry a Service's allocations across an update, as Kubernetes does: an omitted
         clusterIP or nodePort keeps the old one (ports matched by port and protocol), what the
         new spec needs beyond the old is reserved in one txn (Invalid when taken), fields the
         new type does not use are dropped, and a changed clusterIP is Invalid (immutable).
 
-        Nothing is released here, so a failed object write loses nothing the old object
-        holds. The caller finishes with :meth:`release_dropped`: ``(old, new)`` after the write
-        succeeded, ``(new, old)`` to give back what this reserved when it failed."""
+        With ``release`` (the default) what ``old`` holds and ``new`` no longer uses is freed in
+        the same txn. The safer two-phase form is ``release=False``: nothing is freed, so a
+        failed object write takes nothing from the old object; the caller then finishes with
+        :meth:`release_dropped`, ``(old, new)`` after the write succeeded or ``(new, old)`` to
+        give back what this reserved when it failed."""
         spec, old_spec = new.setdefault("spec", {}), old.get("spec") or {}
         new_type, old_type = spec.get("type", "ClusterIP"), old_spec.get("type", "ClusterIP")
         old_ip = self._requested_ip(old_spec) if old_type in _CLUSTER_IP_TYPES else ""
@@ -243,7 +245,12 @@ class ServiceAllocators:
                 spec.pop("healthCheckNodePort", None)
         owned = frozenset(self._used_ports(old_spec))
         slots = self._port_slots(new, spec, change, owned)
-        if change.random_ip or change.reserve_ips or change.random_ports or change.reserve_ports:
+        if release:
+            change.release_ports = sorted(owned - set(self._used_ports(spec)))
+            kept = self._used_ips({"clusterIP": requested}) if wants_ip else []
+            change.release_ips = sorted(set(self._used_ips(old_spec)) - set(kept))
+        if change.random_ip or change.reserve_ips or change.random_ports or change.reserve_ports \
+                or change.release_ips or change.release_ports:
             await self._commit(new, change)
         if change.got_ip is not None:
             requested = self.ips.address(change.got_ip)

@@ -188,7 +188,7 @@ def test_bitmap_uses_kubernetes_encoding_and_scans_forward() -> None:
     assert full.find_free(7) == 3
 
 
-async def test_update_keeps_allocations_and_follows_type_changes(store: Store) -> None:
+async def test_update_two_phase_keeps_allocations_and_follows_type_changes(store: Store) -> None:
     alloc = ServiceAllocators(store, "/registry", "10.0.0.0/24", "30000-32767")
     old = service("web", kind="NodePort", node_ports=[None, 30080])
     await alloc.allocate(old)
@@ -196,7 +196,7 @@ async def test_update_keeps_allocations_and_follows_type_changes(store: Store) -
 
     # a PUT that omits clusterIP and nodePorts keeps them; a new port gets a new node port
     new = service("web", kind="NodePort", node_ports=[None, None, None])
-    await alloc.update(new, old)
+    await alloc.update(new, old, release=False)
     assert new["spec"]["clusterIP"] == ip and new["spec"]["clusterIPs"] == [ip]
     ports = [p["nodePort"] for p in new["spec"]["ports"]]
     assert ports[:2] == [first_port, 30080] and ports[2] not in ports[:2]
@@ -209,7 +209,7 @@ async def test_update_keeps_allocations_and_follows_type_changes(store: Store) -
 
     # NodePort -> ClusterIP drops the node ports (released once the write is done), keeps the IP
     cluster = service("web", kind="ClusterIP", node_ports=ports)
-    await alloc.update(cluster, new)
+    await alloc.update(cluster, new, release=False)
     assert all("nodePort" not in p for p in cluster["spec"]["ports"])
     assert cluster["spec"]["clusterIP"] == ip
     _, bits = await stored_bits(store, "/registry/ranges/servicenodeports")
@@ -220,19 +220,19 @@ async def test_update_keeps_allocations_and_follows_type_changes(store: Store) -
 
     # ClusterIP -> ExternalName gives up the IP; and back allocates a fresh one
     external = service("web", kind="ExternalName", cluster_ip=ip, externalName="example.com")
-    await alloc.update(external, cluster)
+    await alloc.update(external, cluster, release=False)
     assert "clusterIP" not in external["spec"]
     await alloc.release_dropped(cluster, external)
     _, ip_bits = await stored_bits(store, "/registry/ranges/serviceips")
     assert ip_bits == set()
     again = service("web", kind="ClusterIP")
-    await alloc.update(again, external)
+    await alloc.update(again, external, release=False)
     assert again["spec"]["clusterIP"] not in ("", None, "None")
     _, ip_bits = await stored_bits(store, "/registry/ranges/serviceips")
     assert len(ip_bits) == 1
     # a failed object write: give back what update reserved, keep what the old object holds
     grown = service("web", kind="NodePort")
-    await alloc.update(grown, again)
+    await alloc.update(grown, again, release=False)
     await alloc.release_dropped(grown, again)
     _, bits = await stored_bits(store, "/registry/ranges/servicenodeports")
     _, ip_bits = await stored_bits(store, "/registry/ranges/serviceips")
@@ -280,3 +280,28 @@ async def test_many_concurrent_creates_through_one_server(store: Store) -> None:
     await asyncio.gather(*(alloc.allocate(svc) for svc in services))
     assert len({s["spec"]["clusterIP"] for s in services}) == 200
     assert len({p["nodePort"] for s in services for p in s["spec"]["ports"]}) == 400
+
+
+async def test_update_releases_what_the_new_spec_dropped_in_one_txn(store: Store) -> None:
+    alloc = ServiceAllocators(store, "/registry", "10.0.0.0/24", "30000-32767")
+    old = service("web", kind="NodePort", node_ports=[None, None])
+    await alloc.allocate(old)
+    ip = old["spec"]["clusterIP"]
+    # an update that drops one port and omits clusterIP: IP kept, the dropped node port freed
+    new = service("web", kind="NodePort", node_ports=[None])
+    await alloc.update(new, old)
+    assert new["spec"]["clusterIP"] == ip and new["spec"]["ports"][0]["nodePort"] == old["spec"]["ports"][0]["nodePort"]
+    _, bits = await stored_bits(store, "/registry/ranges/servicenodeports")
+    assert bits == {new["spec"]["ports"][0]["nodePort"] - 30000}
+    _, ip_bits = await stored_bits(store, "/registry/ranges/serviceips")
+    assert len(ip_bits) == 1
+    # unchanged update (as kubectl replace sends it): nothing moves
+    same = orjson.loads(orjson.dumps(new))
+    await alloc.update(same, new)
+    assert same == new
+    assert (await stored_bits(store, "/registry/ranges/servicenodeports"))[1] == bits
+    # to ExternalName: IP and node port freed together
+    external = service("web", kind="ExternalName", externalName="example.com")
+    await alloc.update(external, new)
+    assert (await stored_bits(store, "/registry/ranges/servicenodeports"))[1] == set()
+    assert (await stored_bits(store, "/registry/ranges/serviceips"))[1] == set()
