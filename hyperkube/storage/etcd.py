@@ -68,7 +68,7 @@ class EtcdStore(Store):
     """An etcd v3 keyspace at one or more client URLs (``http(s)://host:port``)."""
 
     def __init__(self, endpoints: Sequence[str], *, request_timeout: float = 30.0,
-                 connect_timeout: float = 3.0) -> None:
+                 connect_timeout: float = 3.0, retry_window: float = 15.0) -> None:
         urls = [e.strip().rstrip("/") for e in endpoints if e.strip()]
         if not urls:
             raise ValueError("EtcdStore needs at least one endpoint URL")
@@ -78,6 +78,7 @@ class EtcdStore(Store):
         self.endpoints = urls
         self.endpoint = urls[0]
         self._current = 0
+        self.retry_window = retry_window
         self._timeout = aiohttp.ClientTimeout(total=request_timeout, connect=connect_timeout)
         self._stream_timeout = aiohttp.ClientTimeout(total=None, connect=connect_timeout, sock_connect=connect_timeout)
         self._session: aiohttp.ClientSession | None = None
@@ -117,43 +118,60 @@ class EtcdStore(Store):
         return UnavailableError("etcd is unavailable: " + "; ".join(failures))
 
     async def call(self, path: str, body: codec.Json, *, writes: bool = False) -> codec.Json:
-        """POST ``/v3/<path>`` with failover; returns the decoded answer or raises a typed error."""
+        """POST ``/v3/<path>`` with failover; returns the decoded answer or raises a typed error.
+
+        While some member answers "unavailable" (no leader during an election, ...), whole rounds
+        over the endpoints are retried with a short backoff, up to ``retry_window`` seconds. A
+        write is resent only when the answer proves it was never proposed ("no leader"); after
+        a timeout it may still be applied, so that is the caller's UnavailableError at once.
+        When no member can be reached at all, the error comes at once too.
+        """
         session = self._ensure_session()
         payload = orjson.dumps(body)
-        failures: list[str] = []
-        for index in self._order():
-            url = f"{self.endpoints[index]}/v3/{path}"
-            try:
-                async with session.post(url, data=payload, headers=_JSON, timeout=self._timeout) as response:
-                    raw = await response.read()
-                    status = response.status
-            except _NOT_SENT as exc:
-                failures.append(f"{self.endpoints[index]}: {_describe(exc)}")
-                continue
-            except _LOST as exc:
-                failures.append(f"{self.endpoints[index]}: {_describe(exc)}")
-                if writes:
-                    raise self._unavailable(failures) from exc
-                continue
-            try:
-                answer = orjson.loads(raw) if raw else {}
-            except orjson.JSONDecodeError:
-                answer = None
-            if status == 200 and isinstance(answer, dict) and "error" not in answer:
+        deadline = asyncio.get_running_loop().time() + self.retry_window
+        backoff = 0.05
+        while True:
+            failures: list[str] = []
+            transient = False
+            for index in self._order():
+                url = f"{self.endpoints[index]}/v3/{path}"
+                try:
+                    async with session.post(url, data=payload, headers=_JSON, timeout=self._timeout) as response:
+                        raw = await response.read()
+                        status = response.status
+                except _NOT_SENT as exc:
+                    failures.append(f"{self.endpoints[index]}: {_describe(exc)}")
+                    continue
+                except _LOST as exc:
+                    failures.append(f"{self.endpoints[index]}: {_describe(exc)}")
+                    if writes:  # it may have been applied: only the caller can tell
+                        raise self._unavailable(failures) from exc
+                    continue
+                try:
+                    answer = orjson.loads(raw) if raw else {}
+                except orjson.JSONDecodeError:
+                    answer = None
+                if status == 200 and isinstance(answer, dict) and "error" not in answer:
+                    self._stick(index)
+                    return answer
+                message, code = codec.error_message(answer, f"HTTP {status}: {raw[:200]!r}")
+                kind = codec.classify(message, code)
+                if kind is UnavailableError:
+                    failures.append(f"{self.endpoints[index]}: {message}")
+                    if writes and not codec.never_applied(message):
+                        raise self._unavailable(failures)  # e.g. timed out: it may yet be applied
+                    transient = True
+                    continue
                 self._stick(index)
-                return answer
-            message, code = codec.error_message(answer, f"HTTP {status}: {raw[:200]!r}")
-            kind = codec.classify(message, code)
-            if kind is UnavailableError:
-                failures.append(f"{self.endpoints[index]}: {message}")
-                continue
-            self._stick(index)
-            if codec.COMPACTED in message or codec.FUTURE in message:
-                raise RevisionError(message)
-            if kind is not None:
-                raise kind(message)
-            raise StorageError(f"etcd {self.endpoints[index]}: {message}")
-        raise self._unavailable(failures)
+                if codec.COMPACTED in message or codec.FUTURE in message:
+                    raise RevisionError(message)
+                if kind is not None:
+                    raise kind(message)
+                raise StorageError(f"etcd {self.endpoints[index]}: {message}")
+            if not transient or asyncio.get_running_loop().time() + backoff > deadline:
+                raise self._unavailable(failures)
+            await asyncio.sleep(backoff)
+            backoff = min(backoff * 2, 1.0)
 
     async def open_stream(self, path: str, body: codec.Json) -> tuple[aiohttp.ClientResponse, int]:
         """Open a streaming POST (watch) on the first endpoint that answers."""

@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from hyperkube.storage.etcd_server import EtcdServer, start_etcd
+from hyperkube.storage.etcd_server import EtcdServer, start_etcd, start_etcd_cluster
 
 
 class EtcdProcess:
@@ -25,6 +25,11 @@ class EtcdProcess:
     def start(cls, tmp_path: str | os.PathLike[str], *extra_args: str) -> EtcdProcess:
         """Start etcd and wait until it is healthy; extra etcd flags may follow."""
         return cls(start_etcd(Path(tmp_path), extra_args=tuple(extra_args)))
+
+    @classmethod
+    def start_cluster(cls, tmp_path: str | os.PathLike[str], size: int = 3) -> list[EtcdProcess]:
+        """Start ``size`` members of one etcd cluster; returns once every member is healthy."""
+        return [cls(server) for server in start_etcd_cluster(Path(tmp_path), size)]
 
     @property
     def pid(self) -> int:

@@ -110,6 +110,43 @@ async def test_etcd_dying_turns_into_unavailable_then_recovers_on_a_second_endpo
         second.stop()
 
 
+async def test_a_member_dying_is_invisible_to_kv_and_watch_on_a_cluster(tmp_path):
+    members = EtcdProcess.start_cluster(tmp_path, 3)
+    store = EtcdStore([m.url for m in members])
+    try:
+        revision = await store.current_revision()
+        watch = store.watch("/f/", prefix_end("/f/"), start_revision=revision + 1)
+        seen: list[tuple[int, bytes]] = []
+
+        async def consume() -> None:
+            async for response in watch:
+                seen.extend((e.kv.mod_revision, e.kv.value) for e in response.events)
+                if len(seen) >= 20:
+                    return
+
+        consumer = asyncio.ensure_future(consume())
+        for i in range(10):
+            await store.put(PutRequest(f"/f/{i:02d}", str(i).encode()))
+        victim = next(m for m in members if m.url == store.endpoint)
+        victim.stop()
+        # A read fails over by itself (a write in flight to a dying member is ambiguous, so
+        # it is the caller's UnavailableError, as with etcd's own client).
+        assert (await store.get("/f/09")).value == b"9"
+        assert store.endpoint != victim.url
+        for i in range(10, 20):  # the first of these may wait for a new leader
+            await store.put(PutRequest(f"/f/{i:02d}", str(i).encode()))
+        assert store.endpoint != victim.url
+        await asyncio.wait_for(consumer, 30)
+        await watch.aclose()
+        assert [value for _, value in seen] == [str(i).encode() for i in range(20)]
+        assert [rev for rev, _ in seen] == list(range(revision + 1, revision + 21))
+        assert (await store.range(RangeRequest("/f/", prefix_end("/f/"), count_only=True))).count == 20
+    finally:
+        await store.close()
+        for member in members:
+            member.stop()
+
+
 async def test_a_watch_whose_etcd_dies_raises_unavailable_instead_of_hanging(etcd):
     store = EtcdStore([etcd.url])
     try:
