@@ -12,6 +12,9 @@ from pathlib import Path
 
 from hyperkube.storage.etcd_server import EtcdServer, start_etcd, start_etcd_cluster
 
+# etcd sends watch progress notifications every 10 minutes by default; tests want them soon.
+TEST_FLAGS = ("--experimental-watch-progress-notify-interval", "1s")
+
 
 class EtcdProcess:
     """One single-member etcd on 127.0.0.1, ephemeral ports, data under the test's tmp dir."""
@@ -24,12 +27,12 @@ class EtcdProcess:
     @classmethod
     def start(cls, tmp_path: str | os.PathLike[str], *extra_args: str) -> EtcdProcess:
         """Start etcd and wait until it is healthy; extra etcd flags may follow."""
-        return cls(start_etcd(Path(tmp_path), extra_args=tuple(extra_args)))
+        return cls(start_etcd(Path(tmp_path), extra_args=(*TEST_FLAGS, *extra_args)))
 
     @classmethod
     def start_cluster(cls, tmp_path: str | os.PathLike[str], size: int = 3) -> list[EtcdProcess]:
         """Start ``size`` members of one etcd cluster; returns once every member is healthy."""
-        return [cls(server) for server in start_etcd_cluster(Path(tmp_path), size)]
+        return [cls(server) for server in start_etcd_cluster(Path(tmp_path), size, extra_args=TEST_FLAGS)]
 
     @property
     def pid(self) -> int:
