@@ -8,7 +8,8 @@ Endpoints and failover: the store sticks to the endpoint that last answered. Whe
 be reached it moves on to the next one. A request that never reached a server (connect
 refused, DNS, connect timeout) is always retried on the next endpoint; a request that was
 sent and then lost its connection is retried only if it does not write, because etcd may
-have applied it. When no endpoint answers the caller gets :class:`UnavailableError`.
+have applied it. A member that answers "no leader" is retried, in rounds with a short backoff,
+while the cluster elects. When no endpoint answers the caller gets :class:`UnavailableError`.
 
 Errors: etcd answers with ``{"error", "code", "message"}``. The text is mapped onto the
 interface's tree. Compacted and future-revision errors carry no numbers, so the store looks
