@@ -83,18 +83,30 @@ class EtcdStore(Store):
         self._timeout = aiohttp.ClientTimeout(total=request_timeout, connect=connect_timeout)
         self._stream_timeout = aiohttp.ClientTimeout(total=None, connect=connect_timeout, sock_connect=connect_timeout)
         self._session: aiohttp.ClientSession | None = None
+        self.closed = False
+        self.streams: set[aiohttp.ClientResponse] = set()  # open watch streams, ended by close()
 
     # ----------------------------------------------------------------- connection
 
     async def start(self) -> None:
+        self.closed = False
         self._ensure_session()
 
     async def close(self) -> None:
+        """Close every connection; open watches end (their generators stop iterating)."""
+        self.closed = True
+        for response in list(self.streams):
+            # Wake the reader explicitly: closing the session alone leaves it waiting.
+            response.content.set_exception(aiohttp.ClientConnectionError("etcd store closed"))
+            response.close()
+        self.streams.clear()
         if self._session is not None:
             session, self._session = self._session, None
             await session.close()
 
     def _ensure_session(self) -> aiohttp.ClientSession:
+        if self.closed:
+            raise UnavailableError(f"etcd store {self.endpoint} is closed")
         if self._session is None or self._session.closed:
             connector = aiohttp.TCPConnector(limit=512, enable_cleanup_closed=True)
             self._session = aiohttp.ClientSession(connector=connector, json_serialize=lambda o: orjson.dumps(o).decode())

@@ -180,6 +180,18 @@ async def test_closing_the_watch_cancels_it_on_the_server(store, etcd):
     assert watcher_count(etcd.url) == before
 
 
+async def test_closing_the_store_ends_its_watches(etcd):
+    store = EtcdStore([etcd.url])
+    watch = store.watch("/gone/", prefix_end("/gone/"))
+    pending = asyncio.ensure_future(anext(watch))
+    await asyncio.sleep(0.2)  # let the stream open; the test holds either way
+    await store.close()
+    with pytest.raises(StopAsyncIteration):
+        await asyncio.wait_for(pending, 10)
+    with pytest.raises(UnavailableError, match="closed"):
+        await store.put(PutRequest("/gone/x", b"1"))
+
+
 async def test_revision_errors_carry_etcds_numbers(store):
     for i in range(5):
         await store.put(PutRequest("/r", str(i).encode()))
