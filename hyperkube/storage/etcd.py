@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import ssl
 from collections.abc import AsyncIterator, Sequence
 
 import aiohttp
@@ -69,7 +70,10 @@ class EtcdStore(Store):
     """An etcd v3 keyspace at one or more client URLs (``http(s)://host:port``)."""
 
     def __init__(self, endpoints: Sequence[str], *, request_timeout: float = 30.0,
-                 connect_timeout: float = 3.0, retry_window: float = 15.0) -> None:
+                 connect_timeout: float = 3.0, retry_window: float = 15.0, ca_file: str | None = None,
+                 cert_file: str | None = None, key_file: str | None = None) -> None:
+        """``ca_file``/``cert_file``/``key_file`` are kube-apiserver's ``--etcd-cafile``,
+        ``--etcd-certfile`` and ``--etcd-keyfile``, for https endpoints with client certificates."""
         urls = [e.strip().rstrip("/") for e in endpoints if e.strip()]
         if not urls:
             raise ValueError("EtcdStore needs at least one endpoint URL")
@@ -83,6 +87,11 @@ class EtcdStore(Store):
         self._timeout = aiohttp.ClientTimeout(total=request_timeout, connect=connect_timeout)
         self._stream_timeout = aiohttp.ClientTimeout(total=None, connect=connect_timeout, sock_connect=connect_timeout)
         self._session: aiohttp.ClientSession | None = None
+        self._ssl: ssl.SSLContext | None = None
+        if ca_file or cert_file:
+            self._ssl = ssl.create_default_context(cafile=ca_file)
+            if cert_file:
+                self._ssl.load_cert_chain(cert_file, key_file)
         self.closed = False
         self.streams: set[aiohttp.ClientResponse] = set()  # open watch streams, ended by close()
 
@@ -108,7 +117,7 @@ class EtcdStore(Store):
         if self.closed:
             raise UnavailableError(f"etcd store {self.endpoint} is closed")
         if self._session is None or self._session.closed:
-            connector = aiohttp.TCPConnector(limit=512, enable_cleanup_closed=True)
+            connector = aiohttp.TCPConnector(limit=512, ssl=self._ssl if self._ssl is not None else True)
             self._session = aiohttp.ClientSession(connector=connector, json_serialize=lambda o: orjson.dumps(o).decode())
         return self._session
 

@@ -16,6 +16,7 @@ import os
 import platform
 import shutil
 import socket
+import ssl
 import subprocess
 import time
 import urllib.error
@@ -80,12 +81,32 @@ class EtcdServer:
             return ""
 
 
-def _healthy(url: str) -> bool:
+def _healthy(url: str, context: ssl.SSLContext | None = None) -> bool:
     try:
-        with urllib.request.urlopen(f"{url}/health", timeout=1) as response:
+        with urllib.request.urlopen(f"{url}/health", timeout=1, context=context) as response:
             return b'"true"' in response.read()
     except (urllib.error.URLError, OSError, ValueError):
         return False
+
+
+@dataclass(frozen=True)
+class TLSFiles:
+    """PEM files for an etcd that serves https and checks client certificates."""
+
+    ca_file: str
+    server_cert: str
+    server_key: str
+    client_cert: str
+    client_key: str
+
+    def etcd_flags(self) -> tuple[str, ...]:
+        return ("--cert-file", self.server_cert, "--key-file", self.server_key, "--client-cert-auth",
+                "--trusted-ca-file", self.ca_file)
+
+    def client_context(self) -> ssl.SSLContext:
+        context = ssl.create_default_context(cafile=self.ca_file)
+        context.load_cert_chain(self.client_cert, self.client_key)
+        return context
 
 
 def _environment() -> dict[str, str]:
@@ -116,11 +137,11 @@ def _spawn(binary: str, base: Path, name: str, cluster: dict[str, str], client_u
     return EtcdServer(process, client_url, data_dir, log_path)
 
 
-def _wait_healthy(servers: list[EtcdServer], timeout: float) -> bool:
+def _wait_healthy(servers: list[EtcdServer], timeout: float, context: ssl.SSLContext | None = None) -> bool:
     deadline = time.monotonic() + timeout
     waiting = list(servers)
     while waiting and time.monotonic() < deadline and all(s.alive() for s in servers):
-        waiting = [s for s in waiting if not _healthy(s.url)]
+        waiting = [s for s in waiting if not _healthy(s.url, context)]
         if waiting:
             time.sleep(0.05)
     return not waiting
@@ -149,15 +170,20 @@ def start_etcd_cluster(base_dir: str | os.PathLike[str], size: int = 3, *, extra
 
 
 def start_etcd(base_dir: str | os.PathLike[str], *, name: str = "hyperkube-test", extra_args: tuple[str, ...] = (),
-               timeout: float = 30.0, attempts: int = 3) -> EtcdServer:
-    """Start a single-member etcd with its data under ``base_dir`` and wait until it is healthy."""
+               timeout: float = 30.0, attempts: int = 3, tls: TLSFiles | None = None) -> EtcdServer:
+    """Start a single-member etcd with its data under ``base_dir`` and wait until it is healthy.
+
+    With ``tls`` the client URL is https and etcd demands a client certificate signed by the CA.
+    """
     binary = find_etcd()
     base = Path(base_dir)
     last_error = ""
     for attempt in range(attempts):
         cluster = {name: f"http://127.0.0.1:{_free_port()}"}
-        server = _spawn(binary, base, name, cluster, f"http://127.0.0.1:{_free_port()}", extra_args, str(attempt))
-        if _wait_healthy([server], timeout):
+        scheme = "https" if tls else "http"
+        args = extra_args + (tls.etcd_flags() if tls else ())
+        server = _spawn(binary, base, name, cluster, f"{scheme}://127.0.0.1:{_free_port()}", args, str(attempt))
+        if _wait_healthy([server], timeout, tls.client_context() if tls else None):
             return server
         server.stop()
         last_error = server.log_tail()

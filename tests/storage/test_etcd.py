@@ -10,11 +10,14 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import socket
+import subprocess
 import urllib.request
+from pathlib import Path
 
 import pytest
 
 from hyperkube.storage.etcd import EtcdStore
+from hyperkube.storage.etcd_server import TLSFiles, start_etcd
 from hyperkube.storage.interface import (
     CompactedError,
     Compare,
@@ -255,3 +258,42 @@ def test_endpoints_must_be_http_urls():
         EtcdStore(["sqlite:///tmp/x.db"])
     with pytest.raises(ValueError):
         EtcdStore([])
+
+
+def make_tls(directory: Path) -> TLSFiles:
+    """A throwaway CA, a server certificate for 127.0.0.1 and a client certificate (openssl CLI).
+
+    The server certificate is a client one too: etcd's JSON gateway dials etcd's own gRPC port with it.
+    """
+
+    def openssl(*args: str) -> None:
+        subprocess.run(["openssl", *args], check=True, capture_output=True, cwd=directory)
+
+    openssl("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", "ca.key", "-out", "ca.crt", "-days", "1",
+            "-subj", "/CN=hyperkube-test-ca")
+    for name, extensions in (("server", "subjectAltName=IP:127.0.0.1\nextendedKeyUsage=serverAuth,clientAuth\n"),
+                             ("client", "extendedKeyUsage=clientAuth\n")):
+        openssl("req", "-newkey", "rsa:2048", "-nodes", "-keyout", f"{name}.key", "-out", f"{name}.csr",
+                "-subj", f"/CN={name}")
+        (directory / f"{name}.ext").write_text(extensions)
+        openssl("x509", "-req", "-in", f"{name}.csr", "-CA", "ca.crt", "-CAkey", "ca.key", "-CAcreateserial",
+                "-out", f"{name}.crt", "-days", "1", "-extfile", f"{name}.ext")
+    return TLSFiles(*(str(directory / f) for f in ("ca.crt", "server.crt", "server.key", "client.crt", "client.key")))
+
+
+async def test_https_with_client_certificates(tmp_path):
+    tls = make_tls(tmp_path)
+    etcd = start_etcd(tmp_path, tls=tls)
+    assert etcd.url.startswith("https://")
+    store = EtcdStore([etcd.url], ca_file=tls.ca_file, cert_file=tls.client_cert, key_file=tls.client_key)
+    anonymous = EtcdStore([etcd.url], ca_file=tls.ca_file)
+    try:
+        revision = (await store.put(PutRequest("/tls", b"secret"))).revision
+        async with contextlib.aclosing(store.watch("/tls", start_revision=revision)) as watch:
+            assert (await asyncio.wait_for(anext(watch), 10)).events[0].kv.value == b"secret"
+        with pytest.raises(UnavailableError):  # etcd refuses a client without a certificate
+            await anonymous.get("/tls")
+    finally:
+        await store.close()
+        await anonymous.close()
+        etcd.stop()
