@@ -10,14 +10,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import socket
-import subprocess
 import urllib.request
-from pathlib import Path
 
 import pytest
 
 from hyperkube.storage.etcd import EtcdStore
-from hyperkube.storage.etcd_server import TLSFiles, start_etcd
+from hyperkube.storage.etcd_server import start_etcd
 from hyperkube.storage.interface import (
     CompactedError,
     Compare,
@@ -30,7 +28,7 @@ from hyperkube.storage.interface import (
     UnavailableError,
     prefix_end,
 )
-from tests.storage.etcd_process import EtcdProcess
+from tests.storage.etcd_process import EtcdProcess, make_tls
 
 
 def closed_port_url() -> str:
@@ -258,27 +256,6 @@ def test_endpoints_must_be_http_urls():
         EtcdStore(["sqlite:///tmp/x.db"])
     with pytest.raises(ValueError):
         EtcdStore([])
-
-
-def make_tls(directory: Path) -> TLSFiles:
-    """A throwaway CA, a server certificate for 127.0.0.1 and a client certificate (openssl CLI).
-
-    The server certificate is a client one too: etcd's JSON gateway dials etcd's own gRPC port with it.
-    """
-
-    def openssl(*args: str) -> None:
-        subprocess.run(["openssl", *args], check=True, capture_output=True, cwd=directory)
-
-    openssl("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", "ca.key", "-out", "ca.crt", "-days", "1",
-            "-subj", "/CN=hyperkube-test-ca")
-    for name, extensions in (("server", "subjectAltName=IP:127.0.0.1\nextendedKeyUsage=serverAuth,clientAuth\n"),
-                             ("client", "extendedKeyUsage=clientAuth\n")):
-        openssl("req", "-newkey", "rsa:2048", "-nodes", "-keyout", f"{name}.key", "-out", f"{name}.csr",
-                "-subj", f"/CN={name}")
-        (directory / f"{name}.ext").write_text(extensions)
-        openssl("x509", "-req", "-in", f"{name}.csr", "-CA", "ca.crt", "-CAkey", "ca.key", "-CAcreateserial",
-                "-out", f"{name}.crt", "-days", "1", "-extfile", f"{name}.ext")
-    return TLSFiles(*(str(directory / f) for f in ("ca.crt", "server.crt", "server.key", "client.crt", "client.key")))
 
 
 async def test_https_with_client_certificates(tmp_path):
