@@ -241,3 +241,44 @@ def test_hostile_bodies_fail_cleanly():
         "openAPIV3Schema": deep}}]}}
     result = schemas.validate("apiextensions.k8s.io", "v1", "CustomResourceDefinition", crd)
     assert result.causes and "nested too deeply" in result.causes[-1]["message"]
+
+
+def test_random_values_anywhere_never_break_validation():
+    """Replace random nodes of real objects with random JSON values: validate() must always
+    answer with causes or unknown fields, never raise, and leave a JSON-serializable object."""
+    import json
+    import random
+
+    rng = random.Random(4)
+    values = [None, True, 0, -1, 1.5, 1 << 70, "", "x", "1Gi", [], [None], {}, {"a": None}, {"name": 1},
+              [{"name": "c"}], {"containers": "x"}, "not-base64!", float("1e308")]
+    deployment = {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "d", "labels": {"a": "b"}},
+                  "spec": {"replicas": 2, "selector": {"matchLabels": {"a": "b"}},
+                           "strategy": {"rollingUpdate": {"maxSurge": "25%"}},
+                           "template": {"metadata": {"labels": {"a": "b"}}, "spec": copy.deepcopy(POD["spec"])}}}
+
+    def nodes(value, path=()):
+        yield path
+        if isinstance(value, dict):
+            for key, item in value.items():
+                yield from nodes(item, (*path, key))
+        elif isinstance(value, list):
+            for index, item in enumerate(value):
+                yield from nodes(item, (*path, index))
+
+    for group, kind, original in (("", "Pod", POD), ("apps", "Deployment", deployment)):
+        paths = [p for p in nodes(original) if p]
+        for _ in range(400):
+            obj = copy.deepcopy(original)
+            for path in rng.sample(paths, 3):
+                target = obj
+                try:
+                    for step in path[:-1]:
+                        target = target[step]
+                    target[path[-1]] = copy.deepcopy(rng.choice(values))
+                except (KeyError, IndexError, TypeError):
+                    continue
+            result = schemas.validate(group, "v1", kind, obj, rng.choice(schemas.FIELD_VALIDATIONS))
+            json.dumps(result.obj)
+            for problem in result.causes:
+                assert problem["reason"].startswith("FieldValue") and problem["message"]
