@@ -27,7 +27,7 @@ from typing import Any
 from hyperkube.machinery.errors import BadRequest
 
 __all__ = [
-    "LabelSelector", "FieldSelector", "parse_label_selector", "label_selector_from_dict",
+    "LabelSelector", "FieldSelector", "parse_label_selector", "label_selector_from_dict", "label_selector_from_set",
     "parse_field_selector", "check_field_labels", "EVERYTHING", "NOTHING",
 ]
 
@@ -321,6 +321,15 @@ def label_selector_from_dict(selector: Mapping[str, Any] | None) -> LabelSelecto
         requirements.append(Requirement(str(expression.get("key", "")), operator,
                                         [str(v) for v in expression.get("values") or ()]))
     return LabelSelector(requirements)
+
+
+def label_selector_from_set(labels: Mapping[str, str] | None) -> LabelSelector:
+    """A plain ``key: value`` map, as in a Service's or ReplicationController's ``spec.selector``:
+    every pair must match. None or ``{}`` selects everything (callers decide what an empty
+    Service selector means)."""
+    if not labels:
+        return EVERYTHING
+    return LabelSelector(Requirement(k, EQUALS, [str(v)]) for k, v in labels.items())
 
 
 # ---- field selectors ---------------------------------------------------------------------------

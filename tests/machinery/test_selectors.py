@@ -6,6 +6,7 @@ from hyperkube.machinery.errors import BadRequest
 from hyperkube.machinery.selectors import (
     check_field_labels,
     label_selector_from_dict,
+    label_selector_from_set,
     parse_field_selector,
     parse_label_selector,
 )
@@ -134,3 +135,10 @@ def test_field_labels_outside_the_allowed_set_are_400():
         check_field_labels(parse_field_selector("metadata.name=a,spec.foo=b"), ["spec.nodeName"])
     assert raised.value.message == "field label not supported: spec.foo"
     assert raised.value.to_status()["code"] == 400
+
+
+def test_label_selector_from_set():
+    selector = label_selector_from_set({"app": "web", "tier": "frontend"})
+    assert selector.matches(LABELS) and not selector.matches({"app": "web"})
+    assert str(selector) == "app=web,tier=frontend"
+    assert label_selector_from_set(None).matches({}) and label_selector_from_set({}).empty
