@@ -282,3 +282,35 @@ def test_random_values_anywhere_never_break_validation():
             json.dumps(result.obj)
             for problem in result.causes:
                 assert problem["reason"].startswith("FieldValue") and problem["message"]
+
+
+def test_custom_resource_constraints_and_defaults():
+    schemas.register_schema("example.com", "v1", "Gadget", {"type": "object", "properties": {"spec": {
+        "type": "object", "properties": {
+            "size": {"type": "integer", "minimum": 1, "maximum": 10, "default": 3},
+            "name": {"type": "string", "minLength": 2, "maxLength": 5, "pattern": "^[a-z]+$"},
+            "mode": {"type": "string", "enum": ["fast", "slow"], "default": "slow"},
+            "tags": {"type": "array", "maxItems": 2, "uniqueItems": True, "items": {"type": "string"}},
+            "limits": {"type": "object", "minProperties": 1, "additionalProperties": {"type": "integer"}},
+            "ratio": {"type": "number", "exclusiveMaximum": True, "maximum": 1}}}}})
+    try:
+        good = schemas.validate("example.com", "v1", "Gadget", {"metadata": {"name": "g"}, "spec": {"name": "abc"}})
+        assert not good.causes and good.obj["spec"] == {"name": "abc", "size": 3, "mode": "slow"}
+        bad = {"metadata": {"name": "g"}, "spec": {
+            "size": 11, "name": "ABCDEFG", "mode": "medium", "tags": ["a", "a", "b"], "limits": {}, "ratio": 1}}
+        found = {(c["field"], c["reason"], c["message"])
+                 for c in schemas.validate("example.com", "v1", "Gadget", bad).causes}
+        assert found == {
+            ("spec.size", "FieldValueInvalid", "Invalid value: 11: spec.size in body should be less than or equal to 10"),
+            ("spec.name", "FieldValueTooLong", "Too long: may not be more than 5 bytes"),
+            ("spec.name", "FieldValueInvalid", "Invalid value: \"ABCDEFG\": spec.name in body should match '^[a-z]+$'"),
+            ("spec.mode", "FieldValueNotSupported", 'Unsupported value: "medium": supported values: "fast", "slow"'),
+            ("spec.tags", "FieldValueTooMany", "Too many: 3: must have at most 2 items"),
+            ("spec.tags", "FieldValueDuplicate", 'Duplicate value: "a"'),
+            ("spec.limits", "FieldValueInvalid", "Invalid value: 0: spec.limits in body should have at least 1 properties"),
+            ("spec.ratio", "FieldValueInvalid", "Invalid value: 1: spec.ratio in body should be less than 1"),
+        }
+        mistyped = schemas.validate("example.com", "v1", "Gadget", {"spec": {"mode": 5}}).causes
+        assert [c["reason"] for c in mistyped] == ["FieldValueTypeInvalid"]  # no enum error on top
+    finally:
+        schemas.unregister_schema("example.com", "v1", "Gadget")
