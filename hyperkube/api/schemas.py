@@ -46,7 +46,6 @@ __all__ = [
 
 SCHEMA_VERSION = "v1.37.0"
 FIELD_VALIDATIONS = ("Strict", "Warn", "Ignore")
-_REF_PREFIX = "#/$defs/"
 
 
 class _Store:
@@ -123,9 +122,12 @@ def schema_for(group: str, version: str, kind: str) -> dict[str, Any] | None:
 def register_schema(group: str, version: str, kind: str, schema: dict[str, Any]) -> None:
     """Serve ``schema`` (a CRD version's ``openAPIV3Schema``) for a GVK; replaces an earlier one.
 
-    CRD rules apply: ``apiVersion``, ``kind`` and ``metadata`` (ObjectMeta) are implied at the
-    top, objects without properties prune their fields unless they set
-    ``x-kubernetes-preserve-unknown-fields``, ``nullable`` allows null."""
+    CRD rules apply: ``apiVersion``, ``kind`` and ``metadata`` (always ObjectMeta) are implied
+    at the top; objects without properties prune their fields unless they set
+    ``x-kubernetes-preserve-unknown-fields``; ``nullable`` keeps null; ``default`` fills missing
+    fields; enum, minimum/maximum, min/maxLength, pattern, min/maxItems, uniqueItems and
+    min/maxProperties are checked (``hyperkube.api._constraints``). Not yet: CEL
+    ``x-kubernetes-validations``, ``oneOf``/``anyOf``/``allOf``/``not``, list-map key uniqueness."""
     with _store.lock:
         _store.custom[(group, version, kind)] = schema
         _store.checks.pop((group, version, kind), None)
