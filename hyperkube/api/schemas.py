@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import importlib.resources
 import json
+import math
 import threading
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -249,7 +250,7 @@ def decode_json(body: bytes | str) -> tuple[Any, list[str]]:
         return out
 
     try:
-        obj = json.loads(body, object_pairs_hook=pairs, parse_constant=_no_constant)
+        obj = json.loads(body, object_pairs_hook=pairs, parse_constant=_no_constant, parse_float=_finite)
     except RecursionError:
         raise ValueError("the JSON body is nested too deeply") from None
     if not found:
@@ -271,6 +272,13 @@ def decode_json(body: bytes | str) -> tuple[Any, list[str]]:
     except RecursionError:
         raise ValueError("the JSON body is nested too deeply") from None
     return obj, paths
+
+
+def _finite(text: str) -> float:
+    number = float(text)
+    if math.isinf(number):
+        raise ValueError(f"number out of range: {text}")  # 1e400 would come back as null
+    return number
 
 
 def _no_constant(name: str) -> Any:
