@@ -15,6 +15,7 @@ from hyperkube.api.strategies.base import Causes, KindStrategy, PlainStrategy, g
 from hyperkube.api.strategies.common import (
     NONE,
     containers_cell,
+    format_label_selector,
     images_cell,
     int_cell,
     map_selector_string,
@@ -152,9 +153,9 @@ class DeploymentStrategy(ScalableStrategy):
     def columns(self) -> list[Column]:
         return [NAME_COLUMN,
                 Column("Ready", description="Number of the pod with ready state"),
-                Column("Up-to-date", type="integer", description="Total number of non-terminated pods targeted "
+                Column("Up-to-date", description="Total number of non-terminated pods targeted "
                        "by this deployment that have the desired template spec."),
-                Column("Available", type="integer", description="Total number of available pods (ready for at "
+                Column("Available", description="Total number of available pods (ready for at "
                        "least minReadySeconds) targeted by this deployment."),
                 AGE_COLUMN, CONTAINERS, IMAGES, SELECTOR]
 
@@ -196,7 +197,10 @@ class ReplicaSetStrategy(ScalableStrategy):
         template = get(s, "template", "spec")
         return [_name(obj), int_cell(s.get("replicas")), int_cell(st.get("replicas")),
                 int_cell(st.get("readyReplicas")), age(obj, now), containers_cell(template), images_cell(template),
-                self.selector_text(obj)]
+                self.selector_cell(obj)]
+
+    def selector_cell(self, obj: Object) -> str:
+        return format_label_selector(get(obj, "spec", "selector"))
 
 
 class ReplicationControllerStrategy(ReplicaSetStrategy):
@@ -217,6 +221,9 @@ class ReplicationControllerStrategy(ReplicaSetStrategy):
     def selector_text(self, obj: Object) -> str:
         text = map_selector_string(get(obj, "spec", "selector"))
         return "" if text == NONE else text
+
+    def selector_cell(self, obj: Object) -> str:
+        return map_selector_string(get(obj, "spec", "selector"))
 
     def validate_spec(self, obj: Object) -> Causes:
         s = obj.get("spec") or {}
@@ -335,8 +342,7 @@ class DaemonSetStrategy(KindStrategy):
         return [_name(obj), int_cell(st.get("desiredNumberScheduled")), int_cell(st.get("currentNumberScheduled")),
                 int_cell(st.get("numberReady")), int_cell(st.get("updatedNumberScheduled")),
                 int_cell(st.get("numberAvailable")), map_selector_string(get(template, "nodeSelector")),
-                age(obj, now), containers_cell(template), images_cell(template),
-                "" if selector_is_empty(selector) else selector_string(selector)]
+                age(obj, now), containers_cell(template), images_cell(template), format_label_selector(selector)]
 
 
 class ControllerRevisionStrategy(PlainStrategy):
@@ -353,7 +359,7 @@ class ControllerRevisionStrategy(PlainStrategy):
 
     def columns(self) -> list[Column]:
         return [NAME_COLUMN, Column("Controller", description="Controller of the object"),
-                Column("Revision", type="integer", description="Revision indicates the revision of the state "
+                Column("Revision", description="Revision indicates the revision of the state "
                        "represented by Data."), AGE_COLUMN]
 
     def row(self, obj: Object, now: float) -> list[Any]:

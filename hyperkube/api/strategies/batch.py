@@ -11,11 +11,11 @@ from hyperkube.api.strategies.base import Causes, KindStrategy, get, spec
 from hyperkube.api.strategies.common import (
     NONE,
     containers_cell,
+    format_label_selector,
     images_cell,
     int_cell,
     selector_is_empty,
     selector_matches,
-    selector_string,
     since,
     validate_label_selector,
 )
@@ -141,10 +141,8 @@ class JobStrategy(KindStrategy):
                 duration = human_duration(end - parse_rfc3339(st["startTime"]))
         except ValueError:
             duration = ""
-        selector = s.get("selector")
         return [get(obj, "metadata", "name", default=""), job_status(obj), completions, duration, age(obj, now),
-                containers_cell(template), images_cell(template),
-                "" if selector_is_empty(selector) else selector_string(selector)]
+                containers_cell(template), images_cell(template), format_label_selector(s.get("selector"))]
 
 
 def job_status(job: Object) -> str:
@@ -156,7 +154,7 @@ def job_status(job: Object) -> str:
         return "Failed"
     if get(job, "metadata", "deletionTimestamp"):
         return "Terminating"
-    for condition in ("SuccessCriteriaMet", "Suspended", "FailureTarget"):
+    for condition in ("Suspended", "FailureTarget"):
         if condition in true:
             return condition
     return "Running"
@@ -248,5 +246,4 @@ class CronJobStrategy(KindStrategy):
         selector = job_spec.get("selector") if isinstance(job_spec, dict) else None
         return [get(obj, "metadata", "name", default=""), s.get("schedule", ""), s.get("timeZone") or NONE,
                 "True" if s.get("suspend") else "False", len(st.get("active") or []), last, age(obj, now),
-                containers_cell(template), images_cell(template),
-                NONE if selector_is_empty(selector) else selector_string(selector)]
+                containers_cell(template), images_cell(template), format_label_selector(selector)]

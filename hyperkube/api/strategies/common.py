@@ -60,6 +60,11 @@ def selector_string(selector: Any) -> str:
     return ",".join(t for _, t in terms)
 
 
+def format_label_selector(selector: Any) -> str:
+    """``metav1.FormatLabelSelector``: the selector string, ``<none>`` when it selects nothing or all."""
+    return NONE if selector_is_empty(selector) else selector_string(selector)
+
+
 def map_selector_string(selector: Any) -> str:
     """A plain map selector (Service, RC, nodeSelector) as ``k=v,...``; ``<none>`` when empty."""
     if not isinstance(selector, dict) or not selector:

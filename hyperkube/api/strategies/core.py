@@ -115,7 +115,7 @@ class ConfigMapStrategy(PlainStrategy):
         return _validate_immutable_data(new, old, ("data", "binaryData"))
 
     def columns(self) -> list[Column]:
-        return [NAME_COLUMN, Column("Data", type="integer", description="Number of data entries"), AGE_COLUMN]
+        return [NAME_COLUMN, Column("Data", description="Number of data entries"), AGE_COLUMN]
 
     def row(self, obj: Object, now: float) -> list[Any]:
         count = len(obj.get("data") or {}) + len(obj.get("binaryData") or {})
@@ -170,7 +170,7 @@ class SecretStrategy(PlainStrategy):
 
     def columns(self) -> list[Column]:
         return [NAME_COLUMN, Column("Type", description="The type of secret"),
-                Column("Data", type="integer", description="Number of data entries"), AGE_COLUMN]
+                Column("Data", description="Number of data entries"), AGE_COLUMN]
 
     def row(self, obj: Object, now: float) -> list[Any]:
         return [get(obj, "metadata", "name", default=""), obj.get("type", ""), len(obj.get("data") or {}),
@@ -186,7 +186,7 @@ class ServiceAccountStrategy(PlainStrategy):
         return out
 
     def columns(self) -> list[Column]:
-        return [NAME_COLUMN, Column("Secrets", type="integer", description="Number of secrets"), AGE_COLUMN]
+        return [NAME_COLUMN, Column("Secrets", description="Number of secrets"), AGE_COLUMN]
 
     def row(self, obj: Object, now: float) -> list[Any]:
         return [get(obj, "metadata", "name", default=""), len(obj.get("secrets") or []), age(obj, now)]
@@ -238,20 +238,21 @@ class ResourceQuotaStrategy(KindStrategy):
         return out
 
     def columns(self) -> list[Column]:
-        return [NAME_COLUMN, AGE_COLUMN,
+        return [NAME_COLUMN,
                 Column("Request", description="Request represents a minimum amount of cpu/memory that a "
                        "container may consume."),
                 Column("Limit", description="Limits control the maximum amount of cpu/memory that a container "
-                       "may use independent of contention on the node.")]
+                       "may use independent of contention on the node."),
+                AGE_COLUMN]
 
     def row(self, obj: Object, now: float) -> list[Any]:
-        hard = get(obj, "status", "hard", default={}) or get(obj, "spec", "hard", default={})
+        hard = get(obj, "status", "hard", default={})
         used = get(obj, "status", "used", default={})
         requests, limits = [], []
         for name in sorted(hard):
             cell = f"{name}: {used.get(name, '0')}/{hard[name]}"
-            (limits if name.startswith("limits.") else requests).append(cell)
-        return [get(obj, "metadata", "name", default=""), age(obj, now), ", ".join(requests), ", ".join(limits)]
+            (limits if name.split(".")[0] == "limits" and "." in name else requests).append(cell)
+        return [get(obj, "metadata", "name", default=""), ", ".join(requests), ", ".join(limits), age(obj, now)]
 
 
 class ComponentStatusStrategy(PlainStrategy):
@@ -367,6 +368,6 @@ def node_roles(node: Object) -> str:
 def _address(node: Object, kind: str) -> str:
     for addr in get(node, "status", "addresses", default=[]):
         if isinstance(addr, dict) and addr.get("type") == kind:
-            return addr.get("address", "") or NONE
+            return str(addr.get("address", ""))
     return NONE
 

@@ -88,7 +88,7 @@ class EventStrategy(PlainStrategy):
             Column("Source", priority=1, description="The component reporting this event."),
             Column("Message", description="A human-readable description of the status of this operation."),
             Column("First Seen", priority=1, description="The time at which the event was first recorded."),
-            Column("Count", type="integer", priority=1, description="The number of times this event has "
+            Column("Count", priority=1, description="The number of times this event has "
                    "occurred."),
             Column("Name", priority=1, format="name", description="Name of the event"),
         ]
@@ -114,11 +114,8 @@ class EventStrategy(PlainStrategy):
 
 
 def event_source(event: Object) -> str:
-    component = get(event, "source", "component", default="")
-    host = get(event, "source", "host", default="")
-    if not component:
-        component = event.get("reportingComponent") or ""
-        host = event.get("reportingInstance") or ""
+    component = get(event, "source", "component", default="") or event.get("reportingComponent") or ""
+    host = get(event, "source", "host", default="") or event.get("reportingInstance") or ""
     return f"{component}, {host}" if host else component
 
 

@@ -51,8 +51,8 @@ class HorizontalPodAutoscalerStrategy(KindStrategy):
                 Column("Reference", description="Reference to the target resource of this autoscaler"),
                 Column("Targets", description="The current and target metrics"),
                 Column("MinPods", description="Lower limit for the number of pods"),
-                Column("MaxPods", type="integer", description="Upper limit for the number of pods"),
-                Column("Replicas", type="integer", description="Current number of replicas"), AGE_COLUMN]
+                Column("MaxPods", description="Upper limit for the number of pods"),
+                Column("Replicas", description="Current number of replicas"), AGE_COLUMN]
 
     def row(self, obj: Object, now: float) -> list[Any]:
         hpa = self.to_storage(copy.deepcopy(obj))
@@ -65,30 +65,42 @@ class HorizontalPodAutoscalerStrategy(KindStrategy):
                 int_cell(st.get("currentReplicas")), age(obj, now)]
 
 
-def _target_text(target: dict[str, Any], current: dict[str, Any] | None) -> tuple[str, str]:
-    if target.get("type") == "Utilization":
-        now = current.get("averageUtilization") if current else None
-        return (f"{now}%" if now is not None else "<unknown>"), f"{target.get('averageUtilization')}%"
-    key = "averageValue" if target.get("type") == "AverageValue" else "value"
-    now = current.get(key) if current else None
-    return (str(now) if now is not None else "<unknown>"), str(target.get(key, ""))
+_METRIC_FIELDS = {"Resource": "resource", "ContainerResource": "containerResource", "Pods": "pods",
+                  "Object": "object", "External": "external"}
+
+
+def _metric_cell(kind: str, target: dict[str, Any], current: dict[str, Any] | None, name: str) -> str:
+    current = current or {}
+    if kind in ("Resource", "ContainerResource"):
+        if target.get("averageValue") is not None:
+            return f"{name}: {current.get('averageValue', '<unknown>')}/{target['averageValue']}"
+        now = current.get("averageUtilization")
+        goal = target.get("averageUtilization")
+        return (f"{name}: {f'{now}%' if now is not None else '<unknown>'}/"
+                f"{f'{goal}%' if goal is not None else '<auto>'}")
+    if kind == "Pods":
+        return f"{current.get('averageValue', '<unknown>')}/{target.get('averageValue', '')}"
+    if target.get("averageValue") is not None:
+        return f"{current.get('averageValue', '<unknown>')}/{target['averageValue']} (avg)"
+    return f"{current.get('value', '<unknown>')}/{target.get('value', '')}"
 
 
 def hpa_targets(metrics: list[dict[str, Any]], current: list[dict[str, Any]]) -> str:
+    """The TARGETS cell: ``cpu: 50%/80%``, two metrics at most then ``+ N more...``."""
+    if not metrics:
+        return NONE
     cells = []
     for i, metric in enumerate(metrics):
         kind = metric.get("type", "")
-        field = {"Resource": "resource", "ContainerResource": "containerResource", "Pods": "pods",
-                 "Object": "object", "External": "external"}.get(kind, "")
+        field = _METRIC_FIELDS.get(kind)
+        if field is None:
+            cells.append("<unknown type>")
+            continue
         body = metric.get(field) or {}
-        now_body = (current[i].get(field) or {}) if i < len(current) else {}
-        now_value, target_value = _target_text(body.get("target") or {}, now_body.get("current"))
-        prefix = f"{body.get('name')}: " if kind in ("Resource", "ContainerResource") else ""
-        cells.append(f"{prefix}{now_value}/{target_value}")
-    if not cells:
-        return NONE
-    text = ", ".join(cells[:3])
-    return text + (f" + {len(cells) - 3} more..." if len(cells) > 3 else "")
+        status = (current[i].get(field) or {}) if i < len(current) and isinstance(current[i], dict) else {}
+        cells.append(_metric_cell(kind, body.get("target") or {}, status.get("current"), str(body.get("name", ""))))
+    text = ", ".join(cells[:2])
+    return text + (f" + {len(cells) - 2} more..." if len(cells) > 2 else "")
 
 
 class HorizontalPodAutoscalerV1Strategy(HorizontalPodAutoscalerStrategy):
@@ -250,9 +262,10 @@ class PriorityClassStrategy(PlainStrategy):
         return [NAME_COLUMN, Column("Value", type="integer", description="The value of this priority class."),
                 Column("Global-Default", type="boolean", description="globalDefault specifies whether this "
                        "PriorityClass should be considered as the default priority."),
+                AGE_COLUMN,
                 Column("PreemptionPolicy", description="PreemptionPolicy is the Policy for preempting pods with "
-                       "lower priority."), AGE_COLUMN]
+                       "lower priority.")]
 
     def row(self, obj: Object, now: float) -> list[Any]:
         return [get(obj, "metadata", "name", default=""), int_cell(obj.get("value")), bool(obj.get("globalDefault")),
-                obj.get("preemptionPolicy") or "PreemptLowerPriority", age(obj, now)]
+                age(obj, now), obj.get("preemptionPolicy") or ""]

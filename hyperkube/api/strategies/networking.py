@@ -6,7 +6,8 @@ from typing import Any
 
 from hyperkube.api.registry import AGE_COLUMN, NAME_COLUMN, Column, Object
 from hyperkube.api.strategies.base import Causes, ClusterStrategy, KindStrategy, get, spec
-from hyperkube.api.strategies.common import NONE, selector_is_empty, selector_string, validate_label_selector
+from hyperkube.api.strategies.common import NONE, format_label_selector, validate_label_selector
+from hyperkube.api.strategies.services import load_balancer_addresses
 from hyperkube.machinery import validation as v
 from hyperkube.machinery.durations import age
 
@@ -81,14 +82,15 @@ class IngressStrategy(KindStrategy):
 
     def row(self, obj: Object, now: float) -> list[Any]:
         s = obj.get("spec") or {}
-        klass = s.get("ingressClassName") or \
-            get(obj, "metadata", "annotations", default={}).get("kubernetes.io/ingress.class") or NONE
-        hosts = [rule.get("host") or "*" for rule in s.get("rules") or [] if isinstance(rule, dict)]
-        hosts_cell = ",".join(hosts[:3]) + (f" + {len(hosts) - 3} more..." if len(hosts) > 3 else "")
-        ingress = get(obj, "status", "loadBalancer", "ingress", default=[])
-        address = ",".join(i.get("ip") or i.get("hostname") or "" for i in ingress if isinstance(i, dict))
+        rules = [rule for rule in s.get("rules") or [] if isinstance(rule, dict)]
+        hosts = [rule["host"] for rule in rules[:3] if rule.get("host")]
+        hosts_cell = ",".join(hosts) or "*"
+        if len(rules) > 3 and hosts:
+            hosts_cell += f" + {len(rules) - 3} more..."
+        address = ",".join(load_balancer_addresses(get(obj, "status", "loadBalancer", "ingress", default=[])))
         ports = "80, 443" if s.get("tls") else "80"
-        return [get(obj, "metadata", "name", default=""), klass, hosts_cell or "*", address, ports, age(obj, now)]
+        return [get(obj, "metadata", "name", default=""), s.get("ingressClassName") or NONE, hosts_cell, address,
+                ports, age(obj, now)]
 
 
 class IngressClassStrategy(ClusterStrategy):
@@ -161,6 +163,5 @@ class NetworkPolicyStrategy(KindStrategy):
                                     "object applies."), AGE_COLUMN]
 
     def row(self, obj: Object, now: float) -> list[Any]:
-        selector = get(obj, "spec", "podSelector", default={})
-        text = NONE if selector_is_empty(selector) else selector_string(selector)
-        return [get(obj, "metadata", "name", default=""), text, age(obj, now)]
+        return [get(obj, "metadata", "name", default=""), format_label_selector(get(obj, "spec", "podSelector")),
+                age(obj, now)]

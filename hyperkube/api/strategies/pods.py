@@ -197,7 +197,7 @@ def pod_status_cells(pod: Object, now: float) -> tuple[str, str, str]:
     sidecars = {c.get("name") for c in init_specs if isinstance(c, dict) and c.get("restartPolicy") == "Always"}
     total = len(pod_spec.get("containers") or []) + len(sidecars)
     ready = restarts = sidecar_restarts = 0
-    last_restart = 0.0
+    last_restart = sidecar_last_restart = 0.0
     reason = status.get("reason") or status.get("phase") or ""
     conditions = [c for c in status.get("conditions") or [] if isinstance(c, dict)]
     for cond in conditions:
@@ -212,11 +212,12 @@ def pod_status_cells(pod: Object, now: float) -> tuple[str, str, str]:
         sidecar = cs.get("name") in sidecars
         if sidecar:
             sidecar_restarts += int(cs.get("restartCount") or 0)
-            if cs.get("started") and cs.get("ready"):
-                ready += 1
+            sidecar_last_restart = max(sidecar_last_restart, _finished_at(cs))
         if terminated is not None and int(terminated.get("exitCode") or 0) == 0:
             continue
         if sidecar and cs.get("started"):
+            if cs.get("ready"):
+                ready += 1
             continue
         if terminated is not None:
             if terminated.get("reason"):
@@ -234,6 +235,7 @@ def pod_status_cells(pod: Object, now: float) -> tuple[str, str, str]:
     initialized = any(c.get("type") == "Initialized" and c.get("status") == "True" for c in conditions)
     if not initializing or initialized:
         restarts = sidecar_restarts
+        last_restart = sidecar_last_restart
         running = False
         for cs in reversed(status.get("containerStatuses") or []):
             restarts += int(cs.get("restartCount") or 0)

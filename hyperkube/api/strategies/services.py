@@ -144,7 +144,8 @@ class ServiceStrategy(KindStrategy):
 
     def row(self, obj: Object, now: float) -> list[Any]:
         s = obj.get("spec") or {}
-        return [get(obj, "metadata", "name", default=""), s.get("type", ""), s.get("clusterIP") or NONE,
+        cluster_ips = s.get("clusterIPs") or []
+        return [get(obj, "metadata", "name", default=""), s.get("type", ""), cluster_ips[0] if cluster_ips else NONE,
                 external_ip(obj), service_ports(s), age(obj, now), map_selector_string(s.get("selector"))]
 
 
@@ -167,13 +168,17 @@ def external_ip(service: Object) -> str:
     if kind in ("ClusterIP", "NodePort"):
         return ",".join(external) or NONE
     if kind == "LoadBalancer":
-        ingress = get(service, "status", "loadBalancer", "ingress", default=[])
-        found = [i.get("ip") or i.get("hostname") for i in ingress if isinstance(i, dict)]
-        found = [f for f in found if f] + external
+        found = load_balancer_addresses(get(service, "status", "loadBalancer", "ingress", default=[])) + external
         return ",".join(found) or "<pending>"
     if kind == "ExternalName":
         return s.get("externalName", "")
     return "<unknown>"
+
+
+def load_balancer_addresses(ingress: Any) -> list[str]:
+    """IPs (or hostnames when no IP) of load-balancer ingress points, sorted and unique."""
+    found = {i.get("ip") or i.get("hostname") for i in ingress or [] if isinstance(i, dict)}
+    return sorted(f for f in found if f)
 
 
 class EndpointsStrategy(PlainStrategy):
@@ -205,19 +210,25 @@ class EndpointsStrategy(PlainStrategy):
         return [NAME_COLUMN, Column("Endpoints", description="Endpoints of the service"), AGE_COLUMN]
 
     def row(self, obj: Object, now: float) -> list[Any]:
-        cells: list[str] = []
-        total = 0
-        for subset in obj.get("subsets") or []:
-            ports = [p.get("port") for p in subset.get("ports") or []] or [None]
-            for addr in subset.get("addresses") or []:
-                for port in ports:
-                    total += 1
-                    if len(cells) < 3:
-                        cells.append(f"{addr.get('ip')}:{port}" if port is not None else str(addr.get("ip")))
-        text = ",".join(cells) or NONE
-        if total > 3:
-            text += f" + {total - 3} more..."
-        return [get(obj, "metadata", "name", default=""), text, age(obj, now)]
+        return [get(obj, "metadata", "name", default=""), endpoints_cell(obj), age(obj, now)]
+
+
+def endpoints_cell(obj: Object) -> str:
+    """``ip:port`` pairs (ports outer, addresses inner), three at most then ``+ N more...``."""
+    subsets = obj.get("subsets") or []
+    if not subsets:
+        return NONE
+    cells: list[str] = []
+    total = 0
+    for subset in subsets:
+        addresses = [a.get("ip", "") for a in subset.get("addresses") or [] if isinstance(a, dict)]
+        ports = [p.get("port") for p in subset.get("ports") or [] if isinstance(p, dict)]
+        pairs = [ip for ip in addresses] if not ports else \
+            [f"[{ip}]:{port}" if ":" in ip else f"{ip}:{port}" for port in ports for ip in addresses]
+        total += len(pairs)
+        cells += pairs[:max(0, 3 - len(cells))]
+    text = ",".join(cells)
+    return f"{text} + {total - 3} more..." if total > 3 else text
 
 
 class EndpointSliceStrategy(PlainStrategy):

@@ -171,7 +171,7 @@ class StorageClassStrategy(PlainStrategy):
                        "class are created with this reclaimPolicy."),
                 Column("VolumeBindingMode", description="VolumeBindingMode indicates how PersistentVolumeClaims "
                        "should be provisioned and bound."),
-                Column("AllowVolumeExpansion", type="boolean", description="AllowVolumeExpansion shows whether "
+                Column("AllowVolumeExpansion", description="AllowVolumeExpansion shows whether "
                        "the storage class allow volume expand."),
                 AGE_COLUMN]
 
