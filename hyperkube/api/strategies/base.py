@@ -25,6 +25,17 @@ from collections.abc import Callable
 from typing import Any
 
 from hyperkube.api.registry import Object, Strategy
+from hyperkube.api.strategies.common import (  # noqa: F401  (re-exported for the kind modules)
+    age,
+    dicts,
+    get,
+    get_dicts,
+    get_map,
+    mapping,
+    name_of,
+    seq,
+    text,
+)
 from hyperkube.machinery import validation as v
 
 Causes = list[dict[str, str]]
@@ -85,6 +96,9 @@ class KindStrategy(Strategy):
     def graceful_delete_seconds(self, obj: Object) -> int | None:
         return None
 
+    def row(self, obj: Object, now: float) -> list[Any]:
+        return [name_of(obj), age(obj, now)]
+
 
 class ClusterStrategy(KindStrategy):
     namespaced = False
@@ -98,20 +112,8 @@ class PlainStrategy(KindStrategy):
 
 
 def spec(obj: Object) -> dict[str, Any]:
-    """obj["spec"], created if missing (defaulting writes into it)."""
+    """obj["spec"], created if missing or not an object (defaulting writes into it)."""
     value = obj.get("spec")
     if not isinstance(value, dict):
         value = obj["spec"] = {}
     return value
-
-
-def get(obj: Any, *path: str | int, default: Any = None) -> Any:
-    """A nested value, or ``default`` when any step is missing or of the wrong type."""
-    for step in path:
-        if isinstance(step, int):
-            if not isinstance(obj, list) or step >= len(obj):
-                return default
-        elif not isinstance(obj, dict) or step not in obj:
-            return default
-        obj = obj[step]
-    return default if obj is None else obj

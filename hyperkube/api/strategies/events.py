@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from hyperkube.api.registry import Column, Object
-from hyperkube.api.strategies.base import Causes, PlainStrategy, get
+from hyperkube.api.strategies.base import Causes, PlainStrategy, get, mapping
 from hyperkube.api.strategies.common import since
 from hyperkube.machinery import validation as v
 
@@ -105,7 +105,7 @@ class EventStrategy(PlainStrategy):
             count = series.get("count") or 0
         elif not count:
             count = 1
-        involved = event.get("involvedObject") or {}
+        involved = mapping(event.get("involvedObject"))
         kind = str(involved.get("kind") or "").lower()
         target = f"{kind}/{involved['name']}" if involved.get("name") else kind
         return [last, event.get("type", ""), event.get("reason", ""), target, involved.get("fieldPath", ""),

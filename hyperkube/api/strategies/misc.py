@@ -9,10 +9,19 @@ import json
 from typing import Any
 
 from hyperkube.api.registry import AGE_COLUMN, NAME_COLUMN, Column, Object
-from hyperkube.api.strategies.base import Causes, KindStrategy, PlainStrategy, get, spec
-from hyperkube.api.strategies.common import NONE, int_cell, validate_label_selector
+from hyperkube.api.strategies.base import (
+    Causes,
+    KindStrategy,
+    PlainStrategy,
+    dicts,
+    get,
+    mapping,
+    name_of,
+    spec,
+    text,
+)
+from hyperkube.api.strategies.common import NONE, age, int_cell, validate_label_selector
 from hyperkube.machinery import validation as v
-from hyperkube.machinery.durations import age
 
 #: where a v1 HPA keeps the v2 metrics it cannot express (as Kubernetes does)
 METRICS_ANNOTATION = "autoscaling.alpha.kubernetes.io/metrics"
@@ -27,9 +36,9 @@ class HorizontalPodAutoscalerStrategy(KindStrategy):
                 "name": "cpu", "target": {"type": "Utilization", "averageUtilization": 80}}}]
 
     def validate_spec(self, obj: Object) -> Causes:
-        s = obj.get("spec") or {}
+        s = mapping(obj.get("spec"))
         out: Causes = []
-        ref = s.get("scaleTargetRef") or {}
+        ref = mapping(s.get("scaleTargetRef"))
         for field in ("kind", "name"):
             if not ref.get(field):
                 out.append(v.required(f"spec.scaleTargetRef.{field}"))
@@ -41,7 +50,7 @@ class HorizontalPodAutoscalerStrategy(KindStrategy):
             out.append(v.invalid("spec.maxReplicas", maximum, "must be greater than 0"))
         elif isinstance(minimum, int) and maximum < minimum:
             out.append(v.invalid("spec.maxReplicas", maximum, "must be greater than or equal to `minReplicas`"))
-        for i, metric in enumerate(s.get("metrics") or []):
+        for i, metric in enumerate(dicts(s.get("metrics"))):
             out += v.enum(f"spec.metrics[{i}].type", metric.get("type"),
                           ("Object", "Pods", "Resource", "ContainerResource", "External"), allow_empty=False)
         return out
@@ -56,11 +65,11 @@ class HorizontalPodAutoscalerStrategy(KindStrategy):
 
     def row(self, obj: Object, now: float) -> list[Any]:
         hpa = self.to_storage(copy.deepcopy(obj))
-        s, st = hpa.get("spec") or {}, hpa.get("status") or {}
-        ref = s.get("scaleTargetRef") or {}
+        s, st = mapping(hpa.get("spec")), mapping(hpa.get("status"))
+        ref = mapping(s.get("scaleTargetRef"))
         minimum = s.get("minReplicas")
         return [get(obj, "metadata", "name", default=""), f"{ref.get('kind', '')}/{ref.get('name', '')}",
-                hpa_targets(s.get("metrics") or [], st.get("currentMetrics") or []),
+                hpa_targets(dicts(s.get("metrics")), dicts(st.get("currentMetrics"))),
                 str(minimum) if minimum is not None else "<unset>", int_cell(s.get("maxReplicas")),
                 int_cell(st.get("currentReplicas")), age(obj, now)]
 
@@ -90,17 +99,18 @@ def hpa_targets(metrics: list[dict[str, Any]], current: list[dict[str, Any]]) ->
     if not metrics:
         return NONE
     cells = []
-    for i, metric in enumerate(metrics):
-        kind = metric.get("type", "")
+    for i, metric in enumerate(dicts(metrics)):
+        kind = text(metric.get("type"))
         field = _METRIC_FIELDS.get(kind)
         if field is None:
             cells.append("<unknown type>")
             continue
-        body = metric.get(field) or {}
-        status = (current[i].get(field) or {}) if i < len(current) and isinstance(current[i], dict) else {}
-        cells.append(_metric_cell(kind, body.get("target") or {}, status.get("current"), str(body.get("name", ""))))
-    text = ", ".join(cells[:2])
-    return text + (f" + {len(cells) - 2} more..." if len(cells) > 2 else "")
+        body = mapping(metric.get(field))
+        status = mapping(current[i].get(field)) if i < len(current) and isinstance(current[i], dict) else {}
+        cells.append(_metric_cell(kind, mapping(body.get("target")), mapping(status.get("current")),
+                                  text(body.get("name"))))
+    joined = ", ".join(cells[:2])
+    return joined + (f" + {len(cells) - 2} more..." if len(cells) > 2 else "")
 
 
 class HorizontalPodAutoscalerV1Strategy(HorizontalPodAutoscalerStrategy):
@@ -119,7 +129,7 @@ class HorizontalPodAutoscalerV1Strategy(HorizontalPodAutoscalerStrategy):
         out["apiVersion"] = "autoscaling/v2"
         s = out.setdefault("spec", {})
         target = s.pop("targetCPUUtilizationPercentage", None)
-        annotations = (out.get("metadata") or {}).get("annotations") or {}
+        annotations = mapping(mapping(out.get("metadata")).get("annotations"))
         extra = annotations.pop(METRICS_ANNOTATION, None)
         metrics = json.loads(extra) if extra else []
         if target is not None:
@@ -141,9 +151,9 @@ class HorizontalPodAutoscalerV1Strategy(HorizontalPodAutoscalerStrategy):
         out["apiVersion"] = "autoscaling/v1"
         s = out.setdefault("spec", {})
         rest = []
-        for metric in s.pop("metrics", None) or []:
-            resource = metric.get("resource") or {}
-            target = resource.get("target") or {}
+        for metric in dicts(s.pop("metrics", None)):
+            resource = mapping(metric.get("resource"))
+            target = mapping(resource.get("target"))
             if (metric.get("type") == "Resource" and resource.get("name") == "cpu"
                     and target.get("type") == "Utilization" and "targetCPUUtilizationPercentage" not in s):
                 s["targetCPUUtilizationPercentage"] = target.get("averageUtilization")
@@ -154,9 +164,9 @@ class HorizontalPodAutoscalerV1Strategy(HorizontalPodAutoscalerStrategy):
         s.pop("behavior", None)
         st = out.get("status")
         if isinstance(st, dict):
-            for metric in st.pop("currentMetrics", None) or []:
-                resource = metric.get("resource") or {}
-                if resource.get("name") == "cpu" and "averageUtilization" in (resource.get("current") or {}):
+            for metric in dicts(st.pop("currentMetrics", None)):
+                resource = mapping(metric.get("resource"))
+                if resource.get("name") == "cpu" and "averageUtilization" in mapping(resource.get("current")):
                     st["currentCPUUtilizationPercentage"] = resource["current"]["averageUtilization"]
             st.pop("conditions", None)
         return out
@@ -177,7 +187,7 @@ def _int_or_percent(value: Any, field: str) -> Causes:
 
 class PodDisruptionBudgetStrategy(KindStrategy):
     def validate_spec(self, obj: Object) -> Causes:
-        s = obj.get("spec") or {}
+        s = mapping(obj.get("spec"))
         out: Causes = []
         if s.get("minAvailable") is not None and s.get("maxUnavailable") is not None:
             out.append(v.invalid("spec", s, "minAvailable and maxUnavailable cannot be both set"))
@@ -201,7 +211,7 @@ class PodDisruptionBudgetStrategy(KindStrategy):
                        "be disrupted at this time"), AGE_COLUMN]
 
     def row(self, obj: Object, now: float) -> list[Any]:
-        s = obj.get("spec") or {}
+        s = mapping(obj.get("spec"))
         minimum, maximum = s.get("minAvailable"), s.get("maxUnavailable")
         return [get(obj, "metadata", "name", default=""), "N/A" if minimum is None else str(minimum),
                 "N/A" if maximum is None else str(maximum),
@@ -210,7 +220,7 @@ class PodDisruptionBudgetStrategy(KindStrategy):
 
 class LeaseStrategy(PlainStrategy):
     def validate_spec(self, obj: Object) -> Causes:
-        s = obj.get("spec") or {}
+        s = mapping(obj.get("spec"))
         out: Causes = v.non_negative("spec.leaseTransitions", s.get("leaseTransitions"))
         duration = s.get("leaseDurationSeconds")
         if duration is not None and (not isinstance(duration, int) or duration <= 0):
@@ -236,7 +246,7 @@ class PriorityClassStrategy(PlainStrategy):
         obj.setdefault("preemptionPolicy", "PreemptLowerPriority")
 
     def validate_spec(self, obj: Object) -> Causes:
-        name = get(obj, "metadata", "name", default="")
+        name = name_of(obj)
         value = obj.get("value")
         out: Causes = []
         if name in SYSTEM_PRIORITY_CLASSES:
