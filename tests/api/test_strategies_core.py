@@ -225,7 +225,7 @@ def test_core_event_fields_validation_and_row():
     s.prepare_for_create(event)
     assert s.validate(event) == []
     assert s.row(event, NOW) == ["2m", "Normal", "Pulled", "pod/web", "spec.containers{c}", "kubelet, node-1",
-                                 "Pulled image", "2h", 3, "web.1"]
+                                 "Pulled image", "120m", 3, "web.1"]
     values = s.field_values(event)
     assert values["involvedObject.name"] == "web" and values["source"] == "kubelet"
     assert values["involvedObject.resourceVersion"] == "" and values["type"] == "Normal"

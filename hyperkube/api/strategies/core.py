@@ -248,7 +248,7 @@ class ResourceQuotaStrategy(KindStrategy):
 
     def validate_spec(self, obj: Object) -> Causes:
         out = validate_resource_list(get(obj, "spec", "hard"), "spec.hard")
-        for i, scope in enumerate(get_dicts(obj, "spec", "scopes")):
+        for i, scope in enumerate(seq(get(obj, "spec", "scopes"))):
             out += v.enum(f"spec.scopes[{i}]", scope, ("Terminating", "NotTerminating", "BestEffort",
                                                       "NotBestEffort", "PriorityClass",
                                                       "CrossNamespacePodAffinity", "VolumeAttributesClass"))

@@ -154,8 +154,8 @@ class ServiceStrategy(KindStrategy):
 
     def row(self, obj: Object, now: float) -> list[Any]:
         s = mapping(obj.get("spec"))
-        cluster_ips = dicts(s.get("clusterIPs"))
-        return [get(obj, "metadata", "name", default=""), s.get("type", ""), cluster_ips[0] if cluster_ips else NONE,
+        cluster_ips = seq(s.get("clusterIPs")) or [s.get("clusterIP")]
+        return [get(obj, "metadata", "name", default=""), s.get("type", ""), text(cluster_ips[0]) or NONE,
                 external_ip(obj), service_ports(s), age(obj, now), map_selector_string(s.get("selector"))]
 
 
