@@ -62,7 +62,7 @@ def test_hpa_v1_converts_onto_v2_storage():
         "name": "cpu", "current": {"averageUtilization": 30}}}], "conditions": [{"type": "AbleToScale"}]}
     served = v1.from_storage(stored)
     assert served["spec"]["targetCPUUtilizationPercentage"] == 50 and "metrics" not in served["spec"]
-    assert served["status"] == {"currentReplicas": 1, "currentCPUUtilizationPercentage": 30}
+    assert served["status"] == {"currentReplicas": 1, "desiredReplicas": 0, "currentCPUUtilizationPercentage": 30}
     assert v1.row(served, NOW)[2] == "cpu: 30%/50%"
 
 

@@ -179,6 +179,7 @@ class DeploymentStrategy(ScalableStrategy):
 
 class ReplicaSetStrategy(ScalableStrategy):
     field_labels = ("status.replicas",)
+    status_zero = ("replicas",)
 
     def default(self, obj: Object) -> None:
         s = spec(obj)
@@ -257,6 +258,7 @@ class ReplicationControllerStrategy(ReplicaSetStrategy):
 
 
 class StatefulSetStrategy(ScalableStrategy):
+    status_zero = ("replicas", "availableReplicas")
     #: what an update of a StatefulSet's spec may change
     MUTABLE = ("replicas", "ordinals", "template", "updateStrategy", "revisionHistoryLimit",
                "persistentVolumeClaimRetentionPolicy", "minReadySeconds")
@@ -309,6 +311,7 @@ class StatefulSetStrategy(ScalableStrategy):
 
 
 class DaemonSetStrategy(KindStrategy):
+    status_zero = ("currentNumberScheduled", "numberMisscheduled", "desiredNumberScheduled", "numberReady")
     def default(self, obj: Object) -> None:
         s = spec(obj)
         update = s.setdefault("updateStrategy", {})

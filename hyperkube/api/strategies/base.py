@@ -43,6 +43,9 @@ Causes = list[dict[str, str]]
 
 class KindStrategy(Strategy):
     namespaced: bool = True
+    #: status fields Kubernetes always serializes (non-omitempty integers); clients such as the
+    #: Python client reject a status without them, so every status write fills them with 0
+    status_zero: tuple[str, ...] = ()
     #: the rule metadata.name must follow; None skips it (Kubernetes' "any name" kinds)
     name_check: Callable[[str], list[str]] | None = staticmethod(v.dns1123_subdomain)  # type: ignore[assignment]
 
@@ -69,10 +72,20 @@ class KindStrategy(Strategy):
                 obj.pop("status", None)
             else:
                 obj["status"] = status
+                self.fill_status(obj)
 
     def prepare_for_update(self, new: Object, old: Object) -> None:
         self.default(new)
         super().prepare_for_update(new, old)
+
+    def prepare_for_status_update(self, new: Object, old: Object) -> None:
+        super().prepare_for_status_update(new, old)
+        self.fill_status(new)
+
+    def fill_status(self, obj: Object) -> None:
+        if self.status_zero and isinstance(obj.get("status"), dict):
+            for field in self.status_zero:
+                obj["status"].setdefault(field, 0)
 
     def validate(self, obj: Object) -> Causes:
         out = v.validate_object_meta(obj.get("metadata"), namespaced=self.namespaced, name_check=self.name_check)

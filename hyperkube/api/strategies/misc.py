@@ -28,6 +28,7 @@ METRICS_ANNOTATION = "autoscaling.alpha.kubernetes.io/metrics"
 
 
 class HorizontalPodAutoscalerStrategy(KindStrategy):
+    status_zero = ("desiredReplicas",)
     def default(self, obj: Object) -> None:
         s = spec(obj)
         s.setdefault("minReplicas", 1)
@@ -116,6 +117,8 @@ def hpa_targets(metrics: list[dict[str, Any]], current: list[dict[str, Any]]) ->
 class HorizontalPodAutoscalerV1Strategy(HorizontalPodAutoscalerStrategy):
     """autoscaling/v1: targetCPUUtilizationPercentage over the stored v2 metrics."""
 
+    status_zero = ("currentReplicas", "desiredReplicas")
+
     def default(self, obj: Object) -> None:
         spec(obj).setdefault("minReplicas", 1)
 
@@ -164,6 +167,8 @@ class HorizontalPodAutoscalerV1Strategy(HorizontalPodAutoscalerStrategy):
         s.pop("behavior", None)
         st = out.get("status")
         if isinstance(st, dict):
+            st.setdefault("currentReplicas", 0)
+            st.setdefault("desiredReplicas", 0)
             for metric in dicts(st.pop("currentMetrics", None)):
                 resource = mapping(metric.get("resource"))
                 if resource.get("name") == "cpu" and "averageUtilization" in mapping(resource.get("current")):
@@ -186,6 +191,7 @@ def _int_or_percent(value: Any, field: str) -> Causes:
 
 
 class PodDisruptionBudgetStrategy(KindStrategy):
+    status_zero = ("currentHealthy", "desiredHealthy", "disruptionsAllowed", "expectedPods")
     def validate_spec(self, obj: Object) -> Causes:
         s = mapping(obj.get("spec"))
         out: Causes = []
@@ -197,9 +203,6 @@ class PodDisruptionBudgetStrategy(KindStrategy):
         out += v.enum("spec.unhealthyPodEvictionPolicy", s.get("unhealthyPodEvictionPolicy"),
                       ("IfHealthyBudget", "AlwaysAllow"))
         return out
-
-    def initial_status(self, obj: Object) -> Object:
-        return {"currentHealthy": 0, "desiredHealthy": 0, "disruptionsAllowed": 0, "expectedPods": 0}
 
     def columns(self) -> list[Column]:
         return [NAME_COLUMN,
