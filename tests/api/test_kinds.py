@@ -25,6 +25,7 @@ EXPECTED = {
     ("", "v1", "persistentvolumeclaims"): ("PersistentVolumeClaim", "persistentvolumeclaim", True, ("pvc",), ()),
     ("", "v1", "persistentvolumes"): ("PersistentVolume", "persistentvolume", False, ("pv",), ()),
     ("", "v1", "pods"): ("Pod", "pod", True, ("po",), ("all",)),
+    ("", "v1", "podtemplates"): ("PodTemplate", "podtemplate", True, (), ()),
     ("", "v1", "replicationcontrollers"): ("ReplicationController", "replicationcontroller", True, ("rc",),
                                            ("all",)),
     ("", "v1", "resourcequotas"): ("ResourceQuota", "resourcequota", True, ("quota",), ()),
@@ -84,7 +85,11 @@ def test_verbs():
 def test_subresources_and_their_response_kinds():
     registry = builtin_registry()
     pods = registry.get("", "v1", "pods")
-    assert set(pods.subresources) == {"status", "log", "exec", "binding", "eviction", "attach", "portforward"}
+    assert set(pods.subresources) == {"status", "log", "exec", "binding", "eviction", "attach", "portforward",
+                                      "proxy", "ephemeralcontainers", "resize"}
+    assert subresource_info(pods, "proxy")["verbs"] == ("create", "delete", "get", "patch", "update")
+    token = subresource_info(registry.get("", "v1", "serviceaccounts"), "token")
+    assert token == {"group": "authentication.k8s.io", "version": "v1", "kind": "TokenRequest", "verbs": ("create",)}
     assert subresource_info(pods, "log") == {"group": "", "version": "v1", "kind": "Pod", "verbs": ("get",)}
     assert subresource_info(pods, "eviction") == {"group": "policy", "version": "v1", "kind": "Eviction",
                                                   "verbs": ("create",)}
@@ -106,6 +111,7 @@ def test_subresources_and_their_response_kinds():
                                    ("", "v1", "persistentvolumes"), ("", "v1", "resourcequotas")):
         assert "status" in registry.get(group, version, plural).subresources
     assert registry.get("", "v1", "configmaps").subresources == {}
+    assert registry.get("", "v1", "services").subresources == {"status": "Service", "proxy": "ServiceProxyOptions"}
 
 
 def test_shared_storage_and_preferred_versions():
@@ -130,7 +136,7 @@ def test_fresh_registry_per_call():
 NO_STATUS = {"configmaps", "secrets", "serviceaccounts", "events", "endpoints", "limitranges", "leases",
              "roles", "rolebindings", "clusterroles", "clusterrolebindings", "controllerrevisions",
              "endpointslices", "storageclasses", "priorityclasses", "ingressclasses", "networkpolicies",
-             "bindings", "componentstatuses"}
+             "bindings", "componentstatuses", "podtemplates"}
 GENERATION = {"pods", "deployments", "replicasets", "statefulsets", "daemonsets", "jobs", "cronjobs",
               "replicationcontrollers", "horizontalpodautoscalers", "poddisruptionbudgets", "ingresses",
               "networkpolicies", "ingressclasses", "endpointslices"}
@@ -140,7 +146,7 @@ def test_status_split_and_generation():
     for resource in builtin_registry():
         assert resource.strategy.has_status == (resource.plural not in NO_STATUS), resource.plural
         assert resource.strategy.tracks_generation == (resource.plural in GENERATION), resource.plural
-        assert bool(resource.subresources.get("status")) == resource.strategy.has_status, resource.plural
+        assert ("status" in resource.subresources) == resource.strategy.has_status, resource.plural
 
 
 def test_field_labels():

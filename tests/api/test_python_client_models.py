@@ -31,6 +31,7 @@ BODIES = {
     "persistentvolumes": {"spec": {"capacity": {"storage": "1Gi"}, "accessModes": ["ReadWriteOnce"],
                                    "hostPath": {"path": "/tmp/pv"}}},
     "pods": {"spec": POD_SPEC},
+    "podtemplates": {"template": TEMPLATE},
     "replicationcontrollers": {"spec": {"template": TEMPLATE}},
     "resourcequotas": {"spec": {"hard": {"pods": "10"}}},
     "secrets": {"stringData": {"password": "x"}},

@@ -259,3 +259,27 @@ def test_row_terminating_and_gates():
     gated = {"phase": "Pending", "conditions": [{"type": "PodScheduled", "status": "False",
                                                  "reason": "SchedulingGated"}]}
     assert status_row(gated)[2] == "SchedulingGated"
+
+
+def test_status_update_rules():
+    old = created(nodeName="n1")
+    new = copy.deepcopy(old)
+    new["spec"]["containers"][0]["image"] = "ignored:2"
+    new["status"] = {"phase": "Running", "podIP": "10.0.0.7", "podIPs": [{"ip": "10.0.0.7"}],
+                     "conditions": [{"type": "Ready", "status": "True"}]}
+    STRATEGY.prepare_for_status_update(new, old)
+    assert new["spec"] == old["spec"]  # /status changes status only
+    assert STRATEGY.validate_status_update(new, old) == []
+    new["status"].update(phase="Sleeping", podIP="not-an-ip", conditions=[{"status": "Maybe"}])
+    fields = {c["field"] for c in STRATEGY.validate_status_update(new, old)}
+    assert fields == {"status.phase", "status.podIP", "status.conditions[0].type", "status.conditions[0].status"}
+
+
+def test_pod_templates():
+    templates = builtin_registry().get("", "v1", "podtemplates").strategy
+    obj = {"metadata": {"name": "t", "namespace": "default"},
+           "template": {"metadata": {"labels": {"app": "web"}}, "spec": {"containers": [{"name": "c", "image": "x"}]}}}
+    templates.prepare_for_create(obj)
+    assert obj["template"]["spec"]["restartPolicy"] == "Always" and "status" not in obj
+    assert templates.validate(obj) == []
+    assert templates.row(obj, NOW) == ["t", "c", "x", "app=web"]

@@ -5,13 +5,37 @@ selectors, graceful deletion and the ``kubectl get pods`` Table (STATUS computed
 from __future__ import annotations
 
 import copy
+import ipaddress
 from decimal import Decimal
 from typing import Any
 
 from hyperkube.api.registry import AGE_COLUMN, NAME_COLUMN, Column, Object
-from hyperkube.api.strategies.base import Causes, KindStrategy, dicts, get, get_dicts, mapping, spec
-from hyperkube.api.strategies.common import NONE, age, parse_quantity
-from hyperkube.api.strategies.podspec import default_pod_spec, validate_pod_spec
+from hyperkube.api.strategies.base import (
+    Causes,
+    KindStrategy,
+    PlainStrategy,
+    dicts,
+    get,
+    get_dicts,
+    mapping,
+    name_of,
+    spec,
+)
+from hyperkube.api.strategies.common import (
+    NONE,
+    age,
+    containers_cell,
+    images_cell,
+    map_selector_string,
+    parse_quantity,
+)
+from hyperkube.api.strategies.podspec import (
+    RESTART_POLICIES,
+    default_pod_spec,
+    default_template,
+    validate_pod_spec,
+    validate_template,
+)
 from hyperkube.machinery import validation as v
 from hyperkube.machinery.durations import human_duration, parse_rfc3339
 
@@ -129,6 +153,22 @@ class PodStrategy(KindStrategy):
                 break
         return out
 
+    def validate_status_update(self, new: Object, old: Object) -> Causes:
+        out = super().validate_status_update(new, old)
+        status = mapping(new.get("status"))
+        out += v.enum("status.phase", status.get("phase"), POD_PHASES)
+        for i, condition in enumerate(dicts(status.get("conditions"))):
+            if not condition.get("type"):
+                out.append(v.required(f"status.conditions[{i}].type"))
+            out += v.enum(f"status.conditions[{i}].status", condition.get("status"), ("True", "False", "Unknown"))
+        for field in ("podIP", "hostIP"):
+            if status.get(field) and not _is_ip(status[field]):
+                out.append(v.invalid(f"status.{field}", status[field], "must be a valid IP address"))
+        for i, entry in enumerate(dicts(status.get("podIPs"))):
+            if not _is_ip(entry.get("ip")):
+                out.append(v.invalid(f"status.podIPs[{i}].ip", entry.get("ip"), "must be a valid IP address"))
+        return out
+
     def graceful_delete_seconds(self, obj: Object) -> int | None:
         """An unscheduled or finished pod goes at once; a running one waits for its kubelet."""
         if not get(obj, "spec", "nodeName") or get(obj, "status", "phase") in ("Succeeded", "Failed"):
@@ -179,6 +219,37 @@ class PodStrategy(KindStrategy):
         return [get(obj, "metadata", "name", default=""), ready, status, restarts, age(obj, now),
                 ip or NONE, get(obj, "spec", "nodeName", default="") or NONE,
                 get(obj, "status", "nominatedNodeName", default="") or NONE, gates_cell]
+
+
+POD_PHASES = ("Pending", "Running", "Succeeded", "Failed", "Unknown")
+
+
+def _is_ip(value: Any) -> bool:
+    try:
+        ipaddress.ip_address(value)
+    except ValueError:
+        return False
+    return True
+
+
+class PodTemplateStrategy(PlainStrategy):
+    """core/v1 PodTemplates: a template with pod defaults; no status, no generation."""
+
+    def default(self, obj: Object) -> None:
+        default_template(obj.get("template"))
+
+    def validate_spec(self, obj: Object) -> Causes:
+        return validate_template(obj.get("template"), "template", restart_policies=RESTART_POLICIES)
+
+    def columns(self) -> list[Column]:
+        return [NAME_COLUMN, Column("Containers", description="Names of each container in the template."),
+                Column("Images", description="Images referenced by each container in the template."),
+                Column("Pod Labels", description="The labels for the pod template.")]
+
+    def row(self, obj: Object, now: float) -> list[Any]:
+        template_spec = get(obj, "template", "spec")
+        return [name_of(obj), containers_cell(template_spec), images_cell(template_spec),
+                map_selector_string(get(obj, "template", "metadata", "labels"))]
 
 
 def _finished_at(state: dict[str, Any]) -> float:
