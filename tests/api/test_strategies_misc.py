@@ -31,8 +31,16 @@ def test_hpa_v2_defaults_and_targets():
     assert hpa["spec"]["minReplicas"] == 1
     assert hpa["spec"]["metrics"] == [{"type": "Resource", "resource": {
         "name": "cpu", "target": {"type": "Utilization", "averageUtilization": 80}}}]
+    assert "behavior" not in hpa["spec"]
     assert s.validate(hpa) == []
     assert s.row(hpa, NOW) == ["web", "Deployment/web", "cpu: <unknown>/80%", "1", 5, 0, "60m"]
+    tuned = copy.deepcopy(hpa)
+    tuned["spec"]["behavior"] = {"scaleDown": {"stabilizationWindowSeconds": 60}}
+    s.prepare_for_update(tuned, hpa)
+    assert tuned["spec"]["behavior"]["scaleDown"] == {
+        "stabilizationWindowSeconds": 60, "selectPolicy": "Max",
+        "policies": [{"type": "Percent", "value": 100, "periodSeconds": 15}]}
+    assert tuned["spec"]["behavior"]["scaleUp"]["policies"][0] == {"type": "Pods", "value": 4, "periodSeconds": 15}
     hpa["status"] = {"currentReplicas": 2, "currentMetrics": [{"type": "Resource", "resource": {
         "name": "cpu", "current": {"averageUtilization": 42}}}]}
     hpa["spec"]["metrics"] += [{"type": "Pods", "pods": {"metric": {"name": "qps"},

@@ -27,6 +27,16 @@ from hyperkube.machinery import validation as v
 METRICS_ANNOTATION = "autoscaling.alpha.kubernetes.io/metrics"
 
 
+#: the scaling rules Kubernetes fills into a given spec.behavior
+SCALING_RULES = {
+    "scaleUp": {"stabilizationWindowSeconds": 0, "selectPolicy": "Max",
+                "policies": [{"type": "Pods", "value": 4, "periodSeconds": 15},
+                             {"type": "Percent", "value": 100, "periodSeconds": 15}]},
+    "scaleDown": {"stabilizationWindowSeconds": 300, "selectPolicy": "Max",
+                  "policies": [{"type": "Percent", "value": 100, "periodSeconds": 15}]},
+}
+
+
 class HorizontalPodAutoscalerStrategy(KindStrategy):
     status_zero = ("desiredReplicas",)
     def default(self, obj: Object) -> None:
@@ -35,6 +45,15 @@ class HorizontalPodAutoscalerStrategy(KindStrategy):
         if not s.get("metrics"):
             s["metrics"] = [{"type": "Resource", "resource": {
                 "name": "cpu", "target": {"type": "Utilization", "averageUtilization": 80}}}]
+        behavior = s.get("behavior")
+        if isinstance(behavior, dict):  # only a given behavior gets its gaps filled
+            for direction, defaults in SCALING_RULES.items():
+                rules = behavior.get(direction)
+                if not isinstance(rules, dict):
+                    rules = behavior[direction] = {}
+                for field, value in defaults.items():
+                    if rules.get(field) is None:
+                        rules[field] = copy.deepcopy(value)
 
     def validate_spec(self, obj: Object) -> Causes:
         s = mapping(obj.get("spec"))
