@@ -229,6 +229,19 @@ def test_core_event_fields_validation_and_row():
     values = s.field_values(event)
     assert values["involvedObject.name"] == "web" and values["source"] == "kubelet"
     assert values["involvedObject.resourceVersion"] == "" and values["type"] == "Normal"
+    kopf = {"metadata": {"namespace": "default", "generateName": "kopf-event-", "name": "kopf-event-x"},
+            "action": "Action?", "type": "Normal", "reason": "TagsChanged", "message": "...",
+            "reportingComponent": "kopf", "reportingInstance": "dev", "source": {"component": "kopf"},
+            "involvedObject": {"apiVersion": "example.com/v1", "kind": "Widget", "name": "w1", "uid": "u",
+                               "namespace": "default"},
+            "firstTimestamp": "2026-11-25T17:30:17.300884+00:00", "lastTimestamp": "2026-11-25T17:30:17.300884+00:00",
+            "eventTime": "2026-11-25T17:30:17.300884+00:00"}
+    s.prepare_for_create(kopf)
+    assert s.validate(kopf) == []
+    assert s.row(kopf, NOW)[:4] == ["29m", "Normal", "TagsChanged", "widget/w1"]
+    anonymous = copy.deepcopy(kopf)
+    del anonymous["reportingComponent"], anonymous["action"]
+    assert {c["field"] for c in s.validate(anonymous)} == {"reportingComponent", "action"}
     elsewhere = copy.deepcopy(event)
     elsewhere["involvedObject"]["namespace"] = "other"
     assert s.validate(elsewhere)[0] == {"reason": "FieldValueInvalid", "field": "involvedObject.namespace",
