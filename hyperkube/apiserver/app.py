@@ -140,7 +140,7 @@ class APIServer:
 
             os.makedirs(config.data_dir, exist_ok=True)
             self.store = open_store(config.etcd_servers, data_dir=config.data_dir,
-                                    overrides=list(config.etcd_servers_overrides))
+                                    overrides=list(config.etcd_servers_overrides), prefix=config.etcd_prefix)
             await self.store.start()
         store = self.store
         prefix = config.etcd_prefix.rstrip("/") or "/registry"

@@ -56,7 +56,7 @@ async def bootstrap(objects: Objects, registry: Registry, allocators: Any, clust
                 stored.append(objects.decode(services, kv.value, kv.mod_revision))
             except errors.APIError:
                 continue
-        await allocators.repair(stored)
+        await allocators.repair(stored, result.revision)
     try:
         await objects.create(services, "default", kubernetes_service(cluster_ip_range, port))
     except errors.AlreadyExists:

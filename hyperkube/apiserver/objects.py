@@ -286,8 +286,8 @@ class Objects:
             new_meta["generation"] = int(old_meta.get("generation") or 0) + 1
         if new == old:
             return Written(old, self.present(resource, kv.value, kv.mod_revision))
-        if self._is_service(resource) and not dry_run:
-            await self.allocators.allocate(new)
+        if self._is_service(resource) and not dry_run and not finished_deleting(resource, new):
+            await self.allocators.update(new, old)
         if dry_run:
             return Written(new, orjson.dumps(new))
         key = self.key(resource, namespace, name)
@@ -305,27 +305,8 @@ class Objects:
         self._observe("update", started)
         if not result.succeeded:
             return None
-        if self._is_service(resource):
-            await self._release_dropped(old, new)
         bodies.set_resource_version(new, result.revision)
         return Written(new, self.present(resource, value, result.revision))
-
-    async def _release_dropped(self, old: Object, new: Object) -> None:
-        """Release the cluster IPs and node ports an update took away from a Service."""
-        old_spec, new_spec = old.get("spec") or {}, new.get("spec") or {}
-        dropped: Object = {"metadata": old.get("metadata"), "spec": {}}
-        old_ips = set(old_spec.get("clusterIPs") or [old_spec.get("clusterIP")]) - {None, "", "None"}
-        new_ips = set(new_spec.get("clusterIPs") or [new_spec.get("clusterIP")]) - {None, "", "None"}
-        if old_ips - new_ips:
-            gone = sorted(old_ips - new_ips)
-            dropped["spec"].update({"clusterIP": gone[0], "clusterIPs": gone})
-        new_ports = {p.get("nodePort") for p in new_spec.get("ports") or [] if isinstance(p, dict)}
-        ports = [p for p in old_spec.get("ports") or []
-                 if isinstance(p, dict) and p.get("nodePort") and p.get("nodePort") not in new_ports]
-        if ports:
-            dropped["spec"]["ports"] = ports
-        if dropped["spec"]:
-            await self.allocators.release(dropped)
 
 
 def finished_deleting(resource: Resource, obj: Object) -> bool:

@@ -61,7 +61,7 @@ def command(insecure_bind_address: str, insecure_port: int, etcd_servers: str, e
         service_cluster_ip_range=service_cluster_ip_range, service_node_port_range=service_node_port_range)
     try:
         asyncio.run(_serve(APIServer(config)))
-    except (OSError, StorageError) as exc:
+    except (OSError, ValueError, StorageError) as exc:
         click.echo(f"hyperkube apiserver: {exc}", err=True)
         sys.exit(1)
 
