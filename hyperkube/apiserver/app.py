@@ -29,7 +29,12 @@ from hyperkube.apiserver.namespaces import Lifecycle
 from hyperkube.apiserver.objects import Objects
 from hyperkube.machinery import errors
 from hyperkube.storage.interface import (
-    CompactedError, FutureRevisionError, NoSpaceError, StorageError, Store, UnavailableError,
+    CompactedError,
+    FutureRevisionError,
+    NoSpaceError,
+    StorageError,
+    Store,
+    UnavailableError,
 )
 
 log = logging.getLogger("hyperkube.apiserver")

@@ -22,7 +22,7 @@ from typing import Any
 
 from hyperkube.apiserver import bodies
 from hyperkube.machinery import errors
-from hyperkube.storage.interface import CompactedError, Event, Store, StorageError, prefix_end
+from hyperkube.storage.interface import CompactedError, Event, StorageError, Store, prefix_end
 
 log = logging.getLogger("hyperkube.apiserver.watch")
 
@@ -89,12 +89,12 @@ class Subscription:
         self.error = error
         self.wakeup.set()
 
-    async def next(self, timeout: float) -> list[Change]:
-        """Changes queued so far, waiting up to ``timeout`` for the first."""
+    async def next(self, wait_seconds: float) -> list[Change]:
+        """Changes queued so far, waiting up to ``wait_seconds`` for the first."""
         if not self.pending and self.error is None:
             self.wakeup.clear()
             with contextlib.suppress(TimeoutError):
-                async with asyncio.timeout(timeout):
+                async with asyncio.timeout(wait_seconds):
                     await self.wakeup.wait()
         batch = list(self.pending)
         self.pending.clear()

@@ -25,7 +25,12 @@ from multidict import MultiMapping
 from hyperkube.apiserver.selection import Filter, split_key
 from hyperkube.machinery import errors
 from hyperkube.storage.interface import (
-    CompactedError, FutureRevisionError, KeyValue, RangeRequest, Store, prefix_end,
+    CompactedError,
+    FutureRevisionError,
+    KeyValue,
+    RangeRequest,
+    Store,
+    prefix_end,
 )
 
 CHUNK = 1000  # how many keys a filtered paged list reads per store range
