@@ -15,6 +15,7 @@ import contextlib
 import logging
 import os
 import socket
+import warnings
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -38,6 +39,9 @@ from hyperkube.storage.interface import (
 )
 
 log = logging.getLogger("hyperkube.apiserver")
+
+# request["verb"] / request["resource"] are the string keys the metrics middleware reads
+warnings.filterwarnings("ignore", category=web.NotAppKeyWarning)
 
 
 def default_data_dir() -> str:
