@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from tests.apiserver._server import TABLE, client, pod, server  # noqa: F401
+from tests.apiserver._server import TABLE, pod
 
 PODS = "/api/v1/namespaces/default/pods"
 

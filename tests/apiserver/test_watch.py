@@ -9,7 +9,7 @@ from contextlib import asynccontextmanager
 import aiohttp
 
 from hyperkube.apiserver.app import APIServer, APIServerConfig
-from tests.apiserver._server import TABLE, Client, client, pod, server  # noqa: F401
+from tests.apiserver._server import TABLE, Client, pod
 
 PODS = "/api/v1/namespaces/default/pods"
 
@@ -18,8 +18,8 @@ class Stream:
     def __init__(self, response: aiohttp.ClientResponse) -> None:
         self.response = response
 
-    async def next(self, timeout: float = 5.0) -> dict:
-        line = await asyncio.wait_for(self.response.content.readline(), timeout)
+    async def next(self, wait: float = 5.0) -> dict:
+        line = await asyncio.wait_for(self.response.content.readline(), wait)
         assert line.endswith(b"\n"), line
         return json.loads(line)
 
