@@ -165,7 +165,7 @@ class APIServer:
         measured = metrics.Metrics()
         allocators = ServiceAllocators(store, prefix, config.service_cluster_ip_range,
                                        config.service_node_port_range)
-        objects = Objects(store, self.registry, prefix, allocators=allocators, metrics=measured)
+        objects = Objects(store, self.registry, prefix, allocators=allocators, metrics=measured, hub=self.hub)
         await bootstrap.bootstrap(objects, self.registry, allocators, config.service_cluster_ip_range, self.port)
         namespaces = self.registry.get("", "v1", "namespaces")
         if namespaces is not None:

@@ -134,6 +134,7 @@ async def delete(objects: Objects, resource: Resource, namespace: str, name: str
             result = await objects.store.txn([Compare(key, "mod", "=", kv.mod_revision)], [DeleteRequest(key)])
             if not result.succeeded:
                 continue
+            objects.wrote(resource, result.revision)
             if objects._is_service(resource):
                 await objects.allocators.release(obj)
             return Written(obj, orjson.dumps(obj)), True
@@ -158,6 +159,7 @@ async def delete(objects: Objects, resource: Resource, namespace: str, name: str
         result = await objects.store.txn([Compare(key, "mod", "=", kv.mod_revision)], [PutRequest(key, value)])
         if not result.succeeded:
             continue
+        objects.wrote(resource, result.revision)
         bodies.set_resource_version(obj, result.revision)
         return Written(obj, objects.present(resource, value, result.revision)), False
     raise errors.Conflict.for_object(resource.plural, name, "too many concurrent updates", resource.group)

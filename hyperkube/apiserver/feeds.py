@@ -22,7 +22,15 @@ from typing import Any
 
 from hyperkube.apiserver import bodies
 from hyperkube.machinery import errors
-from hyperkube.storage.interface import CompactedError, Event, StorageError, Store, prefix_end
+from hyperkube.storage.interface import (
+    CompactedError,
+    Event,
+    KeyValue,
+    RangeRequest,
+    StorageError,
+    Store,
+    prefix_end,
+)
 
 log = logging.getLogger("hyperkube.apiserver.watch")
 
@@ -33,9 +41,10 @@ MAX_PENDING = 50_000  # a watcher this far behind is cut off (Kubernetes closes 
 class Change:
     """One store event, decoded on demand; never mutate what :meth:`obj`/:meth:`old` return."""
 
-    __slots__ = ("revision", "type", "key", "value", "prev_value", "_obj", "_old", "lines")
+    __slots__ = ("revision", "type", "key", "value", "prev_value", "kv", "_obj", "_old", "lines")
 
     def __init__(self, event: Event) -> None:
+        self.kv = event.kv
         self.revision = event.kv.mod_revision
         self.type = event.type
         self.key = event.kv.key
@@ -108,7 +117,8 @@ class Subscription:
 
 
 class Feed:
-    """The one store watch of a key prefix, its recent history, and who listens."""
+    """The one store watch of a key prefix, its recent history, who listens, and the current
+    value of every key under the prefix (``cache``), which serves GETs without a store read."""
 
     def __init__(self, store: Store, prefix: str) -> None:
         self.store = store
@@ -117,11 +127,18 @@ class Feed:
         self.history: deque[Change] = deque()
         self.revision = 0  # every change up to here has been delivered
         self.history_start = 0  # the history holds every change from this revision on
+        self.cache: dict[str, KeyValue] = {}
         self.task: asyncio.Task[None] | None = None
 
-    async def start(self) -> None:
-        self.revision = await self.store.current_revision()
+    async def _load(self) -> None:
+        """The cache at one revision, from which the watch then continues."""
+        result = await self.store.range(RangeRequest(self.prefix, prefix_end(self.prefix)))
+        self.cache = {kv.key: kv for kv in result.kvs}
+        self.revision = result.revision
         self.history_start = self.revision + 1
+
+    async def start(self) -> None:
+        await self._load()
         self.task = asyncio.create_task(self._run(), name=f"watch-feed {self.prefix}")
 
     async def _run(self) -> None:
@@ -143,22 +160,25 @@ class Feed:
                                                           f"({exc.compact_revision})"))
                 self.subscribers.clear()
                 self.history.clear()
-                self.revision = await self._current()
-                self.history_start = self.revision + 1
+                await self._reload()
             except (StorageError, OSError) as exc:
                 log.warning("watch feed %s failed, restarting: %s", self.prefix, exc)
             except Exception:  # a bug must not silently kill every watch of this resource
                 log.exception("watch feed %s crashed, restarting", self.prefix)
             await asyncio.sleep(0.2)
 
-    async def _current(self) -> int:
+    async def _reload(self) -> None:
         while True:
             try:
-                return await self.store.current_revision()
+                return await self._load()
             except StorageError:
                 await asyncio.sleep(0.5)
 
     def _deliver(self, change: Change) -> None:
+        if change.type == "PUT":
+            self.cache[change.key] = change.kv
+        else:
+            self.cache.pop(change.key, None)
         if change.revision > self.revision:
             self.revision = change.revision
         self.history.append(change)
@@ -182,6 +202,11 @@ class Feed:
         return subscription
 
 
+def _ignore_result(task: asyncio.Task[Any]) -> None:
+    if not task.cancelled():
+        task.exception()  # a feed that failed to start is retried by the next caller
+
+
 class Hub:
     """Feeds by key prefix, started on first use; one per API server process."""
 
@@ -189,6 +214,20 @@ class Hub:
         self.store = store
         self.feeds: dict[str, Feed] = {}
         self._starting: dict[str, asyncio.Future[Feed]] = {}
+
+    def cached(self, prefix: str, key: str, fresh_from: int) -> KeyValue | None:
+        """The key's value from the feed's cache, if the feed has seen revision ``fresh_from``
+        (this server's last write under the prefix); otherwise None and the caller reads the
+        store. The first call for a prefix starts its feed in the background."""
+        feed = self.feeds.get(prefix)
+        if feed is None:
+            if prefix not in self._starting:
+                task = asyncio.get_running_loop().create_task(self.feed(prefix))
+                task.add_done_callback(_ignore_result)
+            return None
+        if feed.revision < fresh_from:
+            return None
+        return feed.cache.get(key)
 
     async def feed(self, prefix: str) -> Feed:
         feed = self.feeds.get(prefix)

@@ -147,7 +147,7 @@ class RestAPI:
         accept = request.headers.get("Accept")
         bodies.check_acceptable(accept)
         resource = target.resource
-        kv = await self.objects.read(resource, target.namespace, target.name)
+        kv = await self.objects.read(resource, target.namespace, target.name, cached=True)
         if bodies.wants_table(accept):
             obj = self.objects.decode(resource, kv.value, kv.mod_revision)
             include = tables.include_mode(request.query.get("includeObject"))

@@ -11,7 +11,7 @@ write, before the kind's strategy defaults and validates. Deletion lives in ``de
 from __future__ import annotations
 
 import copy
-import secrets
+import random
 import time
 import uuid
 from dataclasses import dataclass, field
@@ -45,8 +45,15 @@ class Written:
     created: bool = False
 
 
+_random = random.Random()  # uids and generated names need uniqueness, not secrecy: no syscall per call
+
+
+def new_uid() -> str:
+    return str(uuid.UUID(int=_random.getrandbits(128), version=4))
+
+
 def generate_name(base: str) -> str:
-    return base[:58] + "".join(secrets.choice(_NAME_ALPHABET) for _ in range(5))
+    return base[:58] + "".join(_random.choice(_NAME_ALPHABET) for _ in range(5))
 
 
 def check_path_name(name: str, field_name: str = "metadata.name") -> None:
@@ -70,14 +77,22 @@ class Objects:
     """Object semantics for every resource in the registry, over one store."""
 
     def __init__(self, store: Store, registry: Registry, prefix: str = "/registry",
-                 allocators: Any = None, namespaces: Any = None, metrics: Any = None) -> None:
+                 allocators: Any = None, namespaces: Any = None, metrics: Any = None, hub: Any = None) -> None:
         self.store = store
         self.registry = registry
         self.prefix = prefix.rstrip("/") or "/registry"
         self.allocators = allocators
         self.namespaces = namespaces  # namespaces.Lifecycle; None during bootstrap
         self.metrics = metrics
+        self.hub = hub  # feeds.Hub: GETs come from its caches when they are fresh
         self._prefixes: dict[tuple[str, str, str], bytes] = {}
+        self._written: dict[str, int] = {}  # key prefix -> this server's last write revision under it
+
+    def wrote(self, resource: Resource, revision: int) -> None:
+        """Record a write, so GETs from this server never see the feed's cache older than it."""
+        prefix = self.resource_prefix(resource)
+        if revision > self._written.get(prefix, 0):
+            self._written[prefix] = revision
 
     # ---- keys and (de)serialization ---------------------------------------------------------
     def key(self, resource: Resource, namespace: str, name: str) -> str:
@@ -121,9 +136,17 @@ class Objects:
         if self.metrics is not None:
             self.metrics.observe_storage(operation, time.perf_counter() - started)
 
-    async def read(self, resource: Resource, namespace: str, name: str) -> KeyValue:
+    async def read(self, resource: Resource, namespace: str, name: str, cached: bool = False) -> KeyValue:
+        """The stored object; with ``cached`` it may come from the watch feed's cache, which
+        holds this server's own writes (read-your-writes) and lags others' by the feed delay."""
+        key = self.key(resource, namespace, name)
+        if cached and self.hub is not None:
+            prefix = self.resource_prefix(resource)
+            kv = self.hub.cached(prefix, key, self._written.get(prefix, 0))
+            if kv is not None:
+                return kv
         started = time.perf_counter()
-        kv = await self.store.get(self.key(resource, namespace, name))
+        kv = await self.store.get(key)
         self._observe("get", started)
         if kv is None:
             raise errors.NotFound.for_object(resource.plural, name, resource.group)
@@ -174,7 +197,7 @@ class Objects:
         strategy = resource.strategy
         strategy.prepare_for_create(obj)
         metadata = obj.setdefault("metadata", metadata)
-        metadata["uid"] = str(uuid.uuid4())
+        metadata["uid"] = new_uid()
         metadata["creationTimestamp"] = now_rfc3339()
         if strategy.tracks_generation:
             metadata["generation"] = 1
@@ -200,6 +223,7 @@ class Objects:
                 raise
             self._observe("create", started)
             if result.succeeded:
+                self.wrote(resource, result.revision)
                 served = bodies.set_resource_version(obj, result.revision)
                 return Written(served, self.present(resource, value, result.revision), warnings, created=True)
             if name:
@@ -295,6 +319,7 @@ class Objects:
             result = await self.store.txn([Compare(key, "mod", "=", kv.mod_revision)], [DeleteRequest(key)])
             if not result.succeeded:
                 return None
+            self.wrote(resource, result.revision)
             if self._is_service(resource):
                 await self.allocators.release(new)
             bodies.set_resource_version(new, result.revision)
@@ -305,6 +330,7 @@ class Objects:
         self._observe("update", started)
         if not result.succeeded:
             return None
+        self.wrote(resource, result.revision)
         bodies.set_resource_version(new, result.revision)
         return Written(new, self.present(resource, value, result.revision))
 

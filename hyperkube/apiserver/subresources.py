@@ -142,6 +142,7 @@ async def bind(api: RestAPI, request: web.Request, target: paths.Target) -> web.
         value = objects.encode(resource, pod)
         result = await objects.store.txn([Compare(key, "mod", "=", kv.mod_revision)], [PutRequest(key, value)])
         if result.succeeded:
+            objects.wrote(resource, result.revision)
             return bodies.raw_response(orjson.dumps({"kind": "Status", "apiVersion": "v1", "metadata": {},
                                                      "status": "Success", "code": 201}), 201)
     raise errors.Conflict.for_object(resource.plural, target.name, "too many concurrent updates")
