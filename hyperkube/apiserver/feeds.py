@@ -127,13 +127,13 @@ class Feed:
         self.history: deque[Change] = deque()
         self.revision = 0  # every change up to here has been delivered
         self.history_start = 0  # the history holds every change from this revision on
-        self.cache: dict[str, KeyValue] = {}
+        self.cache: dict[str, Change] = {}  # key -> its latest PUT, decoded lazily and at most once
         self.task: asyncio.Task[None] | None = None
 
     async def _load(self) -> None:
         """The cache at one revision, from which the watch then continues."""
         result = await self.store.range(RangeRequest(self.prefix, prefix_end(self.prefix)))
-        self.cache = {kv.key: kv for kv in result.kvs}
+        self.cache = {kv.key: Change(Event("PUT", kv)) for kv in result.kvs}
         self.revision = result.revision
         self.history_start = self.revision + 1
 
@@ -176,7 +176,7 @@ class Feed:
 
     def _deliver(self, change: Change) -> None:
         if change.type == "PUT":
-            self.cache[change.key] = change.kv
+            self.cache[change.key] = change
         else:
             self.cache.pop(change.key, None)
         if change.revision > self.revision:
@@ -227,7 +227,19 @@ class Hub:
             return None
         if feed.revision < fresh_from:
             return None
-        return feed.cache.get(key)
+        entry = feed.cache.get(key)
+        return entry.kv if entry is not None else None
+
+    def decoded(self, prefix: str, kv: KeyValue) -> dict[str, Any] | None:
+        """The shared decoded object of exactly this key and revision, if the cache holds it
+        (read-only: Tables and selectors read it, nobody mutates it). Safe from a thread."""
+        feed = self.feeds.get(prefix)
+        if feed is None:
+            return None
+        entry = feed.cache.get(kv.key)
+        if entry is None or entry.revision != kv.mod_revision:
+            return None
+        return entry.obj()
 
     async def feed(self, prefix: str) -> Feed:
         feed = self.feeds.get(prefix)

@@ -169,7 +169,7 @@ class RestAPI:
             return await watch.serve(self.context, request, resource, filt, options, as_table, include)
         request["verb"] = "list"
         page = await lists.read_page(self.objects.store, self.objects.resource_prefix(resource),
-                                     resource.namespaced, filt, options)
+                                     resource.namespaced, filt, options, self.objects.decode_shared)
         metadata: dict[str, Any] = {"resourceVersion": str(page.revision)}
         if page.continue_token:
             metadata["continue"] = page.continue_token
@@ -186,7 +186,8 @@ class RestAPI:
         if as_table:
             objects = page.objects
             if objects is None:
-                objects = [self.objects.decode(resource, kv.value, kv.mod_revision) for kv in page.kvs]
+                decode = self.objects.decode_shared
+                objects = [decode(resource, kv) for kv in page.kvs]
             return orjson.dumps(tables.table(resource, objects, metadata, include, time.time()))
         present = self.objects.present
         items = b",".join([present(resource, kv.value, kv.mod_revision) for kv in page.kvs])

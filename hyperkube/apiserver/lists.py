@@ -16,6 +16,7 @@ resourceVersion, as Kubernetes defines it for lists:
 from __future__ import annotations
 
 import base64
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -144,7 +145,7 @@ class Page:
 
 
 async def read_page(store: Store, resource_prefix: str, namespaced: bool, filt: Filter,
-                    options: ListOptions) -> Page:
+                    options: ListOptions, decode: Callable[[Any, KeyValue], Any] | None = None) -> Page:
     """The matching objects of one resource (``resource_prefix`` = ``/registry/pods/``)."""
     prefix = f"{resource_prefix}{filt.namespace}/" if filt.namespace else resource_prefix
     end = prefix_end(prefix)
@@ -201,7 +202,7 @@ async def read_page(store: Store, resource_prefix: str, namespaced: bool, filt: 
                 if not filt.matches_key(namespace, name):
                     continue
             if objects is not None:
-                obj = _decode(kv)
+                obj = _decode(kv) if decode is None else _shared(decode, filt.resource, kv)
                 if not filt.matches(obj):
                     continue
                 objects.append(obj)  # type: ignore[arg-type]
@@ -217,6 +218,13 @@ async def read_page(store: Store, resource_prefix: str, namespaced: bool, filt: 
             break
         start = result.kvs[-1].key + "\0"
     return Page(kept, revision, objects, token, remaining if remaining else None)
+
+
+def _shared(decode: Callable[[Any, KeyValue], Any], resource: Any, kv: KeyValue) -> dict[str, Any] | None:
+    try:
+        return decode(resource, kv)
+    except errors.APIError:
+        return None
 
 
 def _decode(kv: KeyValue) -> dict[str, Any] | None:

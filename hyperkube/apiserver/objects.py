@@ -132,6 +132,14 @@ class Objects:
             obj = from_storage(obj)
         return bodies.set_resource_version(obj, revision)
 
+    def decode_shared(self, resource: Resource, kv: KeyValue) -> Object:
+        """Like :meth:`decode`, but may return the watch cache's shared copy: never mutate it."""
+        if self.hub is not None and kv.value.startswith(self.stored_prefix(resource)):
+            obj = self.hub.decoded(self.resource_prefix(resource), kv)
+            if obj is not None:
+                return obj
+        return self.decode(resource, kv.value, kv.mod_revision)
+
     def _observe(self, operation: str, started: float) -> None:
         if self.metrics is not None:
             self.metrics.observe_storage(operation, time.perf_counter() - started)
