@@ -157,6 +157,9 @@ class ServiceAllocators:
         self.store = store
         self.ips = IPRange(cluster_ip_range)
         self.ports = PortRange(node_port_range)
+        # tasks of one server take turns (so they don't lose CAS races to each other); other
+        # servers on the same store are kept apart by the compare-and-swap alone
+        self._turn = asyncio.Lock()
         self.ip_key = f"{prefix.rstrip('/')}/ranges/serviceips"
         self.port_key = f"{prefix.rstrip('/')}/ranges/servicenodeports"
 
@@ -193,11 +196,17 @@ class ServiceAllocators:
         for (target, key), offset in zip(port_slots, change.got_ports, strict=True):
             target[key] = self.ports.base + offset
 
-    async def update(self, new: dict[str, Any], old: dict[str, Any]) -> None:
+    async def update(self, new: dict[str, Any], old: dict[str, Any], *, release: bool = True) -> None:
         """Carry a Service's allocations across an update, as Kubernetes does: an omitted
-        clusterIP or nodePort keeps the old one (ports matched by port and protocol); a type
-        change allocates what the new type needs and releases what it no longer uses; a
-        changed clusterIP is Invalid (immutable). One txn, like :meth:`allocate`."""
+        clusterIP or nodePort keeps the old one (ports matched by port and protocol), what the
+        new spec needs beyond the old is reserved in one txn (Invalid when taken), fields the
+        new type does not use are dropped, and a changed clusterIP is Invalid (immutable).
+
+        With ``release`` (the default) what ``old`` holds and ``new`` no longer uses is freed in
+        the same txn. The safer two-phase form is ``release=False``: nothing is freed, so a
+        failed object write takes nothing from the old object; the caller then finishes with
+        :meth:`release_dropped`, ``(old, new)`` after the write succeeded or ``(new, old)`` to
+        give back what this reserved when it failed."""
         spec, old_spec = new.setdefault("spec", {}), old.get("spec") or {}
         new_type, old_type = spec.get("type", "ClusterIP"), old_spec.get("type", "ClusterIP")
         old_ip = self._requested_ip(old_spec) if old_type in _CLUSTER_IP_TYPES else ""
@@ -212,13 +221,10 @@ class ServiceAllocators:
         if requested and old_ip and new_type in _CLUSTER_IP_TYPES and requested != old_ip:
             raise self._invalid(new, "spec.clusterIPs[0]", f'["{requested}"]', "may not change once set")
         change = _Change()
-        old_offset = self.ips.offset(old_ip) if old_ip and old_ip != "None" else None
         if wants_ip and requested and requested != old_ip:
             change.reserve_ips.append((requested, self._ip_offset(new, requested)))
         elif wants_ip and not requested:
             change.random_ip = True
-        elif not wants_ip and old_offset is not None:
-            change.release_ips.append(old_offset)
 
         if new_type in _NODE_PORT_TYPES and old_type in _NODE_PORT_TYPES:
             previous = {(p.get("port"), p.get("protocol", "TCP")): p.get("nodePort")
@@ -239,10 +245,12 @@ class ServiceAllocators:
                 spec.pop("healthCheckNodePort", None)
         owned = frozenset(self._used_ports(old_spec))
         slots = self._port_slots(new, spec, change, owned)
-        change.release_ports = sorted(owned - set(self._used_ports(spec)))
-
-        if change.random_ip or change.reserve_ips or change.release_ips or change.random_ports \
-                or change.reserve_ports or change.release_ports:
+        if release:
+            change.release_ports = sorted(owned - set(self._used_ports(spec)))
+            kept = self._used_ips({"clusterIP": requested}) if wants_ip else []
+            change.release_ips = sorted(set(self._used_ips(old_spec)) - set(kept))
+        if change.random_ip or change.reserve_ips or change.random_ports or change.reserve_ports \
+                or change.release_ips or change.release_ports:
             await self._commit(new, change)
         if change.got_ip is not None:
             requested = self.ips.address(change.got_ip)
@@ -255,13 +263,17 @@ class ServiceAllocators:
 
     async def release(self, service: dict[str, Any]) -> None:
         """Give back the Service's IP and node ports (after it is deleted)."""
-        change = _Change()
         spec = service.get("spec") or {}
-        for text in spec.get("clusterIPs") or [spec.get("clusterIP")]:
-            offset = self.ips.offset(text) if isinstance(text, str) else None
-            if offset is not None:
-                change.release_ips.append(offset)
-        change.release_ports = sorted(set(self._used_ports(spec)))
+        await self._release(service, set(self._used_ips(spec)), set(self._used_ports(spec)))
+
+    async def release_dropped(self, old: dict[str, Any], new: dict[str, Any]) -> None:
+        """Give back what ``old`` holds and ``new`` no longer uses (see :meth:`update`)."""
+        old_spec, new_spec = old.get("spec") or {}, new.get("spec") or {}
+        await self._release(old, set(self._used_ips(old_spec)) - set(self._used_ips(new_spec)),
+                            set(self._used_ports(old_spec)) - set(self._used_ports(new_spec)))
+
+    async def _release(self, service: dict[str, Any], ips: set[int], ports: set[int]) -> None:
+        change = _Change(release_ips=sorted(ips), release_ports=sorted(ports))
         if change.release_ips or change.release_ports:
             await self._commit(service, change)
 
@@ -289,6 +301,10 @@ class ServiceAllocators:
                     ip_bits.set(offset)
             for port in set(self._used_ports(spec)):
                 port_bits.set(port)
+        async with self._turn:
+            await self._write_repaired(ip_bits, port_bits, list_revision)
+
+    async def _write_repaired(self, ip_bits: Bitmap, port_bits: Bitmap, list_revision: int | None) -> None:
         for _ in range(MAX_ATTEMPTS):
             ip_state, port_state = await self._load(self.ip_key, self.ips), await self._load(self.port_key, self.ports)
             new_ip, new_port = Bitmap(self.ips.size), Bitmap(self.ports.size)
@@ -360,6 +376,10 @@ class ServiceAllocators:
             seen.add(offset)
             change.reserve_ports.append((path, offset))
 
+    def _used_ips(self, spec: dict[str, Any]) -> list[int]:
+        values = spec.get("clusterIPs") or [spec.get("clusterIP")]
+        return [o for o in (self.ips.offset(v) for v in values if isinstance(v, str)) if o is not None]
+
     def _used_ports(self, spec: dict[str, Any]) -> list[int]:
         values = [p.get("nodePort") for p in spec.get("ports") or []] + [spec.get("healthCheckNodePort")]
         return [o for o in (self.ports.offset(v) for v in values) if o is not None]
@@ -391,6 +411,10 @@ class ServiceAllocators:
         return (await self.store.txn(compares, puts)).succeeded
 
     async def _commit(self, service: dict[str, Any], change: _Change) -> None:
+        async with self._turn:
+            await self._commit_now(service, change)
+
+    async def _commit_now(self, service: dict[str, Any], change: _Change) -> None:
         touches_ip = change.random_ip or change.reserve_ips or change.release_ips
         touches_ports = change.random_ports or change.reserve_ports or change.release_ports
         for attempt in range(MAX_ATTEMPTS):

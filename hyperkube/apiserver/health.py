@@ -58,7 +58,7 @@ class Health:
         return {"ping": _ping, **self.checks}
 
     async def overall(self, request: web.Request) -> web.Response:
-        endpoint = request.match_info.get("endpoint") or request.path.strip("/").split("/")[0]
+        endpoint = request.path.strip("/").split("/")[0]
         excluded = set(request.query.getall("exclude", []))
         checks = self._all()
         names = [name for name in checks if name not in excluded]

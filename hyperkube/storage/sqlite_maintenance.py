@@ -60,7 +60,10 @@ async def maintenance_loop(submit: Submit, current: Callable[[], Awaitable[tuple
     samples: deque[tuple[float, int]] = deque()
     while True:
         try:
-            await asyncio.wait_for(wakeup.wait(), options.maintenance_interval)
+            # asyncio.timeout, not wait_for: on 3.11 wait_for can swallow the cancel of
+            # close() when the wakeup fires at the same moment, and close() then never returns.
+            async with asyncio.timeout(options.maintenance_interval):
+                await wakeup.wait()
         except TimeoutError:
             pass
         wakeup.clear()

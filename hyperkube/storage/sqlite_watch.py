@@ -109,7 +109,10 @@ class SQLiteWatch:
                 await self.wakeup.wait()
                 continue
             try:
-                await asyncio.wait_for(self.wakeup.wait(), self.progress_interval)
+                # asyncio.timeout, not wait_for: on 3.11 wait_for can swallow a cancel that
+                # arrives as the event fires, leaving the watcher's task running forever.
+                async with asyncio.timeout(self.progress_interval):
+                    await self.wakeup.wait()
             except TimeoutError:
                 if not self.pending and not self.closed:
                     return WatchResponse(self.hub.revision, [], progress=True)

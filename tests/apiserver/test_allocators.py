@@ -1,5 +1,6 @@
-"""Service IP and node port allocation over a store: explicit and random picks, conflicts,
-release, repair, and several allocators (as several API servers) racing on one store."""
+"""Service IP and node port allocation over the real SQLite store: explicit and random picks,
+conflicts, release, repair, updates, and several allocators racing on one store, also through
+two store instances on one database file (as two API server processes)."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ import asyncio
 import base64
 import ipaddress
 from collections.abc import AsyncIterator, Sequence
+from pathlib import Path
 from typing import Any
 
 import orjson
@@ -14,79 +16,12 @@ import pytest
 
 from hyperkube.apiserver.allocators import Bitmap, ServiceAllocators
 from hyperkube.machinery.errors import InternalError, Invalid
-from hyperkube.storage.interface import (
-    Compare,
-    KeyValue,
-    PutRequest,
-    RangeRequest,
-    RangeResult,
-    Store,
-    TxnResult,
-)
-
-
-class MemoryStore(Store):
-    """Just enough of the Store contract (single-key range, txn with mod compares and puts)
-    for the allocator's read-compute-swap loop; awaits between steps so tasks interleave."""
-
-    def __init__(self) -> None:
-        self.data: dict[str, KeyValue] = {}
-        self.revision = 1
-
-    async def close(self) -> None:
-        return None
-
-    async def range(self, request: RangeRequest) -> RangeResult:
-        await asyncio.sleep(0)
-        kv = self.data.get(request.key)
-        return RangeResult([kv] if kv else [], 1 if kv else 0, False, self.revision)
-
-    async def txn(self, compares: Sequence[Compare], success: Sequence[Any] = (),
-                  failure: Sequence[Any] = ()) -> TxnResult:
-        await asyncio.sleep(0)
-        ok = all(c.target == "mod" and c.result == "=" and
-                 (self.data[c.key].mod_revision if c.key in self.data else 0) == c.value for c in compares)
-        ops = success if ok else failure
-        if ops:
-            self.revision += 1
-            for op in ops:
-                assert isinstance(op, PutRequest)
-                old = self.data.get(op.key)
-                self.data[op.key] = KeyValue(op.key, op.value, old.create_revision if old else self.revision,
-                                             self.revision, (old.version if old else 0) + 1)
-        return TxnResult(ok, self.revision, [])
-
-    async def put(self, request: Any) -> Any:
-        raise NotImplementedError
-
-    async def delete_range(self, request: Any) -> Any:
-        raise NotImplementedError
-
-    def watch(self, *args: Any, **kwargs: Any) -> Any:
-        raise NotImplementedError
-
-    async def compact(self, revision: int) -> None:
-        raise NotImplementedError
-
-    async def lease_grant(self, ttl: int, lease_id: int = 0) -> Any:
-        raise NotImplementedError
-
-    async def lease_keepalive(self, lease_id: int) -> Any:
-        raise NotImplementedError
-
-    async def lease_revoke(self, lease_id: int) -> None:
-        raise NotImplementedError
-
-    async def lease_time_to_live(self, lease_id: int, keys: bool = False) -> Any:
-        raise NotImplementedError
-
-    async def status(self) -> Any:
-        raise NotImplementedError
+from hyperkube.storage import Store, open_store
 
 
 @pytest.fixture
-async def store() -> AsyncIterator[Store]:
-    store = MemoryStore()
+async def store(tmp_path: Path) -> AsyncIterator[Store]:
+    store = open_store(data_dir=str(tmp_path))
     await store.start()
     try:
         yield store
@@ -253,7 +188,7 @@ def test_bitmap_uses_kubernetes_encoding_and_scans_forward() -> None:
     assert full.find_free(7) == 3
 
 
-async def test_update_keeps_allocations_and_follows_type_changes(store: Store) -> None:
+async def test_update_two_phase_keeps_allocations_and_follows_type_changes(store: Store) -> None:
     alloc = ServiceAllocators(store, "/registry", "10.0.0.0/24", "30000-32767")
     old = service("web", kind="NodePort", node_ports=[None, 30080])
     await alloc.allocate(old)
@@ -261,7 +196,7 @@ async def test_update_keeps_allocations_and_follows_type_changes(store: Store) -
 
     # a PUT that omits clusterIP and nodePorts keeps them; a new port gets a new node port
     new = service("web", kind="NodePort", node_ports=[None, None, None])
-    await alloc.update(new, old)
+    await alloc.update(new, old, release=False)
     assert new["spec"]["clusterIP"] == ip and new["spec"]["clusterIPs"] == [ip]
     ports = [p["nodePort"] for p in new["spec"]["ports"]]
     assert ports[:2] == [first_port, 30080] and ports[2] not in ports[:2]
@@ -272,25 +207,36 @@ async def test_update_keeps_allocations_and_follows_type_changes(store: Store) -
         changed = service("web", kind="NodePort", cluster_ip="10.0.0.99", node_ports=ports)
         await alloc.update(changed, new)
 
-    # NodePort -> ClusterIP releases the node ports, keeps the IP
+    # NodePort -> ClusterIP drops the node ports (released once the write is done), keeps the IP
     cluster = service("web", kind="ClusterIP", node_ports=ports)
-    await alloc.update(cluster, new)
+    await alloc.update(cluster, new, release=False)
     assert all("nodePort" not in p for p in cluster["spec"]["ports"])
     assert cluster["spec"]["clusterIP"] == ip
     _, bits = await stored_bits(store, "/registry/ranges/servicenodeports")
+    assert len(bits) == 3
+    await alloc.release_dropped(new, cluster)
+    _, bits = await stored_bits(store, "/registry/ranges/servicenodeports")
     assert bits == set()
 
-    # ClusterIP -> ExternalName releases the IP; and back allocates a fresh one
+    # ClusterIP -> ExternalName gives up the IP; and back allocates a fresh one
     external = service("web", kind="ExternalName", cluster_ip=ip, externalName="example.com")
-    await alloc.update(external, cluster)
+    await alloc.update(external, cluster, release=False)
     assert "clusterIP" not in external["spec"]
+    await alloc.release_dropped(cluster, external)
     _, ip_bits = await stored_bits(store, "/registry/ranges/serviceips")
     assert ip_bits == set()
     again = service("web", kind="ClusterIP")
-    await alloc.update(again, external)
+    await alloc.update(again, external, release=False)
     assert again["spec"]["clusterIP"] not in ("", None, "None")
     _, ip_bits = await stored_bits(store, "/registry/ranges/serviceips")
     assert len(ip_bits) == 1
+    # a failed object write: give back what update reserved, keep what the old object holds
+    grown = service("web", kind="NodePort")
+    await alloc.update(grown, again, release=False)
+    await alloc.release_dropped(grown, again)
+    _, bits = await stored_bits(store, "/registry/ranges/servicenodeports")
+    _, ip_bits = await stored_bits(store, "/registry/ranges/serviceips")
+    assert bits == set() and grown["spec"]["clusterIP"] == again["spec"]["clusterIP"] and len(ip_bits) == 1
 
 
 async def test_update_rejects_a_taken_node_port(store: Store) -> None:
@@ -304,3 +250,58 @@ async def test_update_rejects_a_taken_node_port(store: Store) -> None:
     # nothing changed: web still holds its own port
     _, bits = await stored_bits(store, "/registry/ranges/servicenodeports")
     assert bits == {500, old["spec"]["ports"][0]["nodePort"] - 30000}
+
+
+async def test_two_stores_on_one_file_never_share_an_ip(tmp_path: Path) -> None:
+    """Two API server processes: each opens the database itself; their allocators race."""
+    path = tmp_path / "state.db"
+    first, second = open_store(f"sqlite://{path}"), open_store(f"sqlite://{path}")
+    await first.start()
+    await second.start()
+    try:
+        servers = [ServiceAllocators(first, "/registry", "10.2.0.0/27", "30000-30039"),
+                   ServiceAllocators(second, "/registry", "10.2.0.0/27", "30000-30039")]
+        services = [service(f"s{i}", kind="NodePort") for i in range(29)]  # 30 usable, .1 kept
+        await asyncio.gather(*(servers[i % 2].allocate(svc) for i, svc in enumerate(services)))
+        assert len({s["spec"]["clusterIP"] for s in services}) == 29
+        assert len({s["spec"]["ports"][0]["nodePort"] for s in services}) == 29
+        with pytest.raises(InternalError, match="range is full"):
+            await servers[1].allocate(service("one-more"))
+        _, bits = await stored_bits(first, "/registry/ranges/serviceips")
+        assert bits == set(range(1, 30))
+    finally:
+        await first.close()
+        await second.close()
+
+
+async def test_many_concurrent_creates_through_one_server(store: Store) -> None:
+    alloc = ServiceAllocators(store, "/registry", "10.3.0.0/24", "30000-32767")
+    services = [service(f"s{i}", kind="NodePort", node_ports=[None, None]) for i in range(200)]
+    await asyncio.gather(*(alloc.allocate(svc) for svc in services))
+    assert len({s["spec"]["clusterIP"] for s in services}) == 200
+    assert len({p["nodePort"] for s in services for p in s["spec"]["ports"]}) == 400
+
+
+async def test_update_releases_what_the_new_spec_dropped_in_one_txn(store: Store) -> None:
+    alloc = ServiceAllocators(store, "/registry", "10.0.0.0/24", "30000-32767")
+    old = service("web", kind="NodePort", node_ports=[None, None])
+    await alloc.allocate(old)
+    ip = old["spec"]["clusterIP"]
+    # an update that drops one port and omits clusterIP: IP kept, the dropped node port freed
+    new = service("web", kind="NodePort", node_ports=[None])
+    await alloc.update(new, old)
+    assert new["spec"]["clusterIP"] == ip and new["spec"]["ports"][0]["nodePort"] == old["spec"]["ports"][0]["nodePort"]
+    _, bits = await stored_bits(store, "/registry/ranges/servicenodeports")
+    assert bits == {new["spec"]["ports"][0]["nodePort"] - 30000}
+    _, ip_bits = await stored_bits(store, "/registry/ranges/serviceips")
+    assert len(ip_bits) == 1
+    # unchanged update (as kubectl replace sends it): nothing moves
+    same = orjson.loads(orjson.dumps(new))
+    await alloc.update(same, new)
+    assert same == new
+    assert (await stored_bits(store, "/registry/ranges/servicenodeports"))[1] == bits
+    # to ExternalName: IP and node port freed together
+    external = service("web", kind="ExternalName", externalName="example.com")
+    await alloc.update(external, new)
+    assert (await stored_bits(store, "/registry/ranges/servicenodeports"))[1] == set()
+    assert (await stored_bits(store, "/registry/ranges/serviceips"))[1] == set()

@@ -215,3 +215,26 @@ async def test_official_python_client_reads_discovery(base_url: str) -> None:
     assert "pods/log" in [r.name for r in core_resources.resources]
     scale = [r for r in apps_resources.resources if r.name == "deployments/scale"][0]
     assert (scale.group, scale.version, scale.kind) == ("autoscaling", "v1", "Scale")
+
+
+async def test_real_kubectl_reads_every_built_in_kind(tmp_path: Path) -> None:
+    from hyperkube.api.kinds import builtin_registry
+
+    registry = builtin_registry()
+    app = web.Application()
+    discovery.add_routes(app, registry)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    try:
+        base_url = f"http://127.0.0.1:{runner.addresses[0][1]}"
+        rc, out, err = await _kubectl(tmp_path, base_url, "api-resources", "-o", "name")
+        assert rc == 0, err
+        names = set(out.split())
+        assert {r.qualified for r in registry} <= names
+        rc, out, err = await _kubectl(tmp_path, base_url, "api-resources", "--categories=all", "-o", "name")
+        assert rc == 0, err
+        assert {"pods", "services", "deployments.apps", "jobs.batch"} <= set(out.split())
+    finally:
+        await runner.cleanup()
