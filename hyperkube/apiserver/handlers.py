@@ -121,21 +121,24 @@ class RestAPI:
             request["subresource"] = target.subresource
             return await subresources.handle(self, request, target)
         method = request.method
+        verbs = target.resource.verbs
         if target.is_collection:
-            if method == "GET":
+            if method == "GET" and ("list" in verbs or "watch" in verbs):
                 return await self.list_or_watch(request, target)
-            if method == "POST":
+            if method == "POST" and "create" in verbs:
+                if target.resource.plural == "bindings" and target.resource.group == "":
+                    return await subresources.bind(self, request, target)
                 return await self.create(request, target)
-            if method == "DELETE":
+            if method == "DELETE" and "deletecollection" in verbs:
                 return await self.delete_collection(request, target)
         else:
-            if method == "GET":
+            if method == "GET" and "get" in verbs:
                 return await self.get(request, target)
-            if method == "PUT":
+            if method == "PUT" and "update" in verbs:
                 return await self.update(request, target)
-            if method == "DELETE":
+            if method == "DELETE" and "delete" in verbs:
                 return await self.delete(request, target)
-            if method == "PATCH":
+            if method == "PATCH" and "patch" in verbs:
                 request["verb"] = "patch"
                 raise errors.UnsupportedMediaType("PATCH is not supported yet by this server; use PUT")
         raise errors.MethodNotAllowed(f"the server does not allow this method on the requested resource "

@@ -111,6 +111,15 @@ async def bind(api: RestAPI, request: web.Request, target: paths.Target) -> web.
     request["verb"] = "create"
     data = await bodies.read_body(request)
     binding = bodies.decode_object(data, request.headers.get("Content-Type"))
+    if target.is_collection:  # POST namespaces/NS/bindings: the pod is named in the body
+        name = (binding.get("metadata") or {}).get("name") if isinstance(binding.get("metadata"), dict) else None
+        if not isinstance(name, str) or not name:
+            raise errors.Invalid.for_object("Binding", "", [errors.cause("metadata.name", "Required value",
+                                                                        "FieldValueRequired")])
+        pods = api.context.registry.get("", "v1", "pods")
+        if pods is None:
+            raise paths.not_found()
+        target = paths.Target(pods, target.namespace, name, "binding")
     node = (binding.get("target") or {}).get("name") if isinstance(binding.get("target"), dict) else None
     if not isinstance(node, str) or not node:
         raise errors.Invalid.for_object("Binding", target.name, [errors.cause(

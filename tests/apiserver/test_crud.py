@@ -283,3 +283,30 @@ async def test_single_get_as_table(client):
     assert status == 200 and table["kind"] == "Table" and len(table["rows"]) == 1
     assert table["rows"][0]["cells"][0] == "t"
     assert table["rows"][0]["object"]["kind"] == "PartialObjectMetadata"
+
+
+async def test_deletecollection_with_a_selector(client):
+    for name, app in (("dc1", "gone"), ("dc2", "gone"), ("dc3", "stays")):
+        await client.post(PODS, pod(name, {"app": app}))
+    status, deleted = await client.delete(PODS + "?labelSelector=app%3Dgone")
+    assert status == 200 and deleted["kind"] == "PodList"
+    assert sorted(item["metadata"]["name"] for item in deleted["items"]) == ["dc1", "dc2"]
+    _, left = await client.get(PODS)
+    assert [item["metadata"]["name"] for item in left["items"]] == ["dc3"]
+
+
+async def test_verbs_the_registry_does_not_list_are_405(client):
+    status, error = await client.delete("/api/v1/namespaces")
+    assert status == 405 and error["reason"] == "MethodNotAllowed"
+    status, _ = await client.get("/api/v1/namespaces/default/bindings")
+    assert status == 405
+
+
+async def test_legacy_bindings_collection_binds_the_named_pod(client):
+    await client.post(PODS, pod("lb"))
+    binding = {"apiVersion": "v1", "kind": "Binding", "metadata": {"name": "lb"},
+               "target": {"kind": "Node", "name": "node-2"}}
+    status, _ = await client.post("/api/v1/namespaces/default/bindings", binding)
+    assert status == 201
+    _, bound = await client.get(f"{PODS}/lb")
+    assert bound["spec"]["nodeName"] == "node-2"
