@@ -32,6 +32,7 @@ from hyperkube.apiserver.selection import Filter, split_key
 from hyperkube.machinery import errors
 
 BOOKMARK_INTERVAL = 30.0
+THREAD_THRESHOLD = 2000  # initial events beyond this many are encoded off the event loop
 POLL = 5.0  # how often an idle watch looks whether its client has gone
 
 
@@ -145,8 +146,12 @@ async def serve(context: Any, request: web.Request, resource: Resource, filt: Fi
     try:
         await response.prepare(request)
         if page is not None and page.kvs:
-            lines = [encoder.added(kv.value, kv.mod_revision) for kv in page.kvs]
-            await response.write(b"".join(lines))
+            kvs = page.kvs
+
+            def initial() -> bytes:
+                return b"".join([encoder.added(kv.value, kv.mod_revision) for kv in kvs])
+
+            await response.write(await asyncio.to_thread(initial) if len(kvs) > THREAD_THRESHOLD else initial())
         if initial:
             await response.write(encoder.bookmark(after, initial_end=True))
         last = after
