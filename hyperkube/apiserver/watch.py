@@ -148,10 +148,11 @@ async def serve(context: Any, request: web.Request, resource: Resource, filt: Fi
         if page is not None and page.kvs:
             kvs = page.kvs
 
-            def initial() -> bytes:
+            def added_lines() -> bytes:
                 return b"".join([encoder.added(kv.value, kv.mod_revision) for kv in kvs])
 
-            await response.write(await asyncio.to_thread(initial) if len(kvs) > THREAD_THRESHOLD else initial())
+            await response.write(await asyncio.to_thread(added_lines) if len(kvs) > THREAD_THRESHOLD
+                                 else added_lines())
         if initial:
             await response.write(encoder.bookmark(after, initial_end=True))
         last = after
