@@ -146,11 +146,11 @@ class Client:
 
     async def open(self, method: str, path: str, *, params: list[tuple[str, str]] | None = None,
                    json: Any = None, content_type: str | None = None, accept: str = "application/json",
-                   timeout: float | None = -1.0, idempotent: bool | None = None) -> Response:
+                   stream: bool = False, idempotent: bool | None = None) -> Response:
         """Send a request with retries and return the successful response unread (for streams).
 
-        Raises the typed :class:`APIError` for a 4xx/5xx answer. ``timeout=None`` disables the
-        overall timeout (watches, ``logs -f``); the default is the client's.
+        Raises the typed :class:`APIError` for a 4xx/5xx answer. ``stream=True`` lifts the
+        overall request timeout (watches, ``logs -f``).
         """
         body = None
         if json is not None:
@@ -160,13 +160,13 @@ class Client:
             idempotent = method in IDEMPOTENT_METHODS or (
                 method == "PATCH" and _has_precondition(json, content_type or ""))
         headers = self._headers(accept, content_type)
-        total = self.timeout if timeout == -1.0 else timeout
+        total = None if stream else self.timeout
         attempt = 0
         while True:
             retry_after: float | None = None
             try:
                 response = await self.transport.send(method, path, params=params, headers=headers,
-                                                     body=body, timeout=total)
+                                                     body=body, request_timeout=total)
             except ConnectError:
                 if attempt >= self.retry.max_retries:
                     raise

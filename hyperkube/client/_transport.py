@@ -48,7 +48,7 @@ class Response:
     async def read(self) -> bytes:
         try:
             return await self._raw.read()
-        except (aiohttp.ClientError, OSError, asyncio.TimeoutError) as error:
+        except (TimeoutError, aiohttp.ClientError, OSError) as error:
             raise TransportError(f"reading the response: {error}") from error
         finally:
             self._raw.release()
@@ -58,7 +58,7 @@ class Response:
         try:
             async for chunk in self._raw.content.iter_any():
                 yield chunk
-        except (aiohttp.ClientError, OSError, asyncio.TimeoutError) as error:
+        except (TimeoutError, aiohttp.ClientError, OSError) as error:
             raise TransportError(f"reading the stream: {error}") from error
 
     async def lines(self) -> AsyncIterator[bytes]:
@@ -82,7 +82,7 @@ class Transport:
 
     async def send(self, method: str, path: str, *, params: list[tuple[str, str]] | None = None,
                    headers: Mapping[str, str] | None = None, body: bytes | None = None,
-                   timeout: float | None = None) -> Response:
+                   request_timeout: float | None = None) -> Response:
         raise NotImplementedError
 
     async def close(self) -> None:
@@ -110,9 +110,9 @@ class HTTPTransport(Transport):
 
     async def send(self, method: str, path: str, *, params: list[tuple[str, str]] | None = None,
                    headers: Mapping[str, str] | None = None, body: bytes | None = None,
-                   timeout: float | None = None) -> Response:
+                   request_timeout: float | None = None) -> Response:
         session = self._get_session()
-        client_timeout = aiohttp.ClientTimeout(total=timeout, sock_connect=30)
+        client_timeout = aiohttp.ClientTimeout(total=request_timeout, sock_connect=30)
         extra: dict[str, Any] = {}
         if self._server_hostname:
             extra["server_hostname"] = self._server_hostname
@@ -122,7 +122,7 @@ class HTTPTransport(Transport):
                                         allow_redirects=False, **extra)
         except aiohttp.ClientConnectorError as error:
             raise ConnectError(f"dial {self.base_url}: {error}") from error
-        except (aiohttp.ClientError, OSError, asyncio.TimeoutError) as error:
+        except (TimeoutError, aiohttp.ClientError, OSError) as error:
             raise TransportError(f"{method} {self.base_url}{path}: {error!r}") from error
         return Response(raw)
 

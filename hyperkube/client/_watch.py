@@ -72,7 +72,7 @@ class Watch:
         params = [*self._params, ("watch", "true")]
         if self.resource_version:
             params.append(("resourceVersion", self.resource_version))
-        response = await self._client.open("GET", self._path, params=params, timeout=None)
+        response = await self._client.open("GET", self._path, params=params, stream=True)
         try:
             async for line in response.lines():
                 try:
