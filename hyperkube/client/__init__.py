@@ -7,6 +7,7 @@ Public surface (everything else lives in private modules)::
     Transport, HTTPTransport, AppTransport                                the transport seam
     Watch, WatchEvent                                                     watch streams
     GroupVersionResource, object_key, split_key                           naming
+    WorkQueue, RateLimiter and its implementations                        client-go's workqueue
 
 Errors::
 
@@ -40,6 +41,15 @@ from hyperkube.client._transport import (
     TransportError,
 )
 from hyperkube.client._watch import Watch, WatchEvent
+from hyperkube.client._workqueue import (
+    BucketRateLimiter,
+    ItemExponentialFailureRateLimiter,
+    MaxOfRateLimiter,
+    RateLimiter,
+    ShutDown,
+    WorkQueue,
+    default_controller_rate_limiter,
+)
 from hyperkube.machinery.errors import (
     AlreadyExists,
     APIError,
@@ -67,5 +77,6 @@ __all__ = [
     "RequestEntityTooLarge", "Response", "RetryPolicy", "ServiceUnavailable", "Timeout",
     "TooManyRequests", "Transport", "TransportError", "Unauthorized", "UnsupportedMediaType",
     "Watch", "WatchEvent", "in_cluster_config", "load_config", "load_kubeconfig", "object_key",
-    "split_key",
+    "split_key", "BucketRateLimiter", "ItemExponentialFailureRateLimiter", "MaxOfRateLimiter",
+    "RateLimiter", "ShutDown", "WorkQueue", "default_controller_rate_limiter",
 ]
