@@ -7,6 +7,7 @@ Public surface (everything else lives in private modules)::
     Transport, HTTPTransport, AppTransport                                the transport seam
     Watch, WatchEvent                                                     watch streams
     GroupVersionResource, object_key, split_key                           naming
+    Informer, InformerFactory, Indexer, EventHandler                      shared informers
     WorkQueue, RateLimiter and its implementations                        client-go's workqueue
 
 Errors::
@@ -22,6 +23,7 @@ Errors::
         └── InternalError, ServiceUnavailable, Timeout
 """
 
+from hyperkube.client._cache import NAMESPACE_INDEX, Indexer, namespace_index
 from hyperkube.client._client import Client, RetryPolicy
 from hyperkube.client._config import (
     Config,
@@ -31,6 +33,7 @@ from hyperkube.client._config import (
     load_config,
     load_kubeconfig,
 )
+from hyperkube.client._informer import EventHandler, Informer, InformerFactory
 from hyperkube.client._resources import GroupVersionResource, object_key, split_key
 from hyperkube.client._transport import (
     AppTransport,
@@ -79,4 +82,5 @@ __all__ = [
     "Watch", "WatchEvent", "in_cluster_config", "load_config", "load_kubeconfig", "object_key",
     "split_key", "BucketRateLimiter", "ItemExponentialFailureRateLimiter", "MaxOfRateLimiter",
     "RateLimiter", "ShutDown", "WorkQueue", "default_controller_rate_limiter",
+    "NAMESPACE_INDEX", "Indexer", "namespace_index", "EventHandler", "Informer", "InformerFactory",
 ]
