@@ -31,7 +31,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from hyperkube.client._cache import IndexFunc, Indexer, Object
+from hyperkube.client._cache import Indexer, IndexFunc, Object
 from hyperkube.client._client import Client, _selector
 from hyperkube.client._resources import GroupVersionResource, ResourceLike, object_key, resource_of
 from hyperkube.client._transport import TransportError
@@ -108,13 +108,9 @@ class Informer:
     def has_synced(self) -> bool:
         return self._synced.is_set()
 
-    async def wait_for_sync(self, timeout: float | None = None) -> bool:
-        """True once the first list is in the cache; False if ``timeout`` seconds pass first."""
-        try:
-            async with asyncio.timeout(timeout):
-                await self._synced.wait()
-        except TimeoutError:
-            return False
+    async def wait_for_sync(self) -> bool:
+        """Return (True) once the first list is in the cache. Bound it with ``asyncio.timeout``."""
+        await self._synced.wait()
         return True
 
     # -- running ----------------------------------------------------------------------------------
@@ -254,9 +250,10 @@ class InformerFactory:
         for informer in self._informers.values():
             informer.start()
 
-    async def wait_for_sync(self, timeout: float | None = None) -> bool:
-        results = await asyncio.gather(*(i.wait_for_sync(timeout) for i in self._informers.values()))
-        return all(results)
+    async def wait_for_sync(self) -> bool:
+        """Return (True) once every informer has synced. Bound it with ``asyncio.timeout``."""
+        await asyncio.gather(*(i.wait_for_sync() for i in self._informers.values()))
+        return True
 
     async def stop(self) -> None:
         await asyncio.gather(*(i.stop() for i in self._informers.values()))

@@ -28,6 +28,8 @@ class FakeAPIServer:
         self.watchers: list[asyncio.Queue[dict[str, Any] | None]] = []
         self.requests: list[tuple[str, str, dict[str, str]]] = []
         self.fail_next: list[int] = []
+        self.watches_opened = 0
+        self._watch_opened = asyncio.Event()
         base = f"/apis/{group}/{version}" if group else f"/api/{version}"
         self.app = web.Application()
         self.app.router.add_route("*", base + "/" + plural, self.collection)
@@ -83,6 +85,12 @@ class FakeAPIServer:
         for queue in self.watchers:
             queue.put_nowait(None)
 
+    async def wait_for_watches(self, count: int = 1) -> None:
+        """Until ``count`` watches in all have been opened (and registered for events)."""
+        while self.watches_opened < count:
+            self._watch_opened.clear()
+            await self._watch_opened.wait()
+
     def watch_requests(self) -> list[dict[str, str]]:
         return [q for m, _, q in self.requests if m == "GET" and q.get("watch") == "true"]
 
@@ -133,6 +141,8 @@ class FakeAPIServer:
             for obj in self.objects.values():
                 queue.put_nowait({"type": "ADDED", "object": obj})
         self.watchers.append(queue)
+        self.watches_opened += 1
+        self._watch_opened.set()
         try:
             while (event := await queue.get()) is not None:
                 obj_ns = (event["object"].get("metadata") or {}).get("namespace")

@@ -66,9 +66,7 @@ async def test_list_then_watch_into_an_indexed_cache(serve, fake):
     assert [p["metadata"]["name"] for p in informer.cache.list("default")] == ["a", "c"]
     assert [q.get("continue") for q in fake.list_requests()] == [None, "2"]
 
-    await asyncio.sleep(0)
-    while not fake.watchers:
-        await asyncio.sleep(0.01)
+    await fake.wait_for_watches(1)
     old = informer.cache.get("default/c")
     modified = fake.write("MODIFIED", {**pod("c", node="n2")})
     assert await recorder.next() == [("update", "c", old["metadata"]["resourceVersion"],
@@ -93,8 +91,7 @@ async def test_relist_after_410_reconciles_lost_changes(serve, fake):
     informer.start()
     await informer.wait_for_sync()
     await recorder.next(2)
-    while not fake.watchers:
-        await asyncio.sleep(0.01)
+    await fake.wait_for_watches(1)
 
     # changes whose events were compacted away, then the watch is told its version is too old
     fake.silently("DELETED", pod("gone"))
@@ -119,15 +116,13 @@ async def test_stream_end_resumes_from_the_last_bookmark_without_relisting(serve
     informer.start()
     await informer.wait_for_sync()
     await recorder.next()
-    while not fake.watchers:
-        await asyncio.sleep(0.01)
+    await fake.wait_for_watches(1)
     fake.silently("ADDED", pod("invisible"))  # moves the revision on; no event
     fake.compacted = 0
     fake.log.clear()
     fake.bookmark()
     fake.end_watches()
-    while len(fake.watch_requests()) < 2:
-        await asyncio.sleep(0.01)
+    await fake.wait_for_watches(2)
     first, second = fake.watch_requests()
     assert (first["resourceVersion"], second["resourceVersion"]) == ("2", str(fake.revision))
     assert first["allowWatchBookmarks"] == "true"
@@ -162,7 +157,10 @@ async def test_wait_for_sync_times_out_while_the_server_refuses(serve, fake):
     informer = Informer(client, PODS)
     informer._backoff_initial = 0.001
     informer.start()
-    assert not await informer.wait_for_sync(timeout=0.05)
+    with pytest.raises(TimeoutError):
+        async with asyncio.timeout(0.05):
+            await informer.wait_for_sync()
+    assert not informer.has_synced
     await informer.stop()
 
 
