@@ -9,6 +9,7 @@ Public surface (everything else lives in private modules)::
     GroupVersionResource, object_key, split_key                           naming
     Informer, InformerFactory, Indexer, EventHandler                      shared informers
     WorkQueue, RateLimiter and its implementations                        client-go's workqueue
+    LeaderElector, LeaderElectionConfig                                   leader election (Lease)
 
 Errors::
 
@@ -34,6 +35,7 @@ from hyperkube.client._config import (
     load_kubeconfig,
 )
 from hyperkube.client._informer import EventHandler, Informer, InformerFactory
+from hyperkube.client._leaderelection import LEASES, LeaderElectionConfig, LeaderElector
 from hyperkube.client._resources import GroupVersionResource, object_key, split_key
 from hyperkube.client._transport import (
     AppTransport,
@@ -82,5 +84,5 @@ __all__ = [
     "Watch", "WatchEvent", "in_cluster_config", "load_config", "load_kubeconfig", "object_key",
     "split_key", "BucketRateLimiter", "ItemExponentialFailureRateLimiter", "MaxOfRateLimiter",
     "RateLimiter", "ShutDown", "WorkQueue", "default_controller_rate_limiter",
-    "NAMESPACE_INDEX", "Indexer", "namespace_index", "EventHandler", "Informer", "InformerFactory",
+    "LEASES", "LeaderElectionConfig", "LeaderElector", "NAMESPACE_INDEX", "Indexer", "namespace_index", "EventHandler", "Informer", "InformerFactory",
 ]
