@@ -10,6 +10,7 @@ Public surface (everything else lives in private modules)::
     Informer, InformerFactory, Indexer, EventHandler                      shared informers
     WorkQueue, RateLimiter and its implementations                        client-go's workqueue
     LeaderElector, LeaderElectionConfig                                   leader election (Lease)
+    EventRecorder                                                         Events, aggregated
 
 Errors::
 
@@ -34,6 +35,7 @@ from hyperkube.client._config import (
     load_config,
     load_kubeconfig,
 )
+from hyperkube.client._events import EVENTS, NORMAL, WARNING, EventRecorder
 from hyperkube.client._informer import EventHandler, Informer, InformerFactory
 from hyperkube.client._leaderelection import LEASES, LeaderElectionConfig, LeaderElector
 from hyperkube.client._resources import GroupVersionResource, object_key, split_key
@@ -84,5 +86,5 @@ __all__ = [
     "Watch", "WatchEvent", "in_cluster_config", "load_config", "load_kubeconfig", "object_key",
     "split_key", "BucketRateLimiter", "ItemExponentialFailureRateLimiter", "MaxOfRateLimiter",
     "RateLimiter", "ShutDown", "WorkQueue", "default_controller_rate_limiter",
-    "LEASES", "LeaderElectionConfig", "LeaderElector", "NAMESPACE_INDEX", "Indexer", "namespace_index", "EventHandler", "Informer", "InformerFactory",
+    "EVENTS", "NORMAL", "WARNING", "EventRecorder", "LEASES", "LeaderElectionConfig", "LeaderElector", "NAMESPACE_INDEX", "Indexer", "namespace_index", "EventHandler", "Informer", "InformerFactory",
 ]
