@@ -1,0 +1,265 @@
+"""Pods: defaults (with the admission defaults a stock cluster adds), update rules, field
+selectors, graceful deletion and the ``kubectl get pods`` Table (STATUS computed as kubectl shows it).
+"""
+
+from __future__ import annotations
+
+import copy
+from decimal import Decimal
+from typing import Any
+
+from hyperkube.api.registry import AGE_COLUMN, NAME_COLUMN, Column, Object
+from hyperkube.api.strategies.base import Causes, KindStrategy, get, spec
+from hyperkube.api.strategies.common import NONE, parse_quantity
+from hyperkube.api.strategies.podspec import default_pod_spec, validate_pod_spec
+from hyperkube.machinery import validation as v
+from hyperkube.machinery.durations import age, human_duration, parse_rfc3339
+
+#: what DefaultTolerationSeconds admission adds to every pod
+DEFAULT_TOLERATIONS = (
+    {"key": "node.kubernetes.io/not-ready", "operator": "Exists", "effect": "NoExecute", "tolerationSeconds": 300},
+    {"key": "node.kubernetes.io/unreachable", "operator": "Exists", "effect": "NoExecute",
+     "tolerationSeconds": 300},
+)
+#: fields the control plane sets after create that a replaced manifest usually lacks
+CARRIED_OVER = ("nodeName", "serviceAccountName", "serviceAccount", "priority", "priorityClassName",
+                "preemptionPolicy", "tolerations", "volumes")
+IMMUTABLE_MESSAGE = (
+    "pod updates may not change fields other than `spec.containers[*].image`,`spec.initContainers[*].image`,"
+    "`spec.activeDeadlineSeconds`,`spec.tolerations` (only additions to existing tolerations),"
+    "`spec.terminationGracePeriodSeconds` (allow it to be set to 1 if it was previously negative)")
+
+
+def qos_class(pod_spec: dict[str, Any]) -> str:
+    """BestEffort, Burstable or Guaranteed, from the containers' cpu/memory requests and limits."""
+    requests: dict[str, Decimal] = {}
+    limits: dict[str, Decimal] = {}
+    guaranteed = True
+    for c in (pod_spec.get("containers") or []) + (pod_spec.get("initContainers") or []):
+        res = c.get("resources") or {} if isinstance(c, dict) else {}
+        for name, qty in (res.get("requests") or {}).items():
+            number = parse_quantity(qty)
+            if name in ("cpu", "memory") and number and number > 0:
+                requests[name] = requests.get(name, Decimal(0)) + number
+        found = set()
+        for name, qty in (res.get("limits") or {}).items():
+            number = parse_quantity(qty)
+            if name in ("cpu", "memory") and number and number > 0:
+                found.add(name)
+                limits[name] = limits.get(name, Decimal(0)) + number
+        if found != {"cpu", "memory"}:
+            guaranteed = False
+    if not requests and not limits:
+        return "BestEffort"
+    if guaranteed and all(requests.get(k) == limits.get(k) for k in limits) and len(requests) == len(limits):
+        return "Guaranteed"
+    return "Burstable"
+
+
+def _mask_mutable(pod_spec: Any) -> Any:
+    masked = copy.deepcopy(pod_spec) if isinstance(pod_spec, dict) else {}
+    for group in ("containers", "initContainers"):
+        for c in masked.get(group) or []:
+            if isinstance(c, dict):
+                c.pop("image", None)
+    for field in ("activeDeadlineSeconds", "tolerations", "ephemeralContainers", "schedulingGates"):
+        masked.pop(field, None)
+    if (masked.get("terminationGracePeriodSeconds") or 0) < 0:
+        masked["terminationGracePeriodSeconds"] = 1
+    return masked
+
+
+class PodStrategy(KindStrategy):
+    field_labels = ("spec.nodeName", "spec.restartPolicy", "spec.schedulerName", "spec.serviceAccountName",
+                    "spec.hostNetwork", "status.phase", "status.podIP", "status.podIPs",
+                    "status.nominatedNodeName")
+
+    def default(self, obj: Object) -> None:
+        pod_spec = spec(obj)
+        default_pod_spec(pod_spec)
+        for group in ("initContainers", "containers"):
+            for c in pod_spec.get(group) or []:
+                res = c.get("resources") if isinstance(c, dict) else None
+                if isinstance(res, dict) and res.get("limits"):
+                    requests = res.setdefault("requests", {})
+                    for name, qty in res["limits"].items():
+                        requests.setdefault(name, qty)
+
+    def prepare_for_create(self, obj: Object) -> None:
+        pod_spec = spec(obj)
+        pod_spec.setdefault("serviceAccountName", "default")
+        tolerations = pod_spec.setdefault("tolerations", [])
+        if isinstance(tolerations, list):
+            for default in DEFAULT_TOLERATIONS:
+                if not any(isinstance(t, dict) and t.get("key") == default["key"] and
+                           t.get("effect") in (None, "", "NoExecute") for t in tolerations):
+                    tolerations.append(dict(default))
+        if not pod_spec.get("priorityClassName"):
+            pod_spec.setdefault("priority", 0)
+        pod_spec.setdefault("preemptionPolicy", "PreemptLowerPriority")
+        super().prepare_for_create(obj)
+
+    def initial_status(self, obj: Object) -> Object:
+        return {"phase": "Pending", "qosClass": qos_class(spec(obj))}
+
+    def prepare_for_update(self, new: Object, old: Object) -> None:
+        new_spec, old_spec = spec(new), old.get("spec") or {}
+        for field in CARRIED_OVER:
+            if field in old_spec and not new_spec.get(field):
+                new_spec[field] = copy.deepcopy(old_spec[field])
+        super().prepare_for_update(new, old)
+
+    def validate_spec(self, obj: Object) -> Causes:
+        return validate_pod_spec(obj.get("spec"), for_pod=True)
+
+    def validate_spec_update(self, new: Object, old: Object) -> Causes:
+        new_spec, old_spec = new.get("spec") or {}, old.get("spec") or {}
+        out: Causes = []
+        if _mask_mutable(new_spec) != _mask_mutable(old_spec):
+            out.append(v.forbidden("spec", IMMUTABLE_MESSAGE))
+        old_deadline, new_deadline = old_spec.get("activeDeadlineSeconds"), new_spec.get("activeDeadlineSeconds")
+        if old_deadline is not None and (new_deadline is None or new_deadline > old_deadline):
+            out.append(v.invalid("spec.activeDeadlineSeconds", new_deadline,
+                                 "must be less than or equal to previous value"))
+        new_tolerations = new_spec.get("tolerations") or []
+        for tol in old_spec.get("tolerations") or []:
+            if tol not in new_tolerations:
+                out.append(v.forbidden("spec.tolerations", "existing toleration can not be modified except its "
+                                       "tolerationSeconds"))
+                break
+        return out
+
+    def graceful_delete_seconds(self, obj: Object) -> int | None:
+        """An unscheduled or finished pod goes at once; a running one waits for its kubelet."""
+        if not get(obj, "spec", "nodeName") or get(obj, "status", "phase") in ("Succeeded", "Failed"):
+            return 0
+        seconds = get(obj, "spec", "terminationGracePeriodSeconds", default=30)
+        return max(int(seconds), 1) if isinstance(seconds, int) else 30
+
+    def field_values(self, obj: Object) -> dict[str, str]:
+        pod_ips = [ip.get("ip", "") for ip in get(obj, "status", "podIPs", default=[]) if isinstance(ip, dict)]
+        return {
+            "spec.nodeName": str(get(obj, "spec", "nodeName", default="")),
+            "spec.restartPolicy": str(get(obj, "spec", "restartPolicy", default="")),
+            "spec.schedulerName": str(get(obj, "spec", "schedulerName", default="")),
+            "spec.serviceAccountName": str(get(obj, "spec", "serviceAccountName", default="")),
+            "spec.hostNetwork": "true" if get(obj, "spec", "hostNetwork") else "false",
+            "status.phase": str(get(obj, "status", "phase", default="")),
+            "status.podIP": str(get(obj, "status", "podIP", default="")),
+            "status.podIPs": ",".join(pod_ips),
+            "status.nominatedNodeName": str(get(obj, "status", "nominatedNodeName", default="")),
+        }
+
+    def columns(self) -> list[Column]:
+        return [
+            NAME_COLUMN,
+            Column("Ready", description="The aggregate readiness state of this pod for accepting traffic."),
+            Column("Status", description="The aggregate status of the containers in this pod."),
+            Column("Restarts", description="The number of times the containers in this pod have been restarted "
+                   "and when the last container in this pod has restarted."),
+            AGE_COLUMN,
+            Column("IP", priority=1, description="The IP address assigned to the pod."),
+            Column("Node", priority=1, description="The name of the node the pod is scheduled to."),
+            Column("Nominated Node", priority=1,
+                   description="The node this pod is nominated to run on by the scheduler for preemption."),
+            Column("Readiness Gates", priority=1, description="The readiness gates of this pod."),
+        ]
+
+    def row(self, obj: Object, now: float) -> list[Any]:
+        ready, status, restarts = pod_status_cells(obj, now)
+        gates = get(obj, "spec", "readinessGates", default=[])
+        gates_cell = NONE
+        if gates:
+            true = {c.get("type") for c in get(obj, "status", "conditions", default=[])
+                    if isinstance(c, dict) and c.get("status") == "True"}
+            gates_cell = f"{sum(1 for g in gates if g.get('conditionType') in true)}/{len(gates)}"
+        pod_ips = get(obj, "status", "podIPs", default=[])
+        ip = (pod_ips[0].get("ip") if pod_ips and isinstance(pod_ips[0], dict) else None) or \
+            get(obj, "status", "podIP", default="")
+        return [get(obj, "metadata", "name", default=""), ready, status, restarts, age(obj, now),
+                ip or NONE, get(obj, "spec", "nodeName", default="") or NONE,
+                get(obj, "status", "nominatedNodeName", default="") or NONE, gates_cell]
+
+
+def _finished_at(state: dict[str, Any]) -> float:
+    finished = (state.get("lastState") or {}).get("terminated", {}) or {}
+    try:
+        return parse_rfc3339(finished["finishedAt"]) if finished.get("finishedAt") else 0.0
+    except ValueError:
+        return 0.0
+
+
+def pod_status_cells(pod: Object, now: float) -> tuple[str, str, str]:
+    """READY, STATUS and RESTARTS, computed the way kubectl's pod printer does."""
+    pod_spec = pod.get("spec") or {}
+    status = pod.get("status") or {}
+    init_specs = pod_spec.get("initContainers") or []
+    sidecars = {c.get("name") for c in init_specs if isinstance(c, dict) and c.get("restartPolicy") == "Always"}
+    total = len(pod_spec.get("containers") or []) + len(sidecars)
+    ready = restarts = sidecar_restarts = 0
+    last_restart = 0.0
+    reason = status.get("reason") or status.get("phase") or ""
+    conditions = [c for c in status.get("conditions") or [] if isinstance(c, dict)]
+    for cond in conditions:
+        if cond.get("type") == "PodScheduled" and cond.get("reason") == "SchedulingGated":
+            reason = "SchedulingGated"
+    initializing = False
+    for i, cs in enumerate(status.get("initContainerStatuses") or []):
+        restarts += int(cs.get("restartCount") or 0)
+        last_restart = max(last_restart, _finished_at(cs))
+        state = cs.get("state") or {}
+        terminated, waiting = state.get("terminated"), state.get("waiting")
+        sidecar = cs.get("name") in sidecars
+        if sidecar:
+            sidecar_restarts += int(cs.get("restartCount") or 0)
+            if cs.get("started") and cs.get("ready"):
+                ready += 1
+        if terminated is not None and int(terminated.get("exitCode") or 0) == 0:
+            continue
+        if sidecar and cs.get("started"):
+            continue
+        if terminated is not None:
+            if terminated.get("reason"):
+                reason = "Init:" + terminated["reason"]
+            elif terminated.get("signal"):
+                reason = f"Init:Signal:{terminated['signal']}"
+            else:
+                reason = f"Init:ExitCode:{terminated.get('exitCode', 0)}"
+        elif waiting is not None and waiting.get("reason") and waiting["reason"] != "PodInitializing":
+            reason = "Init:" + waiting["reason"]
+        else:
+            reason = f"Init:{i}/{len(init_specs)}"
+        initializing = True
+        break
+    initialized = any(c.get("type") == "Initialized" and c.get("status") == "True" for c in conditions)
+    if not initializing or initialized:
+        restarts = sidecar_restarts
+        running = False
+        for cs in reversed(status.get("containerStatuses") or []):
+            restarts += int(cs.get("restartCount") or 0)
+            last_restart = max(last_restart, _finished_at(cs))
+            state = cs.get("state") or {}
+            terminated, waiting = state.get("terminated"), state.get("waiting")
+            if waiting is not None and waiting.get("reason"):
+                reason = waiting["reason"]
+            elif terminated is not None and terminated.get("reason"):
+                reason = terminated["reason"]
+            elif terminated is not None:
+                reason = (f"Signal:{terminated['signal']}" if terminated.get("signal")
+                          else f"ExitCode:{terminated.get('exitCode', 0)}")
+            elif cs.get("ready") and state.get("running") is not None:
+                running = True
+                ready += 1
+        if reason == "Completed" and running:
+            has_ready = any(c.get("type") == "Ready" and c.get("status") == "True" for c in conditions)
+            reason = "Running" if has_ready else "NotReady"
+    deleting = bool((pod.get("metadata") or {}).get("deletionTimestamp"))
+    if deleting and status.get("reason") == "NodeLost":
+        reason = "Unknown"
+    elif deleting and status.get("phase") not in ("Succeeded", "Failed"):
+        reason = "Terminating"
+    restarts_cell = str(restarts)
+    if restarts and last_restart:
+        restarts_cell = f"{restarts} ({human_duration(now - last_restart)} ago)"
+    return f"{ready}/{total}", reason, restarts_cell
+
