@@ -11,11 +11,13 @@ Public surface (everything else lives in private modules)::
     WorkQueue, RateLimiter and its implementations                        client-go's workqueue
     LeaderElector, LeaderElectionConfig                                   leader election (Lease)
     EventRecorder                                                         Events, aggregated
+    Discovery, APIResource                                                served resources, name lookup
 
 Errors::
 
     Exception
     ├── ConfigError                 no usable kubeconfig / in-cluster environment
+    ├── ResourceNotFound (LookupError)  discovery knows no such resource name or kind
     ├── TransportError              no HTTP response (the request may have been sent)
     │   └── ConnectError            could not connect (the request was never sent)
     └── APIError                    the server answered with a Status (hyperkube.machinery.errors)
@@ -35,6 +37,7 @@ from hyperkube.client._config import (
     load_config,
     load_kubeconfig,
 )
+from hyperkube.client._discovery import APIResource, Discovery, ResourceNotFound
 from hyperkube.client._events import EVENTS, NORMAL, WARNING, EventRecorder
 from hyperkube.client._informer import EventHandler, Informer, InformerFactory
 from hyperkube.client._leaderelection import LEASES, LeaderElectionConfig, LeaderElector
@@ -86,5 +89,5 @@ __all__ = [
     "Watch", "WatchEvent", "in_cluster_config", "load_config", "load_kubeconfig", "object_key",
     "split_key", "BucketRateLimiter", "ItemExponentialFailureRateLimiter", "MaxOfRateLimiter",
     "RateLimiter", "ShutDown", "WorkQueue", "default_controller_rate_limiter",
-    "EVENTS", "NORMAL", "WARNING", "EventRecorder", "LEASES", "LeaderElectionConfig", "LeaderElector", "NAMESPACE_INDEX", "Indexer", "namespace_index", "EventHandler", "Informer", "InformerFactory",
+    "APIResource", "Discovery", "ResourceNotFound", "EVENTS", "NORMAL", "WARNING", "EventRecorder", "LEASES", "LeaderElectionConfig", "LeaderElector", "NAMESPACE_INDEX", "Indexer", "namespace_index", "EventHandler", "Informer", "InformerFactory",
 ]
