@@ -23,6 +23,7 @@ import base64
 import os
 import ssl
 import tempfile
+import time
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
@@ -30,6 +31,9 @@ from typing import Any
 import yaml
 
 SERVICE_ACCOUNT_DIR = "/var/run/secrets/kubernetes.io/serviceaccount"
+#: a token file is re-read at most once a minute (client-go does the same): rotation is
+#: noticed quickly, and the event loop does not read a file on every request
+TOKEN_FILE_TTL = 60.0
 
 
 class ConfigError(Exception):
@@ -58,6 +62,8 @@ class Config:
     context: str | None = None
     user_agent: str = "hyperkube/0.1.0"
     extra_headers: dict[str, str] = field(default_factory=dict)
+    #: (token, monotonic time read) for token_file; re-read after TOKEN_FILE_TTL seconds
+    _token_cache: tuple[str | None, float] | None = field(default=None, repr=False, compare=False)
 
     def with_overrides(self, **changes: Any) -> Config:
         """A copy with the given fields replaced; ``None`` values are ignored (unset flags)."""
@@ -72,10 +78,14 @@ class Config:
         if self.token:
             return self.token
         if self.token_file:
-            try:
-                return Path(self.token_file).read_text().strip() or None
-            except OSError:
-                return None
+            now = time.monotonic()
+            if self._token_cache is None or now - self._token_cache[1] > TOKEN_FILE_TTL:
+                try:
+                    token = Path(self.token_file).read_text().strip() or None
+                except OSError:
+                    token = self._token_cache[0] if self._token_cache else None
+                self._token_cache = (token, now)
+            return self._token_cache[0]
         return None
 
     def ssl_context(self) -> ssl.SSLContext | None:

@@ -81,6 +81,9 @@ class Informer:
         self.list_count = 0
         self._handlers: list[EventHandler] = []
         self._synced = asyncio.Event()
+        #: held while the cache changes and handlers hear of it, so a late handler's replay
+        #: and live events never interleave
+        self._lock = asyncio.Lock()
         self._tasks: list[asyncio.Task[None]] = []
         self._backoff_initial, self._backoff_max = 0.8, 30.0
 
@@ -88,17 +91,20 @@ class Informer:
 
     def add_event_handler(self, on_add: Handler | None = None, on_update: Handler | None = None,
                           on_delete: Handler | None = None) -> EventHandler:
-        """Register handlers; objects already cached are replayed as adds to them (scheduled
-        on the loop, so call this from inside it)."""
+        """Register handlers. If objects are already cached, the handler first gets an add
+        for each (in a task, so call this inside the loop) and only then live events, in order."""
         handler = EventHandler(on_add, on_update, on_delete)
-        self._handlers.append(handler)
-        existing = self.cache.list()
-        if existing and on_add is not None:
-            async def replay() -> None:
-                for obj in existing:
-                    await _call(on_add, obj)
+        if not len(self.cache):
+            self._handlers.append(handler)
+            return handler
 
-            self._tasks.append(asyncio.get_running_loop().create_task(replay()))
+        async def replay() -> None:
+            async with self._lock:  # no event is applied between the snapshot and joining
+                for obj in self.cache.list():
+                    await _call(on_add, obj)
+                self._handlers.append(handler)
+
+        self._tasks.append(asyncio.get_running_loop().create_task(replay()))
         return handler
 
     def remove_event_handler(self, handler: EventHandler) -> None:
@@ -151,19 +157,20 @@ class Informer:
         kind = result.get("kind", "")
         kind = kind[:-4] if kind.endswith("List") else ""
         items = [_with_type(obj, kind, result.get("apiVersion", "")) for obj in result.get("items") or []]
-        previous = self.cache.replace(items)
-        self.resource_version = (result.get("metadata") or {}).get("resourceVersion", "")
-        self.list_count += 1
-        for obj in items:
-            old = previous.get(object_key(obj))
-            if old is None:
-                await self._dispatch("on_add", obj)
-            elif _rv(old) != _rv(obj):
-                await self._dispatch("on_update", old, obj)
-        current = {object_key(obj) for obj in items}
-        for key, old in previous.items():
-            if key not in current:
-                await self._dispatch("on_delete", old)
+        async with self._lock:
+            previous = self.cache.replace(items)
+            self.resource_version = (result.get("metadata") or {}).get("resourceVersion", "")
+            self.list_count += 1
+            for obj in items:
+                old = previous.get(object_key(obj))
+                if old is None:
+                    await self._dispatch("on_add", obj)
+                elif _rv(old) != _rv(obj):
+                    await self._dispatch("on_update", old, obj)
+            current = {object_key(obj) for obj in items}
+            for key, old in previous.items():
+                if key not in current:
+                    await self._dispatch("on_delete", old)
         self._synced.set()
 
     async def _watch(self) -> None:
@@ -178,15 +185,16 @@ class Informer:
             self.resource_version = watch.resource_version or self.resource_version
 
     async def _apply(self, kind: str, obj: Object) -> None:
-        if kind in ("ADDED", "MODIFIED"):
-            old = self.cache.put(obj)
-            if old is None:
-                await self._dispatch("on_add", obj)
-            else:
-                await self._dispatch("on_update", old, obj)
-        elif kind == "DELETED":
-            self.cache.delete(object_key(obj))
-            await self._dispatch("on_delete", obj)
+        async with self._lock:
+            if kind in ("ADDED", "MODIFIED"):
+                old = self.cache.put(obj)
+                if old is None:
+                    await self._dispatch("on_add", obj)
+                else:
+                    await self._dispatch("on_update", old, obj)
+            elif kind == "DELETED":
+                self.cache.delete(object_key(obj))
+                await self._dispatch("on_delete", obj)
 
     async def _dispatch(self, name: str, *args: Any) -> None:
         for handler in list(self._handlers):
@@ -194,8 +202,9 @@ class Informer:
 
     async def resync(self) -> None:
         """Deliver every cached object to the update handlers as ``(obj, obj)``."""
-        for obj in self.cache.list():
-            await self._dispatch("on_update", obj, obj)
+        async with self._lock:
+            for obj in self.cache.list():
+                await self._dispatch("on_update", obj, obj)
 
     async def _resync_loop(self) -> None:
         await self._synced.wait()

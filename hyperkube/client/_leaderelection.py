@@ -88,6 +88,7 @@ class LeaderElector:
         self._observed_time = 0.0
         self._observed_lease: dict[str, Any] | None = None
         self._leading = False
+        self._callbacks: set[asyncio.Future[Any]] = set()
         #: the holder identity last seen in the Lease
         self.leader = ""
 
@@ -145,7 +146,9 @@ class LeaderElector:
                 try:
                     result = self.on_new_leader(holder)
                     if inspect.isawaitable(result):
-                        asyncio.ensure_future(result)
+                        task = asyncio.ensure_future(result)
+                        self._callbacks.add(task)
+                        task.add_done_callback(self._callbacks.discard)
                 except Exception:
                     log.exception("on_new_leader failed")
 

@@ -87,6 +87,8 @@ def test_in_cluster_config(tmp_path):
     assert (config.namespace, config.ca_file) == ("kube-system", str(tmp_path / "ca.crt"))
     assert config.bearer_token() == "sa-token-1"
     (tmp_path / "token").write_text("sa-token-2")  # the kubelet rotated it
+    assert config.bearer_token() == "sa-token-1"  # cached for up to a minute
+    config._token_cache = (config._token_cache[0], config._token_cache[1] - 61)
     assert config.bearer_token() == "sa-token-2"
     with pytest.raises(ConfigError, match="KUBERNETES_SERVICE_HOST"):
         in_cluster_config(env={}, service_account_dir=tmp_path)
