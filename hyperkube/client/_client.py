@@ -146,11 +146,13 @@ class Client:
 
     async def open(self, method: str, path: str, *, params: list[tuple[str, str]] | None = None,
                    json: Any = None, content_type: str | None = None, accept: str = "application/json",
-                   stream: bool = False, idempotent: bool | None = None) -> Response:
+                   stream: bool = False, read_timeout: float | None = None,
+                   idempotent: bool | None = None) -> Response:
         """Send a request with retries and return the successful response unread (for streams).
 
         Raises the typed :class:`APIError` for a 4xx/5xx answer. ``stream=True`` lifts the
-        overall request timeout (watches, ``logs -f``).
+        overall request timeout (watches, ``logs -f``); ``read_timeout`` then bounds each wait
+        for more data.
         """
         body = None
         if json is not None:
@@ -166,7 +168,8 @@ class Client:
             retry_after: float | None = None
             try:
                 response = await self.transport.send(method, path, params=params, headers=headers,
-                                                     body=body, request_timeout=total)
+                                                     body=body, request_timeout=total,
+                                                     read_timeout=read_timeout)
             except ConnectError:
                 if attempt >= self.retry.max_retries:
                     raise

@@ -5,11 +5,12 @@ The loop (one task per informer)::
     list (paged) ──> replace the cache, diff it ──> add/update/delete handlers ──> synced
       ^                                                                          │
       │ 410 Gone: relist at once                                                 v
-      │ other errors: relist after a backoff (0.8 s doubling to 30 s)    watch from the list's
-      └───────────────────────────────────────────────────────────────── resourceVersion; a stream
-                                                                          that ends normally resumes
-                                                                          from the last event or
-                                                                          BOOKMARK, without a relist
+      │ other API errors: relist after a backoff (0.8 s doubling to 30 s)  watch from the list's
+      └─────────────────────────────────────────────────────────────────── resourceVersion; a stream
+                                                                          that ends, or a lost
+                                                                          connection (after a backoff),
+                                                                          resumes from the last event
+                                                                          or BOOKMARK without a relist
 
 Handlers may be plain functions or coroutines; they run in order in the informer's task, so
 they should be quick (typically ``queue.add(key)``). A handler added after objects arrived
@@ -174,14 +175,23 @@ class Informer:
         self._synced.set()
 
     async def _watch(self) -> None:
+        """Watch from :attr:`resource_version` for ever. A stream that ends, or a connection
+        that breaks, resumes from the newest version seen; a stale version raises Gone."""
+        backoff = self._backoff_initial
         while True:
             watch = self.client.watch(self.resource, namespace=self.namespace, label_selector=self.label_selector,
                                       field_selector=self.field_selector, resource_version=self.resource_version,
                                       timeout_seconds=random.randint(300, 600), allow_bookmarks=True)
-            async with watch:
-                async for event in watch:
-                    await self._apply(event.type, event.object)
-                    self.resource_version = watch.resource_version
+            try:
+                async with watch:
+                    async for event in watch:
+                        await self._apply(event.type, event.object)
+                        self.resource_version = watch.resource_version
+                        backoff = self._backoff_initial
+            except TransportError as error:
+                log.info("%s: watch connection lost (%s); resuming in %.1fs", self.resource, error, backoff)
+                await asyncio.sleep(backoff * (0.5 + random.random() / 2))
+                backoff = min(backoff * 2, self._backoff_max)
             self.resource_version = watch.resource_version or self.resource_version
 
     async def _apply(self, kind: str, obj: Object) -> None:

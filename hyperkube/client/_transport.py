@@ -82,7 +82,9 @@ class Transport:
 
     async def send(self, method: str, path: str, *, params: list[tuple[str, str]] | None = None,
                    headers: Mapping[str, str] | None = None, body: bytes | None = None,
-                   request_timeout: float | None = None) -> Response:
+                   request_timeout: float | None = None, read_timeout: float | None = None) -> Response:
+        """``request_timeout`` bounds the whole exchange (None: unbounded, for streams);
+        ``read_timeout`` bounds each wait for more bytes (a watch's silent dead peer)."""
         raise NotImplementedError
 
     async def close(self) -> None:
@@ -110,9 +112,9 @@ class HTTPTransport(Transport):
 
     async def send(self, method: str, path: str, *, params: list[tuple[str, str]] | None = None,
                    headers: Mapping[str, str] | None = None, body: bytes | None = None,
-                   request_timeout: float | None = None) -> Response:
+                   request_timeout: float | None = None, read_timeout: float | None = None) -> Response:
         session = self._get_session()
-        client_timeout = aiohttp.ClientTimeout(total=request_timeout, sock_connect=30)
+        client_timeout = aiohttp.ClientTimeout(total=request_timeout, sock_connect=30, sock_read=read_timeout)
         extra: dict[str, Any] = {}
         if self._server_hostname:
             extra["server_hostname"] = self._server_hostname
@@ -127,9 +129,9 @@ class HTTPTransport(Transport):
         return Response(raw)
 
     async def close(self) -> None:
-        if self._session is not None and not self._session.closed:
-            await self._session.close()
-        self._session = None
+        session, self._session = self._session, None  # no new request may pick it up while closing
+        if session is not None and not session.closed:
+            await session.close()
 
 
 class AppTransport(HTTPTransport):

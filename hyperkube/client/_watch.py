@@ -72,7 +72,11 @@ class Watch:
         params = [*self._params, ("watch", "true")]
         if self.resource_version:
             params.append(("resourceVersion", self.resource_version))
-        response = await self._client.open("GET", self._path, params=params, stream=True)
+        # the server ends a watch after timeoutSeconds; silence well past that means a dead peer
+        timeout = dict(self._params).get("timeoutSeconds")
+        read_timeout = float(timeout) + 30.0 if timeout else None
+        response = await self._client.open("GET", self._path, params=params, stream=True,
+                                           read_timeout=read_timeout)
         try:
             async for line in response.lines():
                 try:

@@ -8,7 +8,7 @@ import orjson
 import pytest
 from aiohttp import web
 
-from hyperkube.client import AppTransport, Client, RetryPolicy
+from hyperkube.client import AppTransport, Client, ConnectError, HTTPTransport, RetryPolicy
 
 
 def status(code: int, reason: str, message: str, **details: Any) -> web.Response:
@@ -22,6 +22,21 @@ def status(code: int, reason: str, message: str, **details: Any) -> web.Response
 
 def watch_lines(*events: dict[str, Any]) -> bytes:
     return b"".join(orjson.dumps(e) + b"\n" for e in events)
+
+
+class Cuttable(AppTransport):
+    """A network link the test can cut: requests then fail as if the server were unreachable;
+    :meth:`drop` breaks the open connections (and so any watch streaming over them)."""
+
+    cut = False
+
+    async def send(self, method: str, path: str, **kwargs: Any):
+        if self.cut:
+            raise ConnectError("network partition")
+        return await super().send(method, path, **kwargs)
+
+    async def drop(self) -> None:
+        await HTTPTransport.close(self)
 
 
 class Sleeps(list):

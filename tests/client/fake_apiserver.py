@@ -26,6 +26,7 @@ class FakeAPIServer:
         self.log: list[tuple[int, str, dict[str, Any]]] = []
         self.compacted = 0
         self.watchers: list[asyncio.Queue[dict[str, Any] | None]] = []
+        self._connections: dict[asyncio.Queue[dict[str, Any] | None], asyncio.BaseTransport] = {}
         self.requests: list[tuple[str, str, dict[str, str]]] = []
         self.fail_next: list[int] = []
         self.watches_opened = 0
@@ -85,6 +86,14 @@ class FakeAPIServer:
         for queue in self.watchers:
             queue.put_nowait(None)
 
+    def break_watches(self) -> None:
+        """The network drops every watch connection (the client sees the stream break)."""
+        for queue in self.watchers:
+            connection = self._connections.get(queue)
+            if connection is not None:
+                connection.close()
+            queue.put_nowait(None)
+
     async def wait_for_watches(self, count: int = 1) -> None:
         """Until ``count`` watches in all have been opened (and registered for events)."""
         while self.watches_opened < count:
@@ -141,6 +150,8 @@ class FakeAPIServer:
             for obj in self.objects.values():
                 queue.put_nowait({"type": "ADDED", "object": obj})
         self.watchers.append(queue)
+        if request.transport is not None:
+            self._connections[queue] = request.transport
         self.watches_opened += 1
         self._watch_opened.set()
         try:
@@ -152,6 +163,7 @@ class FakeAPIServer:
                     break
         finally:
             self.watchers.remove(queue)
+            self._connections.pop(queue, None)
         return response
 
 

@@ -178,3 +178,34 @@ async def test_factory_shares_one_informer_per_resource_and_selector(serve, fake
     assert pods.cache.keys() == ["default/a"] and "node" in pods.cache._indexers
     assert {q.get("labelSelector") for q in fake.list_requests()} == {None, "app=web"}
     await factory.stop()
+
+
+async def test_lost_connection_resumes_the_watch_then_410_relists(serve, fake):
+    fake.write("ADDED", pod("a"))
+    client = await serve(fake.app)
+    informer = Informer(client, PODS)
+    informer._backoff_initial = 0.001
+    recorder = Recorder()
+    recorder.attach(informer)
+    informer.start()
+    await informer.wait_for_sync()
+    await recorder.next()
+    await fake.wait_for_watches(1)
+
+    # the connection breaks; a change made meanwhile reaches the informer by resuming the watch
+    fake.break_watches()
+    fake.write("ADDED", pod("b"))
+    assert await recorder.next() == [("add", "b")]
+    assert informer.list_count == 1
+    first, resumed = fake.watch_requests()
+    assert first["resourceVersion"] == resumed["resourceVersion"] == "2"
+
+    # this time the history is compacted while disconnected: resuming is refused with 410
+    fake.break_watches()
+    fake.silently("DELETED", pod("a"))
+    fake.silently("ADDED", pod("c"))
+    assert sorted(await recorder.next(2)) == [("add", "c"), ("delete", "a")]
+    assert informer.list_count == 2
+    assert fake.watch_requests()[2]["resourceVersion"] == "3"
+    assert informer.cache.keys() == ["default/b", "default/c"]
+    await informer.stop()

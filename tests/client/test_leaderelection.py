@@ -11,15 +11,8 @@ import orjson
 import pytest
 from aiohttp import web
 
-from hyperkube.client import (
-    AppTransport,
-    Client,
-    ConnectError,
-    LeaderElectionConfig,
-    LeaderElector,
-    RetryPolicy,
-)
-from tests.client.conftest import status
+from hyperkube.client import Client, LeaderElectionConfig, LeaderElector, RetryPolicy
+from tests.client.conftest import Cuttable, status
 
 FAST = {"lease_duration": 1.0, "renew_deadline": 0.5, "retry_period": 0.05}
 
@@ -64,17 +57,6 @@ class LeaseServer:
         return self._store(body)
 
 
-class Cuttable(AppTransport):
-    """A network link the test can cut: requests then fail as if the server were unreachable."""
-
-    cut = False
-
-    async def send(self, method: str, path: str, **kwargs: Any):
-        if self.cut:
-            raise ConnectError("network partition")
-        return await super().send(method, path, **kwargs)
-
-
 class Candidate:
     def __init__(self, server: LeaseServer, identity: str, **options: Any) -> None:
         self.transport = Cuttable(server.app)
@@ -82,9 +64,11 @@ class Candidate:
         self.started = asyncio.Event()
         self.stopped = asyncio.Event()
         self.started_at = self.stopped_at = 0.0
+        self.leaders_seen: list[str] = []
         self.elector = LeaderElector(
             self.client, LeaderElectionConfig("lock", identity=identity, **{**FAST, **options}),
-            on_started_leading=self.work, on_stopped_leading=self.on_stopped)
+            on_started_leading=self.work, on_stopped_leading=self.on_stopped,
+            on_new_leader=self.leaders_seen.append)
         self.task: asyncio.Task[None] | None = None
 
     async def work(self) -> None:
@@ -154,6 +138,7 @@ async def test_one_leader_then_clean_handover(candidates):
     assert server.lease["spec"]["holderIdentity"] == other.elector.config.identity
     assert server.holders.count("") == 1  # released once, by the old leader
     assert server.lease["spec"]["leaseTransitions"] == 1
+    assert other.leaders_seen == [leader.elector.config.identity, other.elector.config.identity]
 
 
 async def test_partitioned_leader_steps_down_before_the_other_takes_over(candidates):
