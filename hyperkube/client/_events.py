@@ -31,7 +31,7 @@ from hyperkube.client._client import Client
 from hyperkube.client._resources import GroupVersionResource
 from hyperkube.client._transport import TransportError
 from hyperkube.machinery.durations import now_rfc3339
-from hyperkube.machinery.errors import APIError, NotFound
+from hyperkube.machinery.errors import APIError, MethodNotAllowed, NotFound, UnsupportedMediaType
 
 log = logging.getLogger("hyperkube.client.events")
 
@@ -58,6 +58,7 @@ class _Written:
     namespace: str
     count: int
     first_timestamp: str
+    body: dict[str, Any]  # the Event as the server last returned it
 
 
 @dataclass
@@ -170,8 +171,12 @@ class EventRecorder:
         if written is not None:
             patch = {"count": written.count + 1, "lastTimestamp": timestamp, "message": item["message"]}
             try:
-                await self.client.patch(EVENTS, written.name, patch, namespace=written.namespace,
-                                        patch_type="strategic")
+                try:
+                    written.body = await self.client.patch(EVENTS, written.name, patch, namespace=written.namespace,
+                                                           patch_type="strategic")
+                except (UnsupportedMediaType, MethodNotAllowed):
+                    # a server without PATCH: update the whole Event we wrote last
+                    written.body = await self.client.update(EVENTS, {**written.body, **patch})
                 written.count += 1
                 _remember(self._written, key, written)
                 return
@@ -188,8 +193,8 @@ class EventRecorder:
             "firstTimestamp": written.first_timestamp if written else timestamp, "lastTimestamp": timestamp,
             "count": count, "reportingComponent": self.component, "reportingInstance": self.host,
         }
-        await self.client.create(EVENTS, body, namespace=namespace)
-        _remember(self._written, key, _Written(name, namespace, count, body["firstTimestamp"]))
+        created = await self.client.create(EVENTS, body, namespace=namespace)
+        _remember(self._written, key, _Written(name, namespace, count, body["firstTimestamp"], created))
 
 
 def _remember(cache: OrderedDict[Any, Any], key: Any, value: Any) -> None:

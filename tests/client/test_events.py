@@ -22,6 +22,8 @@ class EventServer:
         self.app = web.Application()
         self.app.router.add_post("/api/v1/namespaces/{ns}/events", self.create)
         self.app.router.add_patch("/api/v1/namespaces/{ns}/events/{name}", self.patch)
+        self.app.router.add_put("/api/v1/namespaces/{ns}/events/{name}", self.update)
+        self.patch_supported = True
 
     async def create(self, request: web.Request) -> web.Response:
         body = orjson.loads(await request.read())
@@ -29,9 +31,17 @@ class EventServer:
         self.writes.append(("POST", body["metadata"]["name"]))
         return web.json_response(body, status=201)
 
+    async def update(self, request: web.Request) -> web.Response:
+        body = orjson.loads(await request.read())
+        self.writes.append(("PUT", body["metadata"]["name"]))
+        self.events[body["metadata"]["name"]] = body
+        return web.json_response(body)
+
     async def patch(self, request: web.Request) -> web.Response:
         name = request.match_info["name"]
         self.writes.append(("PATCH", name))
+        if not self.patch_supported:
+            return status(415, "UnsupportedMediaType", "PATCH is not supported by this server")
         assert request.content_type == "application/strategic-merge-patch+json"
         if name not in self.events:
             return status(404, "NotFound", f'events "{name}" not found')
@@ -105,3 +115,14 @@ async def test_spam_filter_drops_a_flood_about_one_object(recorder_and_server):
     recorder.event(POD, "Warning", "Failed", "Error: ImagePullBackOff")
     await recorder.flush()
     assert event["count"] == 26
+
+
+async def test_a_server_without_patch_gets_the_whole_event_put(recorder_and_server):
+    recorder, server, now = recorder_and_server
+    server.patch_supported = False
+    for _ in range(3):
+        recorder.event(POD, "Normal", "Pulled", "Container image already present on machine")
+    await recorder.flush()
+    assert [w[0] for w in server.writes] == ["POST", "PATCH", "PUT", "PATCH", "PUT"]
+    (event,) = server.events.values()
+    assert event["count"] == 3 and event["reason"] == "Pulled"
