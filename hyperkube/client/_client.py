@@ -25,10 +25,11 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+import aiohttp
 import orjson
 
 from hyperkube.client._config import Config
-from hyperkube.client._resources import ResourceLike, resource_of
+from hyperkube.client._resources import GroupVersionResource, ResourceLike, resource_of
 from hyperkube.client._transport import ConnectError, HTTPTransport, Response, Transport, TransportError
 from hyperkube.client._watch import Watch
 from hyperkube.machinery.errors import APIError, Gone, error_from_status
@@ -39,6 +40,9 @@ PATCH_CONTENT_TYPES = {
     "strategic": "application/strategic-merge-patch+json",
     "apply": "application/apply-patch+yaml",
 }
+#: exec/attach channel protocols, newest first (v5 adds the close-stdin signal)
+CHANNEL_PROTOCOLS = ("v5.channel.k8s.io", "v4.channel.k8s.io")
+PODS = GroupVersionResource("", "v1", "pods")
 IDEMPOTENT_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE"})
 
 
@@ -220,21 +224,23 @@ class Client:
     # -- verbs --------------------------------------------------------------------------------
 
     async def get(self, resource: ResourceLike, name: str, *, namespace: str | None = None,
-                  subresource: str | None = None, **params: Any) -> dict[str, Any]:
+                  subresource: str | None = None, accept: str = "application/json", **params: Any) -> dict[str, Any]:
+        """GET one object; extra keyword arguments become query parameters as written."""
         path = resource_of(resource).path(namespace, name, subresource)
-        return await self.request("GET", path, params=_query(**params))
+        return await self.request("GET", path, params=_query(**params), accept=accept)
 
     async def list(self, resource: ResourceLike, *, namespace: str | None = None,
                    label_selector: str | dict[str, str] | None = None, field_selector: str | None = None,
                    limit: int | None = None, continue_token: str | None = None,
                    resource_version: str | None = None, resource_version_match: str | None = None,
-                   timeout_seconds: int | None = None) -> dict[str, Any]:
-        """One page of a list; ``namespace=None`` lists across namespaces (or cluster-scoped)."""
+                   timeout_seconds: int | None = None, accept: str = "application/json") -> dict[str, Any]:
+        """One page of a list; ``namespace=None`` lists across namespaces (or cluster-scoped).
+        ``accept`` may ask for a server-side Table (``as=Table;v=v1;g=meta.k8s.io``)."""
         params = _query(labelSelector=_selector(label_selector), fieldSelector=field_selector,
                         limit=limit, resourceVersion=resource_version,
                         resourceVersionMatch=resource_version_match, timeoutSeconds=timeout_seconds)
         params += _query(**{"continue": continue_token})
-        return await self.request("GET", resource_of(resource).path(namespace), params=params)
+        return await self.request("GET", resource_of(resource).path(namespace), params=params, accept=accept)
 
     async def pages(self, resource: ResourceLike, *, page_size: int = 500,
                     **kwargs: Any) -> AsyncIterator[dict[str, Any]]:
@@ -279,12 +285,13 @@ class Client:
 
     async def update(self, resource: ResourceLike, body: dict[str, Any], *, namespace: str | None = None,
                      subresource: str | None = None, dry_run: bool = False,
-                     field_manager: str | None = None) -> dict[str, Any]:
+                     field_manager: str | None = None, field_validation: str | None = None) -> dict[str, Any]:
         """PUT the whole object; a ``metadata.resourceVersion`` makes it conditional (409 on a race)."""
         metadata = body.get("metadata") or {}
         namespace = namespace or metadata.get("namespace")
         path = resource_of(resource).path(namespace, metadata["name"], subresource)
-        params = _query(dryRun="All" if dry_run else None, fieldManager=field_manager)
+        params = _query(dryRun="All" if dry_run else None, fieldManager=field_manager,
+                        fieldValidation=field_validation)
         return await self.request("PUT", path, params=params, json=body)
 
     async def update_status(self, resource: ResourceLike, body: dict[str, Any], **kwargs: Any) -> dict[str, Any]:
@@ -292,10 +299,12 @@ class Client:
 
     async def patch(self, resource: ResourceLike, name: str, patch: Any, *, namespace: str | None = None,
                     patch_type: str = "merge", subresource: str | None = None, dry_run: bool = False,
-                    field_manager: str | None = None, force: bool | None = None) -> dict[str, Any]:
+                    field_manager: str | None = None, force: bool | None = None,
+                    field_validation: str | None = None) -> dict[str, Any]:
         """PATCH with ``patch_type`` json, merge, strategic or apply (server-side apply)."""
         content_type = PATCH_CONTENT_TYPES[patch_type]
-        params = _query(dryRun="All" if dry_run else None, fieldManager=field_manager, force=force)
+        params = _query(dryRun="All" if dry_run else None, fieldManager=field_manager, force=force,
+                        fieldValidation=field_validation)
         path = resource_of(resource).path(namespace, name, subresource)
         return await self.request("PATCH", path, params=params, json=patch, content_type=content_type)
 
@@ -318,6 +327,39 @@ class Client:
         params = _query(labelSelector=_selector(label_selector), fieldSelector=field_selector)
         return await self.request("DELETE", path, params=params, json=_delete_options(
             propagation_policy, grace_period_seconds, None, dry_run))
+
+    # -- streams: logs and channels ----------------------------------------------------------------
+
+    async def logs(self, name: str, *, namespace: str, container: str | None = None, previous: bool = False,
+                   tail_lines: int | None = None, since_seconds: int | None = None, timestamps: bool = False,
+                   limit_bytes: int | None = None) -> str:
+        """A container's log as text (``kubectl logs``)."""
+        params = _query(container=container, previous=previous or None, tailLines=tail_lines,
+                        sinceSeconds=since_seconds, timestamps=timestamps or None, limitBytes=limit_bytes)
+        path = PODS.path(namespace, name, "log")
+        response = await self.open("GET", path, params=params, accept="text/plain, */*")
+        return (await response.read()).decode(errors="replace")
+
+    async def follow_logs(self, name: str, *, namespace: str, container: str | None = None,
+                          tail_lines: int | None = None, since_seconds: int | None = None,
+                          timestamps: bool = False) -> AsyncIterator[bytes]:
+        """A container's log as it is written (``kubectl logs -f``), chunk by chunk."""
+        params = _query(container=container, follow=True, tailLines=tail_lines, sinceSeconds=since_seconds,
+                        timestamps=timestamps or None)
+        response = await self.open("GET", PODS.path(namespace, name, "log"), params=params,
+                                   accept="text/plain, */*", stream=True)
+        try:
+            async for chunk in response.chunks():
+                yield chunk
+        finally:
+            response.close()
+
+    async def websocket(self, path: str, *, params: list[tuple[str, str]] | None = None,
+                        protocols: tuple[str, ...] = CHANNEL_PROTOCOLS) -> aiohttp.ClientWebSocketResponse:
+        """A WebSocket to ``path`` with this client's credentials: exec, attach and
+        port-forward speak Kubernetes' channel protocol over it (first byte = channel)."""
+        return await self.transport.websocket(path, params=params, headers=self._headers("*/*", None),
+                                              protocols=protocols)
 
     def watch(self, resource: ResourceLike, *, namespace: str | None = None,
               label_selector: str | dict[str, str] | None = None, field_selector: str | None = None,

@@ -87,6 +87,12 @@ class Transport:
         ``read_timeout`` bounds each wait for more bytes (a watch's silent dead peer)."""
         raise NotImplementedError
 
+    async def websocket(self, path: str, *, params: list[tuple[str, str]] | None = None,
+                        headers: Mapping[str, str] | None = None,
+                        protocols: tuple[str, ...] = ()) -> aiohttp.ClientWebSocketResponse:
+        """Open a WebSocket (exec, attach, port-forward channels)."""
+        raise NotImplementedError
+
     async def close(self) -> None:
         """Release connections (and, for an app, the listening site)."""
 
@@ -128,6 +134,21 @@ class HTTPTransport(Transport):
             raise TransportError(f"{method} {self.base_url}{path}: {error!r}") from error
         return Response(raw)
 
+    async def websocket(self, path: str, *, params: list[tuple[str, str]] | None = None,
+                        headers: Mapping[str, str] | None = None,
+                        protocols: tuple[str, ...] = ()) -> aiohttp.ClientWebSocketResponse:
+        session = self._get_session()
+        extra: dict[str, Any] = {}
+        if self._server_hostname:
+            extra["server_hostname"] = self._server_hostname
+        try:
+            return await session.ws_connect(self.base_url + path, params=params or None, headers=dict(headers or {}),
+                                            protocols=protocols, autoping=True, **extra)
+        except aiohttp.ClientConnectorError as error:
+            raise ConnectError(f"dial {self.base_url}: {error}") from error
+        except (aiohttp.ClientError, OSError, TimeoutError) as error:
+            raise TransportError(f"websocket {self.base_url}{path}: {error!r}") from error
+
     async def close(self) -> None:
         session, self._session = self._session, None  # no new request may pick it up while closing
         if session is not None and not session.closed:
@@ -159,6 +180,11 @@ class AppTransport(HTTPTransport):
         if self._runner is None:
             await self.start()
         return await super().send(method, path, **kwargs)
+
+    async def websocket(self, path: str, **kwargs: Any) -> aiohttp.ClientWebSocketResponse:
+        if self._runner is None:
+            await self.start()
+        return await super().websocket(path, **kwargs)
 
     async def close(self) -> None:
         await super().close()
