@@ -32,6 +32,7 @@ from hyperkube.client._config import Config
 from hyperkube.client._resources import GroupVersionResource, ResourceLike, resource_of
 from hyperkube.client._transport import ConnectError, HTTPTransport, Response, Transport, TransportError
 from hyperkube.client._watch import Watch
+from hyperkube.client._workqueue import BucketRateLimiter
 from hyperkube.machinery.errors import APIError, Gone, error_from_status
 
 PATCH_CONTENT_TYPES = {
@@ -104,11 +105,13 @@ class Client:
     """An async Kubernetes API client. Use as ``async with Client(config) as client:``.
 
     ``transport`` replaces the network (see :class:`AppTransport`); ``retry`` the retry
-    policy. ``namespace`` defaults to the config's (the kubeconfig context's namespace).
+    policy; ``qps``/``burst`` throttle requests client-side with a token bucket. Namespaced
+    calls take ``namespace`` explicitly; :attr:`namespace` is the kubeconfig context's.
     """
 
     def __init__(self, config: Config | None = None, *, transport: Transport | None = None,
-                 retry: RetryPolicy | None = None, timeout: float = 60.0) -> None:
+                 retry: RetryPolicy | None = None, timeout: float = 60.0, qps: float | None = None,
+                 burst: int = 10) -> None:
         if config is None and transport is None:
             raise ValueError("Client needs a config, a transport, or both")
         self.config = config or Config(server="http://127.0.0.1")
@@ -118,6 +121,8 @@ class Client:
         self.transport = transport
         self.retry = retry or RetryPolicy()
         self.timeout = timeout
+        #: client-side throttle (client-go's --kube-api-qps/--kube-api-burst); None = unlimited
+        self.throttle = BucketRateLimiter(qps, burst) if qps else None
 
     @property
     def namespace(self) -> str:
@@ -170,6 +175,10 @@ class Client:
         attempt = 0
         while True:
             retry_after: float | None = None
+            if self.throttle is not None:
+                wait = self.throttle.when(path)
+                if wait > 0:
+                    await self.retry.sleep(wait)
             try:
                 response = await self.transport.send(method, path, params=params, headers=headers,
                                                      body=body, request_timeout=total,

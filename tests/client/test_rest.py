@@ -263,3 +263,15 @@ async def test_expired_continue_token_falls_back_to_a_full_list(serve):
     assert [i["metadata"]["name"] for i in result["items"]] == ["a", "b"]
     assert seen[-1] == {}
     assert result["metadata"]["resourceVersion"] == "9"
+
+
+async def test_client_side_throttle(serve, sleeps):
+    async def handler(request: web.Request) -> web.Response:
+        return web.json_response(pod("web"))
+
+    app = web.Application()
+    app.router.add_get("/api/v1/namespaces/default/pods/web", handler)
+    client = await serve(app, qps=10, burst=2)
+    for _ in range(4):
+        await client.get(PODS, "web", namespace="default")
+    assert sleeps == [pytest.approx(0.1, abs=0.05), pytest.approx(0.2, abs=0.05)]
