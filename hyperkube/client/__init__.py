@@ -25,6 +25,29 @@ Errors::
         ├── AlreadyExists, Conflict, Gone (410: Gone or Expired), RequestEntityTooLarge
         ├── UnsupportedMediaType, Invalid (with details.causes), TooManyRequests
         └── InternalError, ServiceUnavailable, Timeout
+
+A controller, wired the client-go way (the queue holds keys; ``sync`` is idempotent)::
+
+    async with Client(load_config(kubeconfig)) as client:
+        factory = InformerFactory(client)
+        pods = factory.informer("v1/pods")
+        queue = WorkQueue()
+        pods.add_event_handler(lambda o: queue.add(object_key(o)),
+                               lambda old, new: queue.add(object_key(new)),
+                               lambda o: queue.add(object_key(o)))
+        factory.start()
+        await factory.wait_for_sync()
+        async for key in queue:             # several workers may run this loop
+            try:
+                await sync(key, pods.cache.get(key))
+                queue.forget(key)
+            except Exception:
+                queue.add_rate_limited(key)
+            finally:
+                queue.done(key)
+
+Leader election wraps such a loop: ``await LeaderElector(client, LeaderElectionConfig(
+"kube-scheduler"), on_started_leading=run).run()`` returns when the lease is lost.
 """
 
 from hyperkube.client._cache import NAMESPACE_INDEX, Indexer, namespace_index
@@ -81,13 +104,14 @@ from hyperkube.machinery.errors import (
 )
 
 __all__ = [
-    "APIError", "AlreadyExists", "AppTransport", "BadRequest", "Client", "Config", "ConfigError",
-    "Conflict", "ConnectError", "Forbidden", "Gone", "GroupVersionResource", "HTTPTransport",
-    "InternalError", "Invalid", "KubeConfig", "MethodNotAllowed", "NotAcceptable", "NotFound",
-    "RequestEntityTooLarge", "Response", "RetryPolicy", "ServiceUnavailable", "Timeout",
-    "TooManyRequests", "Transport", "TransportError", "Unauthorized", "UnsupportedMediaType",
-    "Watch", "WatchEvent", "in_cluster_config", "load_config", "load_kubeconfig", "object_key",
-    "split_key", "BucketRateLimiter", "ItemExponentialFailureRateLimiter", "MaxOfRateLimiter",
-    "RateLimiter", "ShutDown", "WorkQueue", "default_controller_rate_limiter",
-    "APIResource", "Discovery", "ResourceNotFound", "EVENTS", "NORMAL", "WARNING", "EventRecorder", "LEASES", "LeaderElectionConfig", "LeaderElector", "NAMESPACE_INDEX", "Indexer", "namespace_index", "EventHandler", "Informer", "InformerFactory",
+    "APIError", "APIResource", "AlreadyExists", "AppTransport", "BadRequest", "BucketRateLimiter", "Client",
+    "Config", "ConfigError", "Conflict", "ConnectError", "Discovery", "EVENTS", "EventHandler",
+    "EventRecorder", "Forbidden", "Gone", "GroupVersionResource", "HTTPTransport", "Indexer", "Informer",
+    "InformerFactory", "InternalError", "Invalid", "ItemExponentialFailureRateLimiter", "KubeConfig",
+    "LEASES", "LeaderElectionConfig", "LeaderElector", "MaxOfRateLimiter", "MethodNotAllowed",
+    "NAMESPACE_INDEX", "NORMAL", "NotAcceptable", "NotFound", "RateLimiter", "RequestEntityTooLarge",
+    "ResourceNotFound", "Response", "RetryPolicy", "ServiceUnavailable", "ShutDown", "Timeout",
+    "TooManyRequests", "Transport", "TransportError", "Unauthorized", "UnsupportedMediaType", "WARNING",
+    "Watch", "WatchEvent", "WorkQueue", "default_controller_rate_limiter", "in_cluster_config",
+    "load_config", "load_kubeconfig", "namespace_index", "object_key", "split_key",
 ]
