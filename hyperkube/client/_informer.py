@@ -178,7 +178,9 @@ class Informer:
         """Watch from :attr:`resource_version` for ever. A stream that ends, or a connection
         that breaks, resumes from the newest version seen; a stale version raises Gone."""
         backoff = self._backoff_initial
+        loop = asyncio.get_running_loop()
         while True:
+            opened, resumed_from = loop.time(), self.resource_version
             watch = self.client.watch(self.resource, namespace=self.namespace, label_selector=self.label_selector,
                                       field_selector=self.field_selector, resource_version=self.resource_version,
                                       timeout_seconds=random.randint(300, 600), allow_bookmarks=True)
@@ -188,11 +190,18 @@ class Informer:
                         await self._apply(event.type, event.object)
                         self.resource_version = watch.resource_version
                         backoff = self._backoff_initial
+                broken: TransportError | None = None
             except TransportError as error:
-                log.info("%s: watch connection lost (%s); resuming in %.1fs", self.resource, error, backoff)
-                await asyncio.sleep(backoff * (0.5 + random.random() / 2))
-                backoff = min(backoff * 2, self._backoff_max)
+                broken = error
             self.resource_version = watch.resource_version or self.resource_version
+            quiet = self.resource_version == resumed_from and loop.time() - opened < 1.0
+            if broken is None and not quiet:
+                continue  # a normal end (the server's timeoutSeconds): resume at once
+            # a broken connection, or a stream that ends at once with nothing in it: back off
+            why = f"watch connection lost ({broken})" if broken else "very short watch with no events"
+            log.info("%s: %s; resuming in %.1fs", self.resource, why, backoff)
+            await asyncio.sleep(backoff * (0.5 + random.random() / 2))
+            backoff = min(backoff * 2, self._backoff_max)
 
     async def _apply(self, kind: str, obj: Object) -> None:
         async with self._lock:
