@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import ssl
+import weakref
 from collections.abc import AsyncIterator, Mapping
 from typing import Any
 
@@ -107,8 +108,14 @@ class HTTPTransport(Transport):
         self._server_hostname = server_hostname
         self._limit = connection_limit
         self._session: aiohttp.ClientSession | None = None
+        self._closed = False
+        #: responses not yet read to the end (watches, logs -f): closing the session alone
+        #: would leave their readers waiting for ever, so close() closes them first
+        self._open_responses: weakref.WeakSet[Response] = weakref.WeakSet()
 
     def _get_session(self) -> aiohttp.ClientSession:
+        if self._closed:
+            raise RuntimeError("the client is closed")
         if self._session is None or self._session.closed:
             connector = aiohttp.TCPConnector(ssl=self._ssl if self._ssl is not None else False,
                                              limit=self._limit, enable_cleanup_closed=True)
@@ -132,7 +139,9 @@ class HTTPTransport(Transport):
             raise ConnectError(f"dial {self.base_url}: {error}") from error
         except (TimeoutError, aiohttp.ClientError, OSError) as error:
             raise TransportError(f"{method} {self.base_url}{path}: {error!r}") from error
-        return Response(raw)
+        response = Response(raw)
+        self._open_responses.add(response)
+        return response
 
     async def websocket(self, path: str, *, params: list[tuple[str, str]] | None = None,
                         headers: Mapping[str, str] | None = None,
@@ -149,10 +158,17 @@ class HTTPTransport(Transport):
         except (aiohttp.ClientError, OSError, TimeoutError) as error:
             raise TransportError(f"websocket {self.base_url}{path}: {error!r}") from error
 
-    async def close(self) -> None:
+    async def reset(self) -> None:
+        """Drop every connection, open streams included; later requests connect afresh."""
+        for response in list(self._open_responses):
+            response.close()
         session, self._session = self._session, None  # no new request may pick it up while closing
         if session is not None and not session.closed:
             await session.close()
+
+    async def close(self) -> None:
+        self._closed = True
+        await self.reset()
 
 
 class AppTransport(HTTPTransport):
@@ -188,6 +204,7 @@ class AppTransport(HTTPTransport):
 
     async def close(self) -> None:
         await super().close()
+        self._closed = False  # an app transport may be started again
         if self._runner is not None:
             runner, self._runner = self._runner, None
             await runner.cleanup()

@@ -8,7 +8,7 @@ import orjson
 import pytest
 from aiohttp import web
 
-from hyperkube.client import AppTransport, Client, ConnectError, HTTPTransport, RetryPolicy
+from hyperkube.client import AppTransport, Client, ConnectError, RetryPolicy
 
 
 def status(code: int, reason: str, message: str, **details: Any) -> web.Response:
@@ -36,7 +36,7 @@ class Cuttable(AppTransport):
         return await super().send(method, path, **kwargs)
 
     async def drop(self) -> None:
-        await HTTPTransport.close(self)
+        await self.reset()
 
 
 class Sleeps(list):

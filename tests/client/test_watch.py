@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from aiohttp import web
 
-from hyperkube.client import Gone, NotFound, WatchEvent
+from hyperkube.client import Gone, NotFound, TransportError, WatchEvent
 from tests.client.conftest import status, watch_lines
 
 PODS = "v1/pods"
@@ -114,3 +114,19 @@ async def test_watch_request_refused_with_410(serve):
     with pytest.raises(NotFound):
         async for _ in client.watch(PODS, namespace="default"):
             pass
+
+
+async def test_closing_the_client_ends_open_watches(serve):
+    from tests.client.fake_apiserver import FakeAPIServer
+    from tests.client.fake_apiserver import pod as fake_pod
+
+    fake = FakeAPIServer()
+    fake.write("ADDED", fake_pod("a"))
+    client = await serve(fake.app)
+    watch = client.watch(PODS)
+    first = await watch.__anext__()
+    assert first.type == "ADDED"
+    await client.transport.reset()  # as client.close() does, before it refuses new requests
+    with pytest.raises(TransportError):
+        await watch.__anext__()
+    fake.end_watches()
