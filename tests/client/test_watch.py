@@ -7,6 +7,8 @@ from aiohttp import web
 
 from hyperkube.client import Gone, NotFound, TransportError, WatchEvent
 from tests.client.conftest import status, watch_lines
+from tests.client.fake_apiserver import FakeAPIServer
+from tests.client.fake_apiserver import pod as fake_pod
 
 PODS = "v1/pods"
 
@@ -117,9 +119,6 @@ async def test_watch_request_refused_with_410(serve):
 
 
 async def test_closing_the_client_ends_open_watches(serve):
-    from tests.client.fake_apiserver import FakeAPIServer
-    from tests.client.fake_apiserver import pod as fake_pod
-
     fake = FakeAPIServer()
     fake.write("ADDED", fake_pod("a"))
     client = await serve(fake.app)
