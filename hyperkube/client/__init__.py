@@ -18,6 +18,7 @@ Errors::
     Exception
     ├── ConfigError                 no usable kubeconfig / in-cluster environment
     ├── ResourceNotFound (LookupError)  discovery knows no such resource name or kind
+    ├── ExecCredentialError         a kubeconfig exec credential plugin failed
     ├── TransportError              no HTTP response (the request may have been sent)
     │   └── ConnectError            could not connect (the request was never sent)
     └── APIError                    the server answered with a Status (hyperkube.machinery.errors)
@@ -50,6 +51,7 @@ Leader election wraps such a loop: ``await LeaderElector(client, LeaderElectionC
 "kube-scheduler"), on_started_leading=run).run()`` returns when the lease is lost.
 """
 
+from hyperkube.client._auth import ExecCredentialError
 from hyperkube.client._cache import NAMESPACE_INDEX, Indexer, namespace_index
 from hyperkube.client._client import Client, RetryPolicy
 from hyperkube.client._config import (
@@ -106,7 +108,7 @@ from hyperkube.machinery.errors import (
 __all__ = [
     "APIError", "APIResource", "AlreadyExists", "AppTransport", "BadRequest", "BucketRateLimiter", "Client",
     "Config", "ConfigError", "Conflict", "ConnectError", "Discovery", "EVENTS", "EventHandler",
-    "EventRecorder", "Forbidden", "Gone", "GroupVersionResource", "HTTPTransport", "Indexer", "Informer",
+    "EventRecorder", "ExecCredentialError", "Forbidden", "Gone", "GroupVersionResource", "HTTPTransport", "Indexer", "Informer",
     "InformerFactory", "InternalError", "Invalid", "ItemExponentialFailureRateLimiter", "KubeConfig",
     "LEASES", "LeaderElectionConfig", "LeaderElector", "MaxOfRateLimiter", "MethodNotAllowed",
     "NAMESPACE_INDEX", "NORMAL", "NotAcceptable", "NotFound", "RateLimiter", "RequestEntityTooLarge",

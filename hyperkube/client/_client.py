@@ -28,6 +28,7 @@ from typing import Any
 import aiohttp
 import orjson
 
+from hyperkube.client._auth import ExecCredentials
 from hyperkube.client._config import Config
 from hyperkube.client._resources import GroupVersionResource, ResourceLike, resource_of
 from hyperkube.client._transport import ConnectError, HTTPTransport, Response, Transport, TransportError
@@ -123,6 +124,8 @@ class Client:
         self.timeout = timeout
         #: client-side throttle (client-go's --kube-api-qps/--kube-api-burst); None = unlimited
         self.throttle = BucketRateLimiter(qps, burst) if qps else None
+        use_exec = self.config.exec_plugin and not self.config.token and not self.config.token_file
+        self._exec = ExecCredentials(self.config.exec_plugin) if use_exec else None  # type: ignore[arg-type]
 
     @property
     def namespace(self) -> str:
@@ -173,8 +176,11 @@ class Client:
         headers = self._headers(accept, content_type)
         total = None if stream else self.timeout
         attempt = 0
+        refreshed = False
         while True:
             retry_after: float | None = None
+            if self._exec is not None:
+                headers["Authorization"] = f"Bearer {await self._exec.token()}"
             if self.throttle is not None:
                 wait = self.throttle.when(path)
                 if wait > 0:
@@ -193,6 +199,10 @@ class Client:
                 if response.status < 400:
                     return response
                 error = await self._error(response)
+                if response.status == 401 and self._exec is not None and not refreshed:
+                    self._exec.invalidate()  # the plugin's token was revoked or expired early
+                    refreshed = True
+                    continue
                 retry_after = _retry_after(response.headers)
                 retryable = response.status == 429 or (
                     response.status == 503 and (idempotent or retry_after is not None))

@@ -51,6 +51,8 @@ class Config:
     token_file: str | None = None
     username: str | None = None
     password: str | None = None
+    #: a kubeconfig ``user.exec`` credential plugin (command, args, env, apiVersion)
+    exec_plugin: dict[str, Any] | None = None
     ca_data: bytes | None = None  # PEM
     ca_file: str | None = None
     cert_data: bytes | None = None  # PEM
@@ -211,6 +213,7 @@ class KubeConfig:
             token=token or user_body.get("token"),
             token_file=None if token else user_body.get("tokenFile"),
             username=user_body.get("username"),
+            exec_plugin=None if token else user_body.get("exec"),
             password=user_body.get("password"),
             cert_data=_b64(user_body.get("client-certificate-data")),
             cert_file=user_body.get("client-certificate"),
@@ -229,6 +232,11 @@ def _resolve_paths(body: dict[str, Any], base: Path) -> dict[str, Any]:
         value = body.get(key)
         if value and not os.path.isabs(value):
             body[key] = str(base / value)
+    plugin = body.get("exec")
+    if isinstance(plugin, dict):
+        command = plugin.get("command") or ""
+        if os.sep in command and not os.path.isabs(command):  # ./plugin: next to the file; bare names: $PATH
+            body["exec"] = {**plugin, "command": str(base / command)}
     return body
 
 
