@@ -138,7 +138,7 @@ class Informer:
         await asyncio.gather(*tasks, return_exceptions=True)
 
     async def run(self) -> None:
-        """List and watch until cancelled; never raises for API or connection errors."""
+        """List and watch until cancelled; errors are logged and retried, never raised."""
         backoff = self._backoff_initial
         while True:
             try:
@@ -149,6 +149,10 @@ class Informer:
                 log.info("%s: watch expired (%s); relisting", self.resource, error.message)
             except (APIError, TransportError) as error:
                 log.warning("%s: list/watch failed: %s; retrying in %.1fs", self.resource, error, backoff)
+                await asyncio.sleep(backoff * (0.5 + random.random() / 2))
+                backoff = min(backoff * 2, self._backoff_max)
+            except Exception:  # an informer never dies: credentials, a bad body, a bug in a handler's caller
+                log.exception("%s: list/watch failed; retrying in %.1fs", self.resource, backoff)
                 await asyncio.sleep(backoff * (0.5 + random.random() / 2))
                 backoff = min(backoff * 2, self._backoff_max)
 
