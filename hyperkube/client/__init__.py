@@ -3,6 +3,7 @@
 Public surface (everything else lives in private modules)::
 
     Config, KubeConfig, load_kubeconfig, in_cluster_config, load_config   where and who
+    write_kubeconfig                                                      (hyperkube up writes one)
     Client, RetryPolicy                                                   REST verbs, retries
     Transport, HTTPTransport, AppTransport                                the transport seam
     Watch, WatchEvent                                                     watch streams
@@ -61,6 +62,7 @@ from hyperkube.client._config import (
     in_cluster_config,
     load_config,
     load_kubeconfig,
+    write_kubeconfig,
 )
 from hyperkube.client._discovery import APIResource, Discovery, ResourceNotFound
 from hyperkube.client._events import EVENTS, NORMAL, WARNING, EventRecorder
@@ -115,5 +117,5 @@ __all__ = [
     "ResourceNotFound", "Response", "RetryPolicy", "ServiceUnavailable", "ShutDown", "Timeout",
     "TooManyRequests", "Transport", "TransportError", "Unauthorized", "UnsupportedMediaType", "WARNING",
     "Watch", "WatchEvent", "WorkQueue", "default_controller_rate_limiter", "in_cluster_config",
-    "load_config", "load_kubeconfig", "namespace_index", "object_key", "split_key",
+    "load_config", "load_kubeconfig", "namespace_index", "object_key", "split_key", "write_kubeconfig",
 ]

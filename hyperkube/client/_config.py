@@ -250,6 +250,38 @@ def _normalise_server(server: str) -> str:
     return server.rstrip("/")
 
 
+def write_kubeconfig(path: str | os.PathLike[str], server: str, *, name: str = "hyperkube",
+                     namespace: str = "default", token: str | None = None, ca_data: bytes | None = None,
+                     cert_data: bytes | None = None, key_data: bytes | None = None,
+                     insecure_skip_tls_verify: bool = False) -> Path:
+    """Write a one-cluster kubeconfig (what ``hyperkube up`` hands to kubectl), mode 0600,
+    replacing the file atomically. Call it from a thread when an event loop is running."""
+    cluster: dict[str, Any] = {"server": server}
+    if ca_data:
+        cluster["certificate-authority-data"] = base64.b64encode(ca_data).decode()
+    if insecure_skip_tls_verify:
+        cluster["insecure-skip-tls-verify"] = True
+    user: dict[str, Any] = {}
+    if token:
+        user["token"] = token
+    if cert_data and key_data:
+        user["client-certificate-data"] = base64.b64encode(cert_data).decode()
+        user["client-key-data"] = base64.b64encode(key_data).decode()
+    document = {"apiVersion": "v1", "kind": "Config", "preferences": {},
+                "clusters": [{"name": name, "cluster": cluster}],
+                "users": [{"name": name, "user": user}],
+                "contexts": [{"name": name, "context": {"cluster": name, "user": name, "namespace": namespace}}],
+                "current-context": name}
+    target = Path(path)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    temporary = target.with_name(f".{target.name}.tmp")
+    temporary.touch(mode=0o600)
+    temporary.chmod(0o600)
+    temporary.write_text(yaml.safe_dump(document, sort_keys=False))
+    os.replace(temporary, target)
+    return target
+
+
 def load_kubeconfig(kubeconfig: str | os.PathLike[str] | None = None, context: str | None = None, *,
                     env: dict[str, str] | None = None, **overrides: Any) -> Config:
     """kubectl's way to find a cluster: files (see the module docstring) then flag overrides."""

@@ -20,6 +20,7 @@ from hyperkube.client import (
     in_cluster_config,
     load_config,
     load_kubeconfig,
+    write_kubeconfig,
 )
 
 
@@ -168,3 +169,12 @@ async def test_tls_with_files_token_and_insecure(pki, tls_server, tmp_path):
     unverified.insecure_skip_tls_verify = True
     async with Client(unverified) as client:
         assert (await client.request("GET", "/whoami"))["cn"] is None
+
+
+def test_written_kubeconfig_loads_back(tmp_path):
+    path = write_kubeconfig(tmp_path / "kube" / "config", "https://127.0.0.1:6443", token="admin-token",
+                            ca_data=b"PEM", namespace="kube-system")
+    assert oct(path.stat().st_mode & 0o777) == "0o600"
+    config = load_kubeconfig(env={"KUBECONFIG": str(path)})
+    assert (config.server, config.token, config.ca_data, config.namespace, config.context) == (
+        "https://127.0.0.1:6443", "admin-token", b"PEM", "kube-system", "hyperkube")
