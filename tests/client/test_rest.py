@@ -275,3 +275,39 @@ async def test_client_side_throttle(serve, sleeps):
     for _ in range(4):
         await client.get(PODS, "web", namespace="default")
     assert sleeps == [pytest.approx(0.1, abs=0.05), pytest.approx(0.2, abs=0.05)]
+
+
+async def test_503_with_retry_after_retries_even_a_post(serve, sleeps):
+    calls = []
+
+    async def handler(request: web.Request) -> web.Response:
+        calls.append(await request.read())
+        if len(calls) == 1:
+            response = status(503, "ServiceUnavailable", "apiserver is shutting down")
+            response.headers["Retry-After"] = "1"
+            return response
+        return web.json_response(pod("x"), status=201)
+
+    app = web.Application()
+    app.router.add_post("/api/v1/namespaces/default/pods", handler)
+    client = await serve(app)
+    await client.create(PODS, {"metadata": {"name": "x", "namespace": "default"}}, dry_run=True)
+    assert len(calls) == 2 and calls[0] == calls[1] and sleeps == [1.0]
+
+
+async def test_delete_options_and_dry_run(serve):
+    seen = []
+
+    async def handler(request: web.Request) -> web.Response:
+        seen.append((request.query_string, orjson.loads(await request.read())))
+        return web.json_response(pod("x"))
+
+    app = web.Application()
+    app.router.add_route("*", "/api/v1/namespaces/default/pods/x", handler)
+    client = await serve(app)
+    await client.delete(PODS, "x", namespace="default", grace_period_seconds=0,
+                        preconditions={"uid": "u-1", "resourceVersion": "5"}, dry_run=True)
+    query, body = seen[0]
+    assert query == ""
+    assert body == {"kind": "DeleteOptions", "apiVersion": "v1", "gracePeriodSeconds": 0,
+                    "preconditions": {"uid": "u-1", "resourceVersion": "5"}, "dryRun": ["All"]}
