@@ -374,7 +374,7 @@ def _diff_list(patch: dict[str, Any], key: str, original: list[Any], modified: l
             patch[key] = copy.deepcopy(added)
         if deletions and removed:
             patch[DELETE_FROM + key] = copy.deepcopy(removed)
-        if (deletions and removed) or (additions and not json_equal(original, modified)):
+        if modified and ((deletions and removed) or (additions and not json_equal(original, modified))):
             patch[SET_ORDER + key] = copy.deepcopy(modified)
         return
     if not merge_key:
@@ -399,7 +399,7 @@ def _diff_list(patch: dict[str, Any], key: str, original: list[Any], modified: l
         _same(a, b, merge_key) for a, b in zip(original, modified, strict=True))
     if changes:
         patch[key] = changes
-    if (additions and (changes or not same_order)) or (deletions and changes):
+    if modified and ((additions and (changes or not same_order)) or (deletions and changes)):
         patch[SET_ORDER + key] = [{merge_key: item.get(merge_key)} for item in modified]
 
 
