@@ -288,3 +288,17 @@ async def test_discovery_against_the_server(client):
     assert (deploy.group, deploy.version, deploy.namespaced) == ("apps", "v1", True)
     assert (await discovery.for_kind("coordination.k8s.io/v1", "Lease")).name == "leases"
     assert "pods" in {r.name for r in await discovery.by_category("all")}
+
+
+async def test_watch_as_tables_for_kubectl_get_w(client):
+    table = "application/json;as=Table;v=v1;g=meta.k8s.io,application/json"
+    listed = await client.list(CONFIGMAPS, namespace="default", accept=table)
+    assert listed["kind"] == "Table"
+    watch = client.watch(CONFIGMAPS, namespace="default", accept=table, allow_bookmarks=False,
+                         resource_version=listed["metadata"]["resourceVersion"])
+    async with watch:
+        await client.create(CONFIGMAPS, {"metadata": {"name": "t"}}, namespace="default")
+        async with asyncio.timeout(10):
+            event = await watch.__anext__()
+    assert event.type == "ADDED" and event.object["kind"] == "Table"
+    assert event.object["rows"][0]["cells"][0] == "t"
