@@ -185,6 +185,8 @@ class APIServer:
         log.info("Serving insecurely on %s:%d", config.bind_address, self.port)
 
     async def stop(self) -> None:
+        if self.hub is not None:
+            self.hub.end_watches()  # open watch streams finish at once instead of holding shutdown
         if self.runner is not None:
             with contextlib.suppress(Exception):
                 await self.runner.cleanup()

@@ -84,6 +84,12 @@ class Subscription:
         self.error: errors.APIError | None = None
         self.feed: Feed | None = None
         self.task: asyncio.Task[None] | None = None
+        self.ended = False  # the server is stopping: the watcher should finish its stream
+        self.hub: Hub | None = None  # set for watchers with their own store watch
+
+    def end(self) -> None:
+        self.ended = True
+        self.wakeup.set()
 
     def offer(self, change: Change) -> None:
         if change.revision <= self.after or self.error is not None:
@@ -100,7 +106,7 @@ class Subscription:
 
     async def next(self, wait_seconds: float) -> list[Change]:
         """Changes queued so far, waiting up to ``wait_seconds`` for the first."""
-        if not self.pending and self.error is None:
+        if not self.pending and self.error is None and not self.ended:
             self.wakeup.clear()
             with contextlib.suppress(TimeoutError):
                 async with asyncio.timeout(wait_seconds):
@@ -114,6 +120,8 @@ class Subscription:
             self.feed.subscribers.discard(self)
         if self.task is not None:
             self.task.cancel()
+        if self.hub is not None:
+            self.hub.direct.discard(self)
 
 
 class Feed:
@@ -213,6 +221,7 @@ class Hub:
     def __init__(self, store: Store) -> None:
         self.store = store
         self.feeds: dict[str, Feed] = {}
+        self.direct: set[Subscription] = set()
         self._starting: dict[str, asyncio.Future[Feed]] = {}
 
     def cached(self, prefix: str, key: str, fresh_from: int) -> KeyValue | None:
@@ -270,8 +279,18 @@ class Hub:
         if subscription is not None:
             return subscription
         subscription = Subscription(after)
+        subscription.hub = self
+        self.direct.add(subscription)
         subscription.task = asyncio.create_task(self._direct(subscription, prefix, after))
         return subscription
+
+    def end_watches(self) -> None:
+        """Ask every open watch to finish its stream (the server is stopping)."""
+        for feed in self.feeds.values():
+            for subscription in list(feed.subscribers):
+                subscription.end()
+        for subscription in list(self.direct):
+            subscription.end()
 
     async def _direct(self, subscription: Subscription, prefix: str, after: int) -> None:
         """A watcher older than the feed's history: its own store watch from ``after + 1``."""
