@@ -154,3 +154,16 @@ async def test_two_servers_on_one_store_see_each_others_writes(tmp_path):
     finally:
         await two.stop()
         await one.stop()
+
+
+async def test_idle_watch_with_bookmarks_gets_bookmarks(client, monkeypatch):
+    from hyperkube.apiserver import watch
+
+    monkeypatch.setattr(watch, "BOOKMARK_INTERVAL", 0.2)
+    monkeypatch.setattr(watch, "POLL", 0.1)
+    _, listing = await client.get(PODS)
+    rv = listing["metadata"]["resourceVersion"]
+    async with watching(client, f"resourceVersion={rv}&allowWatchBookmarks=true") as stream:
+        event = await stream.next()
+    assert event["type"] == "BOOKMARK" and event["object"]["kind"] == "Pod"
+    assert int(event["object"]["metadata"]["resourceVersion"]) >= int(rv)
