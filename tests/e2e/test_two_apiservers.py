@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import time
-
 import yaml
 
 from tests.e2e._cluster import KUBECTL, Cluster, start_apiserver, stop, write_kubeconfig
@@ -23,18 +21,24 @@ def test_two_processes_share_one_store(tmp_path):
             write_kubeconfig(home / "kubeconfig", f"http://127.0.0.1:{port}")
             clusters.append(Cluster(f"http://127.0.0.1:{port}", port, home, process, log))
         one, two = clusters
-        watcher = two.kubectl_background("get", "configmaps", "-w", "--output-watch-events", "-l", "shared=yes")
-        try:
-            time.sleep(1.0)
-            one.kubectl("create", "-f", "-", input=yaml.safe_dump({
-                "apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "shared", "labels": {"shared": "yes"}},
-                "data": {"k": "v"}}))
-            assert two.kubectl("get", "configmap", "shared", "-o", "jsonpath={.data.k}").stdout == "v"
+        def configmap(name: str) -> str:
+            return yaml.safe_dump({"apiVersion": "v1", "kind": "ConfigMap",
+                                   "metadata": {"name": name, "labels": {"shared": "yes"}}, "data": {"k": name}})
+
+        def next_added() -> list[str]:
             assert watcher.stdout is not None
             line = watcher.stdout.readline()
             while line and not line.startswith("ADDED"):
                 line = watcher.stdout.readline()
-            assert line.split()[:2] == ["ADDED", "shared"]
+            return line.split()[:2]
+
+        one.kubectl("create", "-f", "-", input=configmap("before"))
+        watcher = two.kubectl_background("get", "configmaps", "-w", "--output-watch-events", "-l", "shared=yes")
+        try:
+            assert next_added() == ["ADDED", "before"]  # listed: the watch on server two is open now
+            one.kubectl("create", "-f", "-", input=configmap("shared"))
+            assert next_added() == ["ADDED", "shared"]  # written through one, watched through two
+            assert two.kubectl("get", "configmap", "shared", "-o", "jsonpath={.data.k}").stdout == "shared"
         finally:
             watcher.kill()
             watcher.communicate()
