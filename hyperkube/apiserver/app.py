@@ -182,6 +182,7 @@ class APIServer:
         await self.runner.setup()
         site = web.SockSite(self.runner, sock)
         await site.start()
+        log.info("Storage: %s (prefix %s)", store.endpoint or type(store).__name__, prefix)
         log.info("Serving insecurely on %s:%d", config.bind_address, self.port)
 
     async def stop(self) -> None:

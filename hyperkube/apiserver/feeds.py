@@ -222,7 +222,13 @@ class Hub:
         self.store = store
         self.feeds: dict[str, Feed] = {}
         self.direct: set[Subscription] = set()
+        self.closed = False
         self._starting: dict[str, asyncio.Future[Feed]] = {}
+        self._tasks: set[asyncio.Task[Any]] = set()  # feeds being started in the background
+
+    def _started(self, task: asyncio.Task[Any]) -> None:
+        self._tasks.discard(task)
+        _ignore_result(task)
 
     def cached(self, prefix: str, key: str, fresh_from: int) -> KeyValue | None:
         """The key's value from the feed's cache, if the feed has seen revision ``fresh_from``
@@ -230,9 +236,10 @@ class Hub:
         store. The first call for a prefix starts its feed in the background."""
         feed = self.feeds.get(prefix)
         if feed is None:
-            if prefix not in self._starting:
+            if prefix not in self._starting and not self.closed:
                 task = asyncio.get_running_loop().create_task(self.feed(prefix))
-                task.add_done_callback(_ignore_result)
+                self._tasks.add(task)
+                task.add_done_callback(self._started)
             return None
         if feed.revision < fresh_from:
             return None
@@ -307,6 +314,11 @@ class Hub:
             subscription.fail(errors.InternalError(f"watch failed: {exc}"))
 
     async def close(self) -> None:
+        self.closed = True
+        for task in list(self._tasks):
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
         tasks = [feed.task for feed in self.feeds.values() if feed.task is not None]
         for task in tasks:
             task.cancel()
