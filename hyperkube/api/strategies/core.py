@@ -15,6 +15,7 @@ from hyperkube.api.strategies.base import (
     KindStrategy,
     PlainStrategy,
     dicts,
+    ensure_map,
     get,
     get_dicts,
     get_map,
@@ -71,7 +72,7 @@ class NamespaceStrategy(ClusterStrategy):
         finalizers = seq(get(new, "spec", "finalizers"))
         new.clear()
         new.update(copy.deepcopy(old))
-        new.setdefault("spec", {})["finalizers"] = finalizers
+        ensure_map(new, "spec")["finalizers"] = finalizers
 
     def validate_spec(self, obj: Object) -> Causes:
         out: Causes = []
@@ -215,11 +216,11 @@ class LimitRangeStrategy(PlainStrategy):
             if not isinstance(item, dict) or item.get("type") != "Container":
                 continue
             maximum = mapping(item.get("max"))
-            default = item.setdefault("default", {}) if maximum else mapping(item.get("default"))
+            default = ensure_map(item, "default") if maximum else mapping(item.get("default"))
             for name, qty in maximum.items():
                 default.setdefault(name, qty)
             if default or item.get("min"):
-                request = item.setdefault("defaultRequest", {})
+                request = ensure_map(item, "defaultRequest")
                 for name, qty in default.items():
                     request.setdefault(name, qty)
                 for name, qty in mapping(item.get("min")).items():

@@ -10,6 +10,7 @@ from hyperkube.api.strategies.base import (
     ClusterStrategy,
     KindStrategy,
     dicts,
+    ensure_map,
     get,
     get_dicts,
     mapping,
@@ -142,7 +143,7 @@ class NetworkPolicyStrategy(KindStrategy):
 
     def default(self, obj: Object) -> None:
         s = spec(obj)
-        s.setdefault("podSelector", {})
+        ensure_map(s, "podSelector")
         if not s.get("policyTypes"):
             s["policyTypes"] = ["Ingress"] + (["Egress"] if s.get("egress") else [])
         for direction in ("ingress", "egress"):

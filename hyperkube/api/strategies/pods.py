@@ -15,11 +15,13 @@ from hyperkube.api.strategies.base import (
     KindStrategy,
     PlainStrategy,
     dicts,
+    ensure_list,
     get,
     get_dicts,
     mapping,
     name_of,
     spec,
+    text,
 )
 from hyperkube.api.strategies.common import (
     NONE,
@@ -103,16 +105,17 @@ class PodStrategy(KindStrategy):
         default_pod_spec(pod_spec)
         for group in ("initContainers", "containers"):
             for c in dicts(pod_spec.get(group)):
-                res = c.get("resources") if isinstance(c, dict) else None
-                if isinstance(res, dict) and res.get("limits"):
-                    requests = res.setdefault("requests", {})
+                res = c.get("resources")
+                if isinstance(res, dict) and isinstance(res.get("limits"), dict) and res["limits"]:
+                    if not isinstance(res.get("requests"), dict):
+                        res["requests"] = {}
                     for name, qty in res["limits"].items():
-                        requests.setdefault(name, qty)
+                        res["requests"].setdefault(name, qty)
 
     def prepare_for_create(self, obj: Object) -> None:
         pod_spec = spec(obj)
         pod_spec.setdefault("serviceAccountName", "default")
-        tolerations = pod_spec.setdefault("tolerations", [])
+        tolerations = ensure_list(pod_spec, "tolerations")
         if isinstance(tolerations, list):
             for default in DEFAULT_TOLERATIONS:
                 if not any(isinstance(t, dict) and t.get("key") == default["key"] and
@@ -265,7 +268,7 @@ def pod_status_cells(pod: Object, now: float) -> tuple[str, str, str]:
     pod_spec = mapping(pod.get("spec"))
     status = mapping(pod.get("status"))
     init_specs = dicts(pod_spec.get("initContainers"))
-    sidecars = {c.get("name") for c in init_specs if isinstance(c, dict) and c.get("restartPolicy") == "Always"}
+    sidecars = {text(c.get("name")) for c in init_specs if c.get("restartPolicy") == "Always"}
     total = len(dicts(pod_spec.get("containers"))) + len(sidecars)
     ready = restarts = sidecar_restarts = 0
     last_restart = sidecar_last_restart = 0.0
@@ -280,7 +283,7 @@ def pod_status_cells(pod: Object, now: float) -> tuple[str, str, str]:
         last_restart = max(last_restart, _finished_at(cs))
         state = mapping(cs.get("state"))
         terminated, waiting = state.get("terminated"), state.get("waiting")
-        sidecar = cs.get("name") in sidecars
+        sidecar = text(cs.get("name")) in sidecars
         if sidecar:
             sidecar_restarts += int(cs.get("restartCount") or 0)
             sidecar_last_restart = max(sidecar_last_restart, _finished_at(cs))

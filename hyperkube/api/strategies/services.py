@@ -71,11 +71,11 @@ class ServiceStrategy(KindStrategy):
                 if field in old_spec and not new_spec.get(field) and old_spec.get("type") != "ExternalName":
                     new_spec[field] = copy.deepcopy(old_spec[field])
         if new_spec.get("type") in ("NodePort", "LoadBalancer"):
-            old_ports = {(p.get("port"), p.get("protocol", "TCP")): p.get("nodePort")
-                         for p in dicts(old_spec.get("ports")) if isinstance(p, dict)}
+            old_ports = {(repr(p.get("port")), repr(p.get("protocol", "TCP"))): p.get("nodePort")
+                         for p in dicts(old_spec.get("ports"))}
             for port in dicts(new_spec.get("ports")):
-                if isinstance(port, dict) and not port.get("nodePort"):
-                    node_port = old_ports.get((port.get("port"), port.get("protocol", "TCP")))
+                if not port.get("nodePort"):
+                    node_port = old_ports.get((repr(port.get("port")), repr(port.get("protocol", "TCP"))))
                     if node_port:
                         port["nodePort"] = node_port
             if old_spec.get("healthCheckNodePort") and not new_spec.get("healthCheckNodePort"):
