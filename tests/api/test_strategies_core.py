@@ -92,6 +92,12 @@ def test_service_validation():
         s.validate(no_ports)
     headless = created("services", {"metadata": meta("db"), "spec": {"clusterIP": "None"}})
     assert s.validate(headless) == []
+    addresses = created("services", {"metadata": meta("web"), "spec": {
+        "ports": [{"port": 80}], "clusterIP": "10.0.0.300", "externalIPs": ["nope"],
+        "externalTrafficPolicy": "Local", "ipFamilyPolicy": "TripleStack"}})
+    fields = {c["field"] for c in s.validate(addresses)}
+    assert fields == {"spec.clusterIPs[0]", "spec.externalIPs[0]", "spec.externalTrafficPolicy",
+                      "spec.ipFamilyPolicy"}
     external = created("services", {"metadata": meta("ext"), "spec": {"type": "ExternalName"}})
     assert s.validate(external) == [{"reason": "FieldValueRequired", "message": "Required value",
                                      "field": "spec.externalName"}]
