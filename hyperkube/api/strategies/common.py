@@ -226,9 +226,6 @@ def images_cell(template_spec: Any) -> str:
     return ",".join(text(c.get("image")) for c in template_containers(template_spec))
 
 
-def join_or_none(items: list[str]) -> str:
-    return ",".join(items) if items else NONE
-
 
 def int_cell(value: Any) -> int:
     return value if isinstance(value, int) and not isinstance(value, bool) else 0
