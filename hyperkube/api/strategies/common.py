@@ -226,7 +226,6 @@ def images_cell(template_spec: Any) -> str:
     return ",".join(text(c.get("image")) for c in template_containers(template_spec))
 
 
-
 def int_cell(value: Any) -> int:
     return value if isinstance(value, int) and not isinstance(value, bool) else 0
 
