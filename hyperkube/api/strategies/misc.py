@@ -264,6 +264,7 @@ SYSTEM_PRIORITY_CLASSES = {"system-node-critical": 2_000_001_000, "system-cluste
 
 class PriorityClassStrategy(PlainStrategy):
     namespaced = False
+    tracks_generation = True  # created at generation 1, as Kubernetes does
 
     def default(self, obj: Object) -> None:
         obj.setdefault("preemptionPolicy", "PreemptLowerPriority")

@@ -236,7 +236,9 @@ def _is_ip(value: Any) -> bool:
 
 
 class PodTemplateStrategy(PlainStrategy):
-    """core/v1 PodTemplates: a template with pod defaults; no status, no generation."""
+    """core/v1 PodTemplates: a template with pod defaults; no status, but a generation."""
+
+    tracks_generation = True
 
     def default(self, obj: Object) -> None:
         default_template(obj.get("template"))
