@@ -146,7 +146,10 @@ def test_configmap_rules_and_row():
     assert s.row(cm, NOW) == ["cfg", 3, "3h"]
     bad = created("configmaps", {"metadata": meta("cfg"), "data": {"bad/key": "x"}})
     (cause,) = s.validate(bad)
-    assert cause["field"] == "data" and "a valid config key must consist of" in cause["message"]
+    assert cause["field"] == "data[bad/key]" and "a valid config key must consist of" in cause["message"]
+    both = created("configmaps", {"metadata": meta("cfg"), "data": {"k": "x"}, "binaryData": {"k": "eA=="}})
+    assert s.validate(both) == [{"reason": "FieldValueInvalid", "field": "data[k]",
+                                 "message": 'Invalid value: "k": duplicate of key present in binaryData'}]
     big = created("configmaps", {"metadata": meta("cfg"), "data": {"a": "x" * (1024 * 1024 + 1)}})
     assert s.validate(big)[0]["reason"] == "FieldValueTooLong"
 

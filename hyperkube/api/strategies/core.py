@@ -94,20 +94,24 @@ class NamespaceStrategy(ClusterStrategy):
         return [get(obj, "metadata", "name", default=""), get(obj, "status", "phase", default=""), age(obj, now)]
 
 
-def _validate_data_keys(obj: Object, fields: tuple[str, ...]) -> Causes:
+def _decoded_size(value: Any) -> int:
+    """Bytes a base64 value decodes to (without decoding it)."""
+    text_value = str(value)
+    return len(text_value) * 3 // 4 - text_value[-2:].count("=")
+
+
+def _validate_data_keys(obj: Object, fields: tuple[str, ...], base64_fields: tuple[str, ...]) -> Causes:
+    """Keys of data/binaryData: valid config keys, not in both maps; total size at most 1 MiB."""
     out: Causes = []
-    seen: set[str] = set()
     size = 0
-    for field in fields:
-        data = obj.get(field)
-        if not isinstance(data, dict):
-            continue
+    maps = {field: mapping(obj.get(field)) for field in fields}
+    for field, data in maps.items():
         for key, value in data.items():
-            out += [v.invalid(field, key, m) for m in v.config_map_key(key)]
-            if key in seen:
-                out.append(v.invalid(field, key, "duplicate of key present in " + fields[0]))
-            seen.add(key)
-            size += len(str(value))
+            out += [v.invalid(f"{field}[{key}]", key, m) for m in v.config_map_key(key)]
+            for other in fields:
+                if other != field and field == fields[0] and key in maps[other]:
+                    out.append(v.invalid(f"{field}[{key}]", key, f"duplicate of key present in {other}"))
+            size += _decoded_size(value) if field in base64_fields else len(str(value).encode())
     if size > MAX_DATA_SIZE:
         out.append(v.too_long("", MAX_DATA_SIZE))
     return out
@@ -127,7 +131,7 @@ def _validate_immutable_data(new: Object, old: Object, fields: tuple[str, ...]) 
 
 class ConfigMapStrategy(PlainStrategy):
     def validate_spec(self, obj: Object) -> Causes:
-        return _validate_data_keys(obj, ("data", "binaryData"))
+        return _validate_data_keys(obj, ("data", "binaryData"), ("binaryData",))
 
     def validate_spec_update(self, new: Object, old: Object) -> Causes:
         return _validate_immutable_data(new, old, ("data", "binaryData"))
@@ -163,7 +167,7 @@ class SecretStrategy(PlainStrategy):
             obj["data"] = data
 
     def validate_spec(self, obj: Object) -> Causes:
-        out = _validate_data_keys(obj, ("data",))
+        out = _validate_data_keys(obj, ("data",), ("data",))
         secret_type = obj.get("type")
         data = mapping(obj.get("data"))
         for key in SECRET_REQUIRED_KEYS.get(secret_type, ()):
