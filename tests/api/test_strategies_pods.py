@@ -181,6 +181,10 @@ def test_graceful_delete_seconds():
     assert STRATEGY.graceful_delete_seconds(created()) == 0  # never scheduled: goes at once
     running = created(nodeName="n1", terminationGracePeriodSeconds=10)
     assert STRATEGY.graceful_delete_seconds(running) == 10
+    running["spec"]["terminationGracePeriodSeconds"] = 0
+    assert STRATEGY.graceful_delete_seconds(running) == 0
+    running["spec"]["terminationGracePeriodSeconds"] = -5
+    assert STRATEGY.graceful_delete_seconds(running) == 1
     running["status"]["phase"] = "Succeeded"
     assert STRATEGY.graceful_delete_seconds(running) == 0
 

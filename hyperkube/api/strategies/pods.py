@@ -177,7 +177,9 @@ class PodStrategy(KindStrategy):
         if not get(obj, "spec", "nodeName") or get(obj, "status", "phase") in ("Succeeded", "Failed"):
             return 0
         seconds = get(obj, "spec", "terminationGracePeriodSeconds", default=30)
-        return max(int(seconds), 1) if isinstance(seconds, int) else 30
+        if isinstance(seconds, bool) or not isinstance(seconds, int):
+            return 30
+        return seconds if seconds >= 0 else 1
 
     def field_values(self, obj: Object) -> dict[str, str]:
         pod_ips = [ip.get("ip", "") for ip in get_dicts(obj, "status", "podIPs") if isinstance(ip, dict)]
