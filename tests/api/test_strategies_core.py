@@ -222,6 +222,9 @@ def test_node_status_roles_and_fields():
     assert s.row(bare, NOW)[1:3] == ["Unknown", "<none>"]
     tainted = created("nodes", {"metadata": meta("n3", None), "spec": {"taints": [{"key": "k", "effect": "Bad"}]}})
     assert s.validate(tainted)[0]["field"] == "spec.taints[0].effect"
+    cidrs = created("nodes", {"metadata": meta("n4", None), "spec": {"podCIDR": "10.0.0.0/24",
+                                                                     "podCIDRs": ["10.0.0.0/24", "nope"]}})
+    assert [c["field"] for c in s.validate(cidrs)] == ["spec.podCIDRs[1]"]
 
 
 def test_core_event_fields_validation_and_row():

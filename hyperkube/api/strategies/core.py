@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import base64
 import copy
+import ipaddress
 from typing import Any
 
 from hyperkube.api.registry import AGE_COLUMN, NAME_COLUMN, Column, Object
@@ -336,6 +337,19 @@ class NodeStrategy(ClusterStrategy):
             out += v.enum(f"spec.taints[{i}].effect", taint.get("effect"),
                           ("NoSchedule", "PreferNoSchedule", "NoExecute"), allow_empty=False)
         out += validate_resource_list(get(obj, "status", "capacity"), "status.capacity")
+        cidrs = seq(get(obj, "spec", "podCIDRs"))
+        for i, cidr in enumerate(cidrs):
+            try:
+                ipaddress.ip_network(cidr, strict=False)
+            except (TypeError, ValueError):
+                out.append(v.invalid(f"spec.podCIDRs[{i}]", cidr, "must be a valid CIDR value, (e.g. 10.9.8.0/24 "
+                                     "or 2001:db8::/64)"))
+        pod_cidr = get(obj, "spec", "podCIDR")
+        if pod_cidr and cidrs and cidrs[0] != pod_cidr:
+            out.append(v.invalid("spec.podCIDRs", cidrs, "first entry must match `podCIDR`"))
+        for i, address in enumerate(get_dicts(obj, "status", "addresses")):
+            out += v.enum(f"status.addresses[{i}].type", address.get("type"),
+                          ("Hostname", "InternalIP", "ExternalIP", "InternalDNS", "ExternalDNS"), allow_empty=False)
         return out
 
     def validate_spec_update(self, new: Object, old: Object) -> Causes:
