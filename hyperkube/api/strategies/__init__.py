@@ -15,7 +15,7 @@ looks up with ``getattr``:
 ``fill_status``             puts in the status integers Kubernetes never omits
 ========================  =================================================================
 
-Modules: ``pods`` (and ``podspec`` for every pod template), ``core``, ``services``, ``events``,
+Modules: ``pods`` (and ``podspec`` for every pod template), ``core``, ``nodes``, ``services``, ``events``,
 ``apps``, ``batch``, ``networking``, ``rbac``, ``storage``, ``misc`` (autoscaling, policy,
 coordination, scheduling). ``common`` holds tolerant accessors for request bodies (any JSON may
 arrive where an object is expected), label selectors, quantities and Table cell helpers.
