@@ -28,6 +28,7 @@ from hyperkube.apiserver.selection import Filter
 from hyperkube.machinery import errors
 
 THREAD_THRESHOLD = 2000  # lists longer than this are encoded off the event loop
+LARGE_BODY = 256 * 1024  # request bodies larger than this are decoded off the event loop
 
 
 @dataclass
@@ -62,14 +63,24 @@ async def decode_write_body(request: web.Request, resource: Resource, mode: str)
     kind = bodies.media_type(content_type)
     if kind.endswith("patch+json") or kind == "application/apply-patch+yaml":
         raise errors.UnsupportedMediaType(f'the media type "{kind}" is not supported on {request.method}')
+    if len(data) > LARGE_BODY:  # a big YAML body takes PyYAML a while: not on the event loop
+        obj, duplicates = await asyncio.to_thread(_decode_write_body, data, content_type, kind, mode)
+    else:
+        obj, duplicates = _decode_write_body(data, content_type, kind, mode)
+    check_kind(obj, resource)
+    return obj, duplicates
+
+
+def _decode_write_body(data: bytes, content_type: str | None, kind: str,
+                       mode: str) -> tuple[dict[str, Any], list[str]]:
     obj = bodies.decode_object(data, content_type)
     duplicates: list[str] = []
+    # duplicate keys are invisible to orjson; a body that is exactly orjson's encoding has none
     if mode != "Ignore" and kind in ("", bodies.JSON) and orjson.dumps(obj) != data.strip():
         try:
             _, duplicates = schemas.decode_json(data)
         except (ValueError, RecursionError):
             duplicates = []
-    check_kind(obj, resource)
     return obj, duplicates
 
 
