@@ -163,3 +163,18 @@ def test_explain_and_raw_metrics(cluster):
     assert "KIND:" in out and "Container" in out and "image" in out
     metrics = cluster.kubectl("get", "--raw", "/metrics").stdout
     assert "apiserver_request_total" in metrics
+
+
+def test_deleting_a_namespace_leaves_it_terminating(cluster):
+    cluster.kubectl("create", "-f", "-", input=yaml.safe_dump(
+        {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "leaving"}}))
+    out = cluster.kubectl("delete", "namespace", "leaving", "--wait=false").stdout
+    assert 'namespace "leaving" deleted' in out
+    rows = cluster.kubectl("get", "namespace", "leaving").stdout.splitlines()
+    assert rows[1].split()[:2] == ["leaving", "Terminating"]
+    result = cluster.kubectl("create", "-f", "-", input=pod_yaml("late", namespace="leaving"), check=False)
+    assert result.returncode == 1
+    assert "Error from server (Forbidden)" in result.stderr and "being terminated" in result.stderr
+    result = cluster.kubectl("create", "-f", "-", input=pod_yaml("nowhere", namespace="missing"), check=False)
+    assert 'Error from server (NotFound): error when creating "STDIN": namespaces "missing" not found' \
+        in result.stderr
