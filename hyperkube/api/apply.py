@@ -317,6 +317,11 @@ def _ignored_path(path: Path, ignored: Iterable[tuple[str, ...]]) -> bool:
     return any(path[:len(prefix)] == tuple(("f", name) for name in prefix) for prefix in ignored)
 
 
+def _is_item_key(path: Path) -> bool:
+    """A key field of an associative-list item: it goes with the item, never alone."""
+    return len(path) > 1 and path[-2][0] == "k" and path[-1][0] == "f" and path[-1][1] in json.loads(path[-2][1])
+
+
 def _prune_empty_maps(obj: dict[str, Any], path: Path, keep: set[Path]) -> None:
     """After a removal, drop the maps it left empty, unless someone owns them as they are."""
     while len(path) > 1:
@@ -385,8 +390,9 @@ def apply(live: dict[str, Any] | None, config: dict[str, Any], manager: str, *, 
 
     result = _merge(_without(base, ()), config, (), shape)
     owned_elsewhere = set().union(*(paths for _, paths in others)) if others else set()
-    for path in sorted(previous - applied, key=len, reverse=True):
-        if _ignored_path(path, ignored) or any(p[:len(path)] == path for p in owned_elsewhere):
+    for path in sorted(previous - applied, key=len):  # an item before its fields
+        if _ignored_path(path, ignored) or _is_item_key(path) or any(
+                p[:len(path)] == path for p in owned_elsewhere):
             continue
         _remove_at(result, path)
         _prune_empty_maps(result, path, applied | owned_elsewhere)
