@@ -16,6 +16,7 @@ import os
 import sys
 from collections.abc import Awaitable, Callable
 from typing import Any
+from urllib.parse import urlsplit
 
 import click
 
@@ -27,13 +28,20 @@ def _store_flags(func: Callable[..., Any]) -> Callable[..., Any]:
                   help="sqlite:///path.db, or comma-separated etcd URLs (http://127.0.0.1:2379).")
     @click.option("--data-dir", type=click.Path(file_okay=False), metavar="DIR",
                   help="Use the SQLite store state.db in this directory.")
+    @click.option("--cacert", "--etcd-cafile", "ca_file", envvar="ETCDCTL_CACERT", metavar="FILE",
+                  type=click.Path(dir_okay=False), help="CA bundle that signed etcd's certificate (https).")
+    @click.option("--cert", "--etcd-certfile", "cert_file", envvar="ETCDCTL_CERT", metavar="FILE",
+                  type=click.Path(dir_okay=False), help="Client certificate for etcd (https).")
+    @click.option("--key", "--etcd-keyfile", "key_file", envvar="ETCDCTL_KEY", metavar="FILE",
+                  type=click.Path(dir_okay=False), help="Key of the client certificate.")
     @functools.wraps(func)
-    def wrapper(*args: Any, servers: str | None, data_dir: str | None, **kwargs: Any) -> Any:
+    def wrapper(*args: Any, servers: str | None, data_dir: str | None, ca_file: str | None, cert_file: str | None,
+                key_file: str | None, **kwargs: Any) -> Any:
         chosen = click.get_current_context().ensure_object(dict)
-        if servers:
-            chosen["servers"] = servers
-        if data_dir:
-            chosen["data_dir"] = data_dir
+        for name, value in (("servers", servers), ("data_dir", data_dir), ("ca_file", ca_file),
+                            ("cert_file", cert_file), ("key_file", key_file)):
+            if value:
+                chosen[name] = value
         return func(*args, **kwargs)
 
     return wrapper
@@ -44,13 +52,21 @@ def _fail(message: str) -> None:
     sys.exit(1)
 
 
-def _open(servers: str | None, data_dir: str | None) -> Any:
+def _open(chosen: dict[str, str]) -> Any:
+    """The store: through ``open_store`` like the API server, except etcd with TLS files."""
     from hyperkube.storage import open_store
 
+    servers, data_dir = chosen.get("servers"), chosen.get("data_dir")
     if not servers and not data_dir:
         _fail("no store given: pass --etcd-servers (sqlite:///path.db or http://host:port) or --data-dir")
+    if servers and any(chosen.get(f) for f in ("ca_file", "cert_file", "key_file")):
+        from hyperkube.storage.etcd import EtcdStore
+
+        return EtcdStore(servers.split(","), ca_file=chosen.get("ca_file"), cert_file=chosen.get("cert_file"),
+                         key_file=chosen.get("key_file"))
     if servers and servers.startswith("sqlite://"):
-        path = servers[len("sqlite://"):]
+        parts = urlsplit(servers)
+        path = parts.netloc + parts.path
         if path and not os.path.exists(path):
             _fail(f"no database at {path}")
     elif not servers and data_dir:
@@ -70,7 +86,7 @@ def _run(action: Callable[..., Awaitable[int]], *args: Any, **kwargs: Any) -> No
 
     async def main() -> int:
         try:
-            store = _open(chosen.get("servers"), chosen.get("data_dir"))
+            store = _open(chosen)
             if inspect.isawaitable(store):
                 store = await store
         except (ValueError, StorageError) as exc:

@@ -17,7 +17,8 @@ import sys
 
 import pytest
 
-from tests.storage.etcd_process import EtcdProcess
+from hyperkube.storage.etcd_server import start_etcd
+from tests.storage.etcd_process import EtcdProcess, make_tls
 
 
 def etcdctl(servers: str | None, *args: str, data_dir: str | None = None, input: bytes | None = None,
@@ -185,3 +186,16 @@ def test_failures_are_one_error_line_and_exit_1(tmp_path):
     assert len(message.strip().splitlines()) == 1
     bad = etcdctl("ftp://nowhere", "get", "/x", check=False)
     assert bad.returncode == 1 and "Traceback" not in bad.stderr.decode()
+
+
+def test_https_etcd_with_client_certificates(tmp_path):
+    tls = make_tls(tmp_path)
+    etcd = start_etcd(tmp_path, tls=tls)
+    try:
+        flags = ["--cacert", tls.ca_file, "--cert", tls.client_cert, "--key", tls.client_key]
+        assert lines(etcdctl(etcd.url, *flags, "put", "/tls", "v")) == ["OK"]
+        assert lines(etcdctl(etcd.url, "get", "/tls", *flags)) == ["/tls", "v"]
+        refused = etcdctl(etcd.url, "--cacert", tls.ca_file, "get", "/tls", check=False)
+        assert refused.returncode == 1 and refused.stderr.decode().startswith("Error: ")
+    finally:
+        etcd.stop()
