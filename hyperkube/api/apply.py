@@ -322,12 +322,12 @@ def _is_item_key(path: Path) -> bool:
     return len(path) > 1 and path[-2][0] == "k" and path[-1][0] == "f" and path[-1][1] in json.loads(path[-2][1])
 
 
-def _prune_empty_maps(obj: dict[str, Any], path: Path, keep: set[Path]) -> None:
-    """After a removal, drop the maps it left empty, unless someone owns them as they are."""
+def _prune_empty(obj: dict[str, Any], path: Path, keep: set[Path]) -> None:
+    """After a removal, drop the fields (maps, lists) it left empty, unless someone owns them."""
     while len(path) > 1:
         path = path[:-1]
         value = _value_at(obj, path)
-        if not isinstance(value, dict) or value or path in keep or path[-1][0] != "f":
+        if not isinstance(value, (dict, list)) or value or path in keep or path[-1][0] != "f":
             return
         _remove_at(obj, path)
 
@@ -395,7 +395,7 @@ def apply(live: dict[str, Any] | None, config: dict[str, Any], manager: str, *, 
                 p[:len(path)] == path for p in owned_elsewhere):
             continue
         _remove_at(result, path)
-        _prune_empty_maps(result, path, applied | owned_elsewhere)
+        _prune_empty(result, path, applied | owned_elsewhere)
 
     if live is not None and json_equal(result, _without(live, ())) and previous == applied and not conflicts:
         return copy.deepcopy(live)  # a no-op apply keeps the object, timestamps included

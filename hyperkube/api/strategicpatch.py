@@ -61,9 +61,8 @@ class StrategicPatchError(BadRequest):
 
 
 def _lists_of_lists() -> Invalid:
-    return Invalid("the server rejected our request due to an error in our request", details={
-        "causes": [{"reason": "UnexpectedServerResponse", "message": "lists of lists are not supported",
-                    "field": ""}]})
+    """422 with Kubernetes' generic wording (its ErrNoListOfLists gets no details either)."""
+    return Invalid("the server rejected our request due to an error in our request")
 
 
 def lookup_for(group: str, version: str, kind: str) -> Lookup | None:
