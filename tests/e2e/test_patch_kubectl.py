@@ -5,11 +5,15 @@ client's two patch forms."""
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 
 import pytest
 import yaml
 from kubernetes import client as k8s
 from kubernetes import config
+
+from tests.e2e._cluster import KUBECTL
 
 LAST_APPLIED = "kubectl.kubernetes.io/last-applied-configuration"
 
@@ -185,3 +189,25 @@ def test_python_client_patches(cluster):
         assert failed.value.status == 422
     finally:
         api_client.close()
+
+
+def test_annotate_and_edit(cluster, tmp_path):
+    cluster.kubectl("apply", "-f", "-", input=web_deployment("edited", "nginx:1", [{"name": "A", "value": "1"}]))
+    assert "annotated" in cluster.kubectl("annotate", "deployment", "edited", "note=hello").stdout
+    assert get(cluster, "deployment", "edited")["metadata"]["annotations"]["note"] == "hello"
+    editor = tmp_path / "editor.py"
+    editor.write_text(
+        "import sys, pathlib\n"
+        "path = pathlib.Path(sys.argv[-1])\n"
+        "text = path.read_text().replace('image: nginx:1', 'image: nginx:5')\n"
+        "text = text.replace('note: hello', 'note: edited')\n"
+        "path.write_text(text)\n")
+    env_editor = f"{sys.executable} {editor}"
+    result = subprocess.run([str(KUBECTL), "edit", "deployment", "edited"], capture_output=True, text=True,
+                            env={**cluster.env(), "EDITOR": env_editor, "KUBE_EDITOR": env_editor}, timeout=60)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "deployment.apps/edited edited"
+    edited = get(cluster, "deployment", "edited")
+    assert containers(edited)["app"]["image"] == "nginx:5"
+    assert containers(edited)["app"]["env"] == [{"name": "A", "value": "1"}]
+    assert edited["metadata"]["annotations"]["note"] == "edited"
