@@ -255,8 +255,9 @@ def _merge_list(original: list[Any], patch: list[Any], path: tuple[str, ...], lo
     meta = lookup(path)
     if any(isinstance(item, list) for item in original + patch):
         raise _lists_of_lists()
-    if "merge" not in _strategies(meta):
-        return [_merge_map({}, item, path, lookup) if isinstance(item, dict) else item for item in patch]
+    if "merge" not in _strategies(meta):  # replaced; directive-only items mean nothing here
+        return [_merge_map({}, item, path, lookup) if isinstance(item, dict) else item for item in patch
+                if not (isinstance(item, dict) and PATCH in item)]
     if not original and not patch:
         return original
     if not _is_map_list(original + patch):

@@ -115,6 +115,13 @@ def stale(resource: Resource, name: str) -> errors.Conflict:
                                       "changes to the latest version and try again", resource.group)
 
 
+def check_uid(resource: Resource, name: str, wanted: Any, actual: Any) -> None:
+    """A uid in the patch is a precondition too (the object was deleted and recreated)."""
+    if wanted not in (None, "") and wanted != actual:
+        raise errors.Conflict.for_object(resource.plural, name, f"Precondition failed: UID in precondition: "
+                                         f"{wanted}, UID in object meta: {actual}", resource.group)
+
+
 async def handle(api: RestAPI, request: web.Request, target: paths.Target, subresource: str = "") -> web.StreamResponse:
     """PATCH on an object (``subresource`` "", "status" or "scale")."""
     from hyperkube.apiserver.handlers import check_kind, dry_run, warning_headers
@@ -183,6 +190,7 @@ async def handle(api: RestAPI, request: web.Request, target: paths.Target, subre
         wanted = metadata.get("resourceVersion")
         if wanted not in (None, "", revision):
             raise stale(resource, target.name)
+        check_uid(resource, target.name, metadata.get("uid"), (live.get("metadata") or {}).get("uid"))
         metadata["resourceVersion"] = revision
         try:
             written = await objects.update(resource, target.namespace, target.name, new, subresource=subresource,

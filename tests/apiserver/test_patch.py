@@ -84,6 +84,9 @@ async def test_resource_version_precondition(client):
     status, out = await patch(client, f"{PODS}/rv", {"metadata": {"resourceVersion": old, "labels": {"a": "2"}}},
                               "application/merge-patch+json")
     assert status == 409 and out["reason"] == "Conflict"
+    status, out = await patch(client, f"{PODS}/rv", {"metadata": {"uid": "not-this-one", "labels": {"a": "3"}}},
+                              "application/merge-patch+json")
+    assert status == 409 and "Precondition failed: UID in precondition: not-this-one" in out["message"]
 
 
 async def test_concurrent_patches_all_land(client):
