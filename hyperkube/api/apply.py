@@ -32,6 +32,7 @@ from hyperkube.api.fieldpaths import (
     Shape,
     ShapeLookup,
     field_set,
+    field_values,
     find_item,
     from_fields_v1,
     key_of,
@@ -108,6 +109,14 @@ def _conflict_error(conflicts: list[tuple[dict[str, Any], Path]]) -> Conflict:
     return Conflict(message, details={"causes": causes})
 
 
+def _unmanaged(obj: dict[str, Any]) -> dict[str, Any]:
+    """A shallow view of ``obj`` without ``metadata.managedFields`` (for comparisons)."""
+    metadata = obj.get("metadata")
+    if not isinstance(metadata, dict) or "managedFields" not in metadata:
+        return obj
+    return {**obj, "metadata": {k: v for k, v in metadata.items() if k != "managedFields"}}
+
+
 def _without(obj: dict[str, Any], ignored: Iterable[tuple[str, ...]]) -> dict[str, Any]:
     """A copy of ``obj`` without ``managedFields`` and without the ``ignored`` fields."""
     out = copy.deepcopy(obj)
@@ -178,26 +187,30 @@ def apply(live: dict[str, Any] | None, config: dict[str, Any], manager: str, *, 
     ignored = tuple(ignored)
     config = _without(config, ignored)
     applied = field_set(config, shape)
-    base = copy.deepcopy(live) if live is not None else {}
+    base = _without(live, ()) if live is not None else {}  # our copy: removals below edit it
     owners = managed_sets(live)
     me = (manager, APPLY, None, subresource)
     previous = next((paths for entry, paths in owners if _identity(entry) == me), set())
     others = [(entry, paths) for entry, paths in owners if _identity(entry) != me]
 
     conflicts = []
-    for path in sorted(applied, key=path_string):
-        if path[-1][0] in ("k", "v"):
-            continue
-        wanted, current = value_at(config, path), value_at(base, path)
-        if current is not MISSING and json_equal(wanted, current):
-            continue
-        conflicts += [(entry, path) for entry, paths in others if path in paths]
+    contested = applied & set().union(*(paths for _, paths in others))
+    if contested:
+        wanted_values = field_values(config, shape)
+        live_values = field_values(base, shape)
+        for path in sorted(contested, key=path_string):
+            if path[-1][0] in ("k", "v"):
+                continue
+            current = live_values.get(path, MISSING)
+            if current is not MISSING and json_equal(wanted_values[path], current):
+                continue
+            conflicts += [(entry, path) for entry, paths in others if path in paths]
     if conflicts and not force:
         raise _conflict_error(conflicts)
     for entry, path in conflicts:
         next(paths for e, paths in others if e is entry).discard(path)
 
-    result = _merge(_without(base, ()), config, (), shape)
+    result = _merge(base, config, (), shape)
     owned_elsewhere = set().union(*(paths for _, paths in others)) if others else set()
     for path in sorted(previous - applied, key=len):  # an item before its fields
         if _ignored_path(path, ignored) or _is_item_key(path) or any(
@@ -206,7 +219,7 @@ def apply(live: dict[str, Any] | None, config: dict[str, Any], manager: str, *, 
         remove_at(result, path)
         _prune_empty(result, path, applied | owned_elsewhere)
 
-    if live is not None and json_equal(result, _without(live, ())) and previous == applied and not conflicts:
+    if live is not None and json_equal(result, _unmanaged(live)) and previous == applied and not conflicts:
         return copy.deepcopy(live)  # a no-op apply keeps the object, timestamps included
     entry = _entry(manager, APPLY, api_version, now, applied, subresource)
     updated = [(e, p) for e, p in owners if _identity(e) != me]
@@ -221,8 +234,9 @@ def record_update(old: dict[str, Any] | None, new: dict[str, Any], manager: str,
     """``new`` with its ``managedFields`` after ``manager`` wrote it with an ordinary write.
 
     The incoming ``managedFields`` are ignored unless they differ from the stored ones (a
-    client resetting them); ``[{}]`` clears them, as in Kubernetes."""
-    result = copy.deepcopy(new)
+    client resetting them); ``[{}]`` clears them, as in Kubernetes. The result shares all but
+    its ``metadata`` with ``new``."""
+    result = {**new, "metadata": dict(new.get("metadata") or {})}
     sent = (new.get("metadata") or {}).get("managedFields")
     stored = ((old or {}).get("metadata") or {}).get("managedFields")
     source = old
@@ -231,11 +245,11 @@ def record_update(old: dict[str, Any] | None, new: dict[str, Any], manager: str,
     elif sent and sent != stored:
         source = new
     owners = managed_sets(source)
-    before = field_set(_without(old, ()), shape) if old is not None else set()
-    after = field_set(_without(new, ()), shape)
-    changed = {p for p in after if p not in before or p[-1][0] not in ("k", "v") and not json_equal(
-        value_at(new, p), value_at(old, p))}
-    removed = before - after
+    before = field_values(old, shape) if old is not None else {}  # the walk skips managedFields
+    after = field_values(new, shape)
+    changed = {p for p, value in after.items() if p not in before or p[-1][0] not in ("k", "v") and not json_equal(
+        value, before[p])}
+    removed = before.keys() - after.keys()
     me = (manager, UPDATE, api_version, subresource)
     mine: set[Path] = set()
     kept = []

@@ -27,7 +27,7 @@ from hyperkube.api import schemas
 from hyperkube.machinery.jsonpatch import json_equal
 
 __all__ = [
-    "Element", "Path", "Shape", "ShapeLookup", "shape_for", "field_set", "to_fields_v1", "from_fields_v1",
+    "Element", "Path", "Shape", "ShapeLookup", "shape_for", "field_set", "field_values", "to_fields_v1", "from_fields_v1",
     "path_string", "value_at", "remove_at", "find_item", "key_of", "list_shape", "dump", "MISSING", "ATOMIC",
     "KEY_DEFAULTS",
 ]
@@ -57,8 +57,14 @@ _GRANULAR, ATOMIC, _SET = Shape("granular"), Shape("atomic"), Shape("set")
 
 
 def shape_for(group: str, version: str, kind: str) -> ShapeLookup:
-    """The shape of every field of a kind, from its schema (built-in or CRD)."""
-    @lru_cache(maxsize=2048)
+    """The shape of every field of a kind, from its schema (built-in or CRD); cached per kind
+    until a custom schema changes."""
+    return _shape_for(group, version, kind, schemas.schemas_generation())
+
+
+@lru_cache(maxsize=256)
+def _shape_for(group: str, version: str, kind: str, generation: int) -> ShapeLookup:
+    @lru_cache(maxsize=4096)
     def lookup(path: tuple[str, ...]) -> Shape:
         schema = schemas.schema_at(group, version, kind, path) if path else None
         if schema is not None and schema.get("x-kubernetes-map-type") == "atomic":
@@ -101,15 +107,22 @@ def list_shape(items: list[Any], shape: Shape) -> Shape:
 
 def field_set(obj: dict[str, Any], shape: ShapeLookup) -> set[Path]:
     """The paths of every leaf (and every associative-list item) of ``obj``."""
-    out: set[Path] = set()
+    return set(field_values(obj, shape))
+
+
+def field_values(obj: dict[str, Any], shape: ShapeLookup) -> dict[Path, Any]:
+    """:func:`field_set` with each path's value (an item's value is the item), in one walk."""
+    out: dict[Path, Any] = {}
     _walk(obj, (), (), shape, out)
-    return out - _UNOWNED
+    for path in _UNOWNED:
+        out.pop(path, None)
+    return out
 
 
-def _walk(value: Any, names: tuple[str, ...], path: Path, shape: ShapeLookup, out: set[Path]) -> None:
+def _walk(value: Any, names: tuple[str, ...], path: Path, shape: ShapeLookup, out: dict[Path, Any]) -> None:
     if isinstance(value, dict):
         if path and (not value or shape(names).kind == "atomic"):
-            out.add(path)
+            out[path] = value
             return
         for key, item in value.items():
             if path == (("f", "metadata"),) and key == "managedFields":
@@ -120,15 +133,16 @@ def _walk(value: Any, names: tuple[str, ...], path: Path, shape: ShapeLookup, ou
         if form.kind == "map":
             for item in value:
                 item_path = path + (("k", dump(key_of(item, form.keys))),)
-                out.add(item_path)
+                out[item_path] = item
                 for key, child in item.items():
                     _walk(child, names + (key,), item_path + (("f", key),), shape, out)
         elif form.kind == "set":
-            out.update(path + (("v", dump(item)),) for item in value)
+            for item in value:
+                out[path + (("v", dump(item)),)] = item
         else:
-            out.add(path)
+            out[path] = value
     elif path:
-        out.add(path)
+        out[path] = value
 
 
 def to_fields_v1(paths: Iterable[Path]) -> dict[str, Any]:

@@ -18,6 +18,7 @@ write, which is what ``kubectl diff`` relies on. Any other Content-Type is 415.
 
 from __future__ import annotations
 
+import asyncio
 import copy
 from typing import TYPE_CHECKING, Any
 
@@ -44,6 +45,7 @@ APPLY_PATCH = "application/apply-patch+yaml"
 PATCH_TYPES = (JSON_PATCH, MERGE_PATCH, APPLY_PATCH, STRATEGIC_PATCH)
 MAX_MANAGER_LENGTH = 128
 ATTEMPTS = 16
+THREAD_THRESHOLD = 64 * 1024  # bytes of object plus patch above which the patch is computed in a thread
 
 
 def manager_name(request: web.Request, patch_type: str) -> str:
@@ -136,7 +138,8 @@ async def handle(api: RestAPI, request: web.Request, target: paths.Target, subre
     dry = dry_run(request.query)
     force = parse_force(request, patch_type)
     manager = manager_name(request, patch_type)
-    patch = decode_patch(await bodies.read_body(request), patch_type)
+    raw = await bodies.read_body(request)
+    patch = decode_patch(raw, patch_type)
     if patch_type == APPLY_PATCH:
         check_kind(patch, resource)
         metadata = patch.get("metadata")
@@ -176,14 +179,17 @@ async def handle(api: RestAPI, request: web.Request, target: paths.Target, subre
             return bodies.raw_response(written.body, 201, warning_headers(written.warnings))
         live = objects.decode(resource, kv.value, kv.mod_revision)
         revision = str(kv.mod_revision)
-        now = now_rfc3339()
-        if patch_type == APPLY_PATCH:
-            new = ssa.apply(live, patch, manager, api_version=resource.group_version, shape=shape, now=now,
-                            force=force, subresource=subresource, ignored=ignored)
-        else:
+
+        def compute(live: dict[str, Any] = live) -> dict[str, Any]:
+            now = now_rfc3339()
+            if patch_type == APPLY_PATCH:
+                return ssa.apply(live, patch, manager, api_version=resource.group_version, shape=shape, now=now,
+                                 force=force, subresource=subresource, ignored=ignored)
             new = patched_object(resource, live, patch, patch_type)
-            new = ssa.record_update(live, new, manager, api_version=resource.group_version, shape=shape, now=now,
-                                    subresource=subresource)
+            return ssa.record_update(live, new, manager, api_version=resource.group_version, shape=shape,
+                                     now=now, subresource=subresource)
+        # a few ms for a typical object; big ones (large ConfigMaps, CRs) go to a thread
+        new = compute() if len(kv.value) + len(raw) < THREAD_THRESHOLD else await asyncio.to_thread(compute)
         metadata = new.get("metadata")
         if not isinstance(metadata, dict):
             raise errors.BadRequest("metadata must be an object")

@@ -166,3 +166,18 @@ async def test_server_side_apply(client):
     assert status == 400 and "fieldManager" in out["message"]
     status, out = await patch(client, path, {"metadata": {}}, "application/merge-patch+json", "?force=true")
     assert status == 400
+
+
+async def test_large_objects_patch_the_same_way(client):
+    """Objects above the thread threshold are patched off the event loop, with the same result."""
+    big = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "big"},
+           "data": {f"key{i}": "x" * 1000 for i in range(100)}}
+    status, _ = await client.post("/api/v1/namespaces/default/configmaps", big)
+    assert status == 201
+    status, out = await patch(client, "/api/v1/namespaces/default/configmaps/big",
+                              {"data": {"key0": None, "extra": "y"}}, "application/strategic-merge-patch+json",
+                              "?fieldManager=editor")
+    assert status == 200
+    assert "key0" not in out["data"] and out["data"]["extra"] == "y" and len(out["data"]) == 100
+    [entry] = out["metadata"]["managedFields"]
+    assert entry["manager"] == "editor" and entry["fieldsV1"] == {"f:data": {"f:extra": {}}}
