@@ -45,6 +45,7 @@ APPLY_PATCH = "application/apply-patch+yaml"
 PATCH_TYPES = (JSON_PATCH, MERGE_PATCH, APPLY_PATCH, STRATEGIC_PATCH)
 MAX_MANAGER_LENGTH = 128
 ATTEMPTS = 16
+_MISSING = object()
 THREAD_THRESHOLD = 64 * 1024  # bytes of object plus patch above which the patch is computed in a thread
 
 
@@ -77,7 +78,14 @@ def parse_force(request: web.Request, patch_type: str) -> bool:
 def decode_patch(data: bytes, patch_type: str) -> Any:
     if not data.strip():
         raise errors.BadRequest("the body of the request was empty")
-    body = bodies.decode(data, patch_type)
+    body = _MISSING
+    if patch_type == APPLY_PATCH and data.lstrip()[:1] == b"{":
+        try:  # kubectl sends the applied configuration as JSON: skip the (slow) YAML parser
+            body = orjson.loads(data)
+        except orjson.JSONDecodeError:
+            body = _MISSING
+    if body is _MISSING:
+        body = bodies.decode(data, patch_type)
     if patch_type == JSON_PATCH:
         return check_operations(body)
     if not isinstance(body, dict):
