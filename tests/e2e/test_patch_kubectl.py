@@ -138,9 +138,13 @@ def test_server_side_apply_conflict_and_force(cluster):
         in conflict.stderr
     assert get(cluster, "deployment", "ssa")["spec"]["replicas"] == 5
 
+    preview = cluster.kubectl("diff", "--server-side", "--force-conflicts", "-f", "-", input=manifest, check=False)
+    assert preview.returncode == 1 and "-  replicas: 5" in preview.stdout and "+  replicas: 2" in preview.stdout
     forced = cluster.kubectl("apply", "--server-side", "--force-conflicts", "-f", "-", input=manifest)
     assert forced.stdout.strip() == "deployment.apps/ssa serverside-applied"
     assert get(cluster, "deployment", "ssa")["spec"]["replicas"] == 2
+    same = cluster.kubectl("diff", "--server-side", "-f", "-", input=manifest, check=False)
+    assert same.returncode == 0 and same.stdout == "", same.stdout + same.stderr
 
     # dropping an env var from the applied file removes it; a label added by another manager stays
     cluster.kubectl("label", "deployment", "ssa", "team=ops")
