@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import copy
 import json
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from hyperkube.api.fieldpaths import (
@@ -31,9 +31,9 @@ from hyperkube.api.fieldpaths import (
     Path,
     Shape,
     ShapeLookup,
+    dump,
     field_set,
     field_values,
-    find_item,
     from_fields_v1,
     key_of,
     list_shape,
@@ -164,17 +164,44 @@ def _merge(live: Any, config: Any, names: tuple[str, ...], shape: ShapeLookup) -
     if isinstance(live, list) and isinstance(config, list):
         form = list_shape(live + config, shape(names))
         if form.kind == "map":
-            out = list(live)
-            for item in config:
-                found = find_item(out, key_of(item, form.keys) or {})
-                if found >= 0:
-                    out[found] = _merge(out[found], item, names, shape)
-                else:
-                    out.append(copy.deepcopy(item))
-            return out
+            return _merge_items(live, config, lambda item: dump(key_of(item, form.keys)),
+                                lambda old, new: _merge(old, new, names, shape))
         if form.kind == "set":
-            return list(live) + [v for v in config if not any(json_equal(v, x) for x in live)]
+            return _merge_items(live, config, dump, lambda old, new: new)
     return copy.deepcopy(config)
+
+
+def _merge_items(live: list[Any], config: list[Any], key: Callable[[Any], str],
+                 merge: Callable[[Any, Any], Any]) -> list[Any]:
+    """Associative lists and sets, ordered as structured-merge-diff orders them: live-only
+    items keep their place, items the configuration names follow its order."""
+    live_keys, config_keys = [key(item) for item in live], [key(item) for item in config]
+    by_key = dict(zip(live_keys, live, strict=True))
+    named = set(config_keys)
+    out: list[Any] = []
+    seen: set[str] = set()
+    i = j = 0
+    while i < len(live) or j < len(config):
+        if i < len(live) and live_keys[i] in seen:
+            i += 1
+        elif i < len(live) and j < len(config) and live_keys[i] == config_keys[j]:
+            out.append(merge(live[i], config[j]))
+            seen.add(live_keys[i])
+            i += 1
+            j += 1
+        elif i < len(live) and live_keys[i] not in named:
+            out.append(live[i])
+            seen.add(live_keys[i])
+            i += 1
+        elif j < len(config):
+            if config_keys[j] not in seen:
+                found = by_key.get(config_keys[j], MISSING)
+                out.append(copy.deepcopy(config[j]) if found is MISSING else merge(found, config[j]))
+                seen.add(config_keys[j])
+            j += 1
+        else:
+            i += 1
+    return out
 
 
 def apply(live: dict[str, Any] | None, config: dict[str, Any], manager: str, *, api_version: str,

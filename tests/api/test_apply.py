@@ -244,3 +244,13 @@ def test_field_set_and_paths():
         '.spec.containers[name="c"].ports[containerPort=80,protocol="UDP"].containerPort',
         '.spec.containers[name="c"].ports[containerPort=80,protocol="UDP"].protocol',
         ".spec.tolerations", ".spec.nodeSelector"])
+
+
+def test_list_order_follows_the_configuration_around_others_items():
+    def named(*names):
+        return deployment(containers=[{"name": n, "image": "i"} for n in names])
+    obj = do_apply(None, named("a", "b"), manager="alice")
+    obj = do_apply(obj, named("x"), manager="bob")
+    assert [c["name"] for c in obj["spec"]["template"]["spec"]["containers"]] == ["a", "b", "x"]
+    obj = do_apply(obj, named("b", "a", "c"), manager="alice")
+    assert [c["name"] for c in obj["spec"]["template"]["spec"]["containers"]] == ["b", "a", "x", "c"]
