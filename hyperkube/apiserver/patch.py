@@ -94,6 +94,20 @@ def decode_patch(data: bytes, patch_type: str) -> Any:
     return body
 
 
+def duplicate_fields(data: bytes, patch: Any, patch_type: str, mode: str) -> list[str]:
+    """Fields given twice in a JSON patch object (``metadata.labels.a``): a strict-decoding
+    error under ``fieldValidation=Strict``, a warning under Warn. Only looked for when the
+    body does not re-encode to itself (the cheap sign that something was dropped)."""
+    if mode == "Ignore" or patch_type == JSON_PATCH or not data.lstrip().startswith(b"{"):
+        return []
+    if orjson.dumps(patch) == data.strip():
+        return []
+    try:
+        return schemas.decode_json(data)[1]
+    except (ValueError, RecursionError):
+        return []
+
+
 def pins_resource_version(patch: Any, patch_type: str) -> bool:
     """Whether the patch names a resourceVersion: then a lost race is the client's conflict."""
     if patch_type == JSON_PATCH:
@@ -148,6 +162,7 @@ async def handle(api: RestAPI, request: web.Request, target: paths.Target, subre
     manager = manager_name(request, patch_type)
     raw = await bodies.read_body(request)
     patch = decode_patch(raw, patch_type)
+    duplicates = duplicate_fields(raw, patch, patch_type, mode)
     if patch_type == APPLY_PATCH:
         check_kind(patch, resource)
         metadata = patch.get("metadata")
@@ -181,7 +196,7 @@ async def handle(api: RestAPI, request: web.Request, target: paths.Target, subre
                                 now=now_rfc3339(), ignored=ignored)
             try:
                 written = await objects.create(resource, target.namespace, created, dry_run=dry,
-                                               field_validation=mode)
+                                               field_validation=mode, duplicates=duplicates)
             except errors.AlreadyExists:
                 continue  # someone created it meanwhile: apply to theirs
             return bodies.raw_response(written.body, 201, warning_headers(written.warnings))
@@ -208,7 +223,7 @@ async def handle(api: RestAPI, request: web.Request, target: paths.Target, subre
         metadata["resourceVersion"] = revision
         try:
             written = await objects.update(resource, target.namespace, target.name, new, subresource=subresource,
-                                           dry_run=dry, field_validation=mode)
+                                           dry_run=dry, field_validation=mode, duplicates=duplicates)
         except (errors.Conflict, errors.NotFound) as error:
             if pinned or isinstance(error, errors.Conflict) and "has been modified" not in error.message:
                 raise

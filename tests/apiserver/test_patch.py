@@ -72,6 +72,9 @@ async def test_bad_patches(client):
     status, out = await patch(client, f"{PODS}/bad", {"spec": {"foo": 1}}, "application/merge-patch+json",
                               "?fieldValidation=Strict")
     assert status == 400 and 'unknown field "spec.foo"' in out["message"]
+    status, out = await patch(client, f"{PODS}/bad", None, "application/merge-patch+json", "?fieldValidation=Strict",
+                              raw=b'{"metadata":{"labels":{"a":"1","a":"2"}}}')
+    assert status == 400 and 'duplicate field "metadata.labels.a"' in out["message"]
     status, out = await patch(client, f"{PODS}/bad", {"spec": {"containers": [{"name": "c", "image": ""}]}},
                               "application/strategic-merge-patch+json")
     assert status == 422, out
