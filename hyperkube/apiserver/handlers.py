@@ -3,8 +3,8 @@
 ``/api/v1/{rest}`` and ``/apis/{group}/{version}/{rest}`` are caught here (discovery owns
 the bare group-version paths), resolved to a :class:`~hyperkube.apiserver.paths.Target`,
 and dispatched by method and shape: collection GET (list or watch), POST (create), DELETE
-(deletecollection); item GET, PUT, DELETE; subresources (``subresources.py``). PATCH is
-415 until the write-path issue adds it. Handlers set ``request["verb"]`` and
+(deletecollection); item GET, PUT, DELETE; PATCH (``patch.py``); subresources
+(``subresources.py``). Handlers set ``request["verb"]`` and
 ``request["resource"]`` for the metrics middleware.
 """
 
@@ -22,6 +22,7 @@ from multidict import CIMultiDict
 from hyperkube.api import schemas
 from hyperkube.api.registry import Registry, Resource
 from hyperkube.apiserver import bodies, deletion, lists, paths, subresources, tables, watch
+from hyperkube.apiserver import patch as patching
 from hyperkube.apiserver.feeds import Hub
 from hyperkube.apiserver.objects import Objects, Written
 from hyperkube.apiserver.selection import Filter
@@ -150,8 +151,7 @@ class RestAPI:
             if method == "DELETE" and "delete" in verbs:
                 return await self.delete(request, target)
             if method == "PATCH" and "patch" in verbs:
-                request["verb"] = "patch"
-                raise errors.UnsupportedMediaType("PATCH is not supported yet by this server; use PUT")
+                return await patching.handle(self, request, target)
         raise errors.MethodNotAllowed(f"the server does not allow this method on the requested resource "
                                       f"({method})")
 
