@@ -32,7 +32,7 @@ from collections import deque
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from .interface import CompactedError, StorageError
+from .interface import CompactedError, StorageError, UnavailableError
 from .sqlite_schema import SQLiteOptions
 
 log = logging.getLogger(__name__)
@@ -83,6 +83,8 @@ async def maintenance_loop(submit: Submit, current: Callable[[], Awaitable[tuple
                 pass
         except asyncio.CancelledError:
             raise
+        except UnavailableError:
+            return  # the store is closing
         except StorageError as error:
             log.warning("sqlite store %s: maintenance failed, will retry: %s", path, error)
         except Exception:
@@ -98,6 +100,8 @@ async def lease_expiry_loop(submit: Submit, expired: Callable[[float], Awaitable
                 await submit("lease_revoke", lease_id, True)
         except asyncio.CancelledError:
             raise
+        except UnavailableError:
+            return  # the store is closing
         except Exception as error:
             log.warning("sqlite store %s: lease expiry failed, will retry: %s", path, error)
 
