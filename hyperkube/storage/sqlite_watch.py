@@ -14,6 +14,7 @@ bounded and nothing is lost, unless compaction overtakes it (then CompactedError
 from __future__ import annotations
 
 import asyncio
+import weakref
 from collections import deque
 from collections.abc import Awaitable, Callable
 
@@ -28,7 +29,9 @@ MAX_PENDING = 1000  # responses queued for a slow consumer before it falls back 
 class WatchHub:
     def __init__(self, revision: int) -> None:
         self.revision = revision
-        self.watchers: set[SQLiteWatch] = set()
+        # weak: a watch its consumer dropped without aclose() (a cancelled task abandoning
+        # its ``async for``) must not stay registered and keep filtering events forever
+        self.watchers: weakref.WeakSet[SQLiteWatch] = weakref.WeakSet()
 
     def deliver(self, batches: list[tuple[int, list[Event]]]) -> None:
         for revision, _events in batches:
