@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import os
 import sqlite3
-from collections.abc import Callable
 from dataclasses import dataclass
 
 from sqlalchemy import (
@@ -195,11 +194,3 @@ def database_size(path: str) -> int:
         except OSError:
             pass
     return size
-
-
-def guarded(path: str, function: Callable[[], object]) -> object:
-    """Run ``function``, turning sqlite3 errors into store errors that name the file."""
-    try:
-        return function()
-    except sqlite3.Error as error:
-        raise translate_error(path, error) from error
