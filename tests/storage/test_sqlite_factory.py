@@ -45,7 +45,7 @@ def test_sqlite_url_with_options(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize("servers", ["sqlite://relative.db", "ftp://host:1", "sqlite:///a.db,sqlite:///b.db",
-                                     "sqlite:///a.db?no_such_option=1", ""])
+                                     "sqlite:///a.db?no_such_option=1", "sqlite:///a.db?synchronous=off", ""])
 def test_bad_servers(servers: str) -> None:
     with pytest.raises(ValueError):
         open_store(servers)  # "" is bad too: no --data-dir
