@@ -154,6 +154,13 @@ class Writer:
         except StorageError as error:
             self.delivery.post(self.connection, [], (ops, [error] * len(ops)))
             return
+        except Exception as error:  # a malformed request (or a bug): only its caller sees it
+            if len(ops) == 1:
+                self.delivery.post(self.connection, [], (ops, [error]))
+                return
+            for op in ops:
+                self._process([op])
+            return
         self.delivery.post(self.connection, batches, (ops, results))
         self._finish_checkpoint()
 
