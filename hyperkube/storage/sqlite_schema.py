@@ -153,7 +153,8 @@ def make_engine(path: str, options: SQLiteOptions) -> Engine:
         dbapi_connection.isolation_level = None
         dbapi_connection.execute("PRAGMA busy_timeout=1000")
         dbapi_connection.execute(f"PRAGMA synchronous={options.synchronous}")
-        dbapi_connection.execute("PRAGMA journal_size_limit=4194304")
+        # half the writer's checkpoint threshold: see Writer._finish_checkpoint
+        dbapi_connection.execute(f"PRAGMA journal_size_limit={int(options.checkpoint_wal_bytes) // 2}")
         dbapi_connection.execute("PRAGMA cache_size=-16000")
         if options.max_page_count:
             dbapi_connection.execute(f"PRAGMA max_page_count={int(options.max_page_count)}")
