@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import AsyncIterator, Sequence
-from urllib.parse import parse_qsl, urlsplit
+from urllib.parse import parse_qsl
 
 from .interface import (
     CompactedError,
@@ -79,23 +79,25 @@ def open_store(servers: str = "", *, data_dir: str | None = None, overrides: Seq
 
 def _open_one(servers: str, data_dir: str | None) -> Store:
     urls = [u.strip() for u in servers.split(",") if u.strip()]
-    schemes = {urlsplit(u).scheme for u in urls}
+    schemes = {u.partition("://")[0].lower() if "://" in u else "" for u in urls}
     if not urls or schemes == {"sqlite"}:
         from .sqlite import SQLiteStore
         from .sqlite_schema import SQLiteOptions
 
         if len(urls) > 1:
             raise ValueError(f"--etcd-servers: only one sqlite:// URL is allowed, got {servers!r}")
-        parts = urlsplit(urls[0]) if urls else urlsplit("sqlite://")
-        path = parts.netloc + parts.path
+        # not urlsplit: a file path may hold any character ("[", "#", ...) but "?"
+        path, _, query = (urls[0].partition("://")[2] if urls else "").partition("?")
         if not path:
             if data_dir is None:
                 raise ValueError("--etcd-servers is empty (or sqlite://) and no --data-dir was given")
             os.makedirs(data_dir, exist_ok=True)
             path = os.path.join(os.path.abspath(data_dir), "state.db")
-        elif not os.path.isabs(path):
+        elif path.startswith("/"):
+            path = "/" + path.lstrip("/")  # sqlite:////abs/x.db is the same file as sqlite:///abs/x.db
+        else:
             raise ValueError(f"--etcd-servers: sqlite path must be absolute (sqlite:///abs/path.db), got {urls[0]!r}")
-        options = SQLiteOptions.from_query(dict(parse_qsl(parts.query)))
+        options = SQLiteOptions.from_query(dict(parse_qsl(query)))
         return SQLiteStore(path, options, endpoint=f"sqlite://{path}")
     if schemes <= {"http", "https"}:
         from .etcd import EtcdStore

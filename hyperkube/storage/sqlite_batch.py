@@ -295,8 +295,12 @@ class WriteBatch:
     def purge_slice(self, slice_revisions: int) -> bool:
         """Physically delete one slice of the history the compaction made unreachable.
 
-        A row below the compact revision goes when it is a tombstone or when a newer row of
-        the same key exists at or below the compact revision. Returns True when done."""
+        Reads at or after the compact revision need, per key, only the newest row at or
+        below it. So each row at or below the compact revision makes its predecessor
+        (``prev_revision``) garbage, and a tombstone below it is garbage itself.
+        ``meta.purged_revision`` = P says the rows of revisions up to P have been handled
+        (their predecessors deleted, their tombstones deleted if below the compact
+        revision then); each slice handles (P, P + slice]. Returns True when done."""
         purged = self.connection.execute("SELECT value FROM meta WHERE name = 'purged_revision'").fetchone()
         start = purged[0] if purged else 1
         if start >= self.compact_revision:
@@ -304,9 +308,11 @@ class WriteBatch:
         end = min(start + slice_revisions, self.compact_revision)
         self.flush()
         self.connection.execute(
-            "DELETE FROM log WHERE revision >= ? AND revision < ? AND (deleted = 1 OR EXISTS ("
-            "SELECT 1 FROM log AS newer WHERE newer.key = log.key AND newer.revision > log.revision"
-            " AND newer.revision <= ?))", (start, end, self.compact_revision))
+            "DELETE FROM log WHERE id IN (SELECT p.id FROM log AS s JOIN log AS p"
+            " ON p.key = s.key AND p.revision = s.prev_revision"
+            " WHERE s.revision > ? AND s.revision <= ? AND s.prev_revision > 0)", (start, end))
+        self.connection.execute("DELETE FROM log WHERE revision >= ? AND revision < ? AND deleted = 1",
+                                (start, end))
         self.connection.execute("INSERT OR REPLACE INTO meta(name, value) VALUES ('purged_revision', ?)",
                                 (end,))
         return end >= self.compact_revision

@@ -11,10 +11,11 @@ The database must stay bounded under a steady update load with nobody calling co
   is logged and retried at the next interval.
 - **Incremental vacuum** (``auto_vacuum=INCREMENTAL``): after a purge, free pages are given
   back to the file system ``vacuum_slice_pages`` at a time when they are a large share of it.
-- **WAL checkpoints** (a thread with its own connection): a PASSIVE checkpoint whenever the
-  WAL exceeds ``checkpoint_wal_bytes``. PASSIVE never waits for the writer, and once the WAL
-  is fully copied back the writer restarts it from the beginning (``journal_size_limit``
-  truncates it), so the WAL stays a few MB. The writer's own auto-checkpoint is only a backstop.
+- **WAL checkpoints** (a thread with its own connection): a PASSIVE checkpoint every
+  ``checkpoint_interval``. PASSIVE never waits for the writer, but it can't
+  finish while the writer keeps appending; so once the WAL passes ``checkpoint_wal_bytes``
+  the writer copies the few remaining frames itself between two transactions, after which
+  the WAL starts over (``journal_size_limit`` truncates it). The WAL stays a few MB.
 - **Lease expiry** (a loop task): expired leases are revoked through the writer; a revoke
   deletes the lease's keys in one revision, re-checking the expiry inside the transaction so
   a keepalive that won the race keeps the lease.
@@ -24,7 +25,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import os
 import sqlite3
 import threading
 import time
@@ -105,10 +105,12 @@ async def lease_expiry_loop(submit: Submit, expired: Callable[[float], Awaitable
 class Checkpointer:
     """A thread that runs PASSIVE WAL checkpoints on its own connection (see module docstring)."""
 
-    def __init__(self, path: str, connect: Callable[[], sqlite3.Connection], options: SQLiteOptions) -> None:
+    def __init__(self, path: str, connect: Callable[[], sqlite3.Connection], options: SQLiteOptions,
+                 request_finish: Callable[[], None]) -> None:
         self.path = path
         self.connect = connect
         self.options = options
+        self.request_finish = request_finish
         self.stopping = threading.Event()
         self.thread = threading.Thread(target=self._run, name=f"sqlite-checkpoint {path}", daemon=True)
 
@@ -122,16 +124,15 @@ class Checkpointer:
     def _run(self) -> None:
         connection = self.connect()
         try:
+            page_size = connection.execute("PRAGMA page_size").fetchone()[0]
             while not self.stopping.wait(self.options.checkpoint_interval):
                 try:
-                    size = os.path.getsize(self.path + "-wal")
-                except OSError:
-                    continue
-                if size < self.options.checkpoint_wal_bytes:
-                    continue
-                try:
-                    connection.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
+                    # (busy, frames in the WAL, frames copied back); -1s when not in WAL mode
+                    _busy, frames, _copied = connection.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
                 except sqlite3.Error as error:
                     log.warning("sqlite store %s: WAL checkpoint failed, will retry: %s", self.path, error)
+                    continue
+                if frames * page_size >= self.options.checkpoint_wal_bytes:
+                    self.request_finish()
         finally:
             connection.close()

@@ -95,8 +95,8 @@ class SQLiteOptions:
     history_seconds: float = 300.0  # automatic compaction keeps this much history ...
     min_history_revisions: int = 1000  # ... and at least this many revisions
     maintenance_interval: float = 5.0  # seconds between compaction / vacuum passes
-    checkpoint_interval: float = 0.25  # seconds between passive WAL checkpoints
-    checkpoint_wal_bytes: int = 4 << 20  # ... run when the WAL is at least this big
+    checkpoint_interval: float = 0.1  # the checkpointer thread copies the WAL back this often;
+    checkpoint_wal_bytes: int = 4 << 20  # past this the writer finishes the copy (the WAL restarts)
     compact_slice_revisions: int = 2000  # revisions physically deleted per write transaction
     vacuum_slice_pages: int = 512  # pages freed per incremental_vacuum step
     poll_interval: float = 0.015  # tailing other processes' commits (PRAGMA data_version)
@@ -145,7 +145,7 @@ def make_engine(path: str, options: SQLiteOptions) -> Engine:
         dbapi_connection.isolation_level = None
         dbapi_connection.execute("PRAGMA busy_timeout=1000")
         dbapi_connection.execute("PRAGMA synchronous=FULL")
-        dbapi_connection.execute("PRAGMA journal_size_limit=16777216")
+        dbapi_connection.execute("PRAGMA journal_size_limit=4194304")
         dbapi_connection.execute("PRAGMA cache_size=-16000")
         if options.max_page_count:
             dbapi_connection.execute(f"PRAGMA max_page_count={int(options.max_page_count)}")
@@ -154,21 +154,28 @@ def make_engine(path: str, options: SQLiteOptions) -> Engine:
 
 
 def create_schema(engine: Engine, path: str) -> None:
-    """Create the file and tables if needed; auto_vacuum must be set before the first table."""
+    """Create the file and tables if needed; safe when several processes open a new file at once.
+
+    ``auto_vacuum`` must be set before the first table exists and ``journal_mode`` outside a
+    transaction; the tables are then created under ``BEGIN IMMEDIATE`` so two processes
+    can't both decide to create them."""
     with engine.connect() as connection:
         raw = connection.connection.driver_connection
         assert isinstance(raw, sqlite3.Connection)
-        tables = raw.execute("SELECT count(*) FROM sqlite_master WHERE type='table'").fetchone()[0]
-        if tables == 0:
+        tables = {name for (name,) in raw.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+        wal = raw.execute("PRAGMA journal_mode").fetchone()[0].lower() == "wal"
+        if wal and {t.name for t in metadata.sorted_tables} <= tables:
+            return  # an existing store: open it without taking the write lock
+        if not tables:
             raw.execute("PRAGMA auto_vacuum=INCREMENTAL")
         mode = raw.execute("PRAGMA journal_mode=WAL").fetchone()[0]
         if mode.lower() != "wal":
             raise DatabaseError(f"{path}: cannot switch to WAL journal mode (got {mode})")
-        connection.commit()
-    metadata.create_all(engine)
-    with engine.begin() as connection:
+        connection.exec_driver_sql("BEGIN IMMEDIATE")
+        metadata.create_all(connection)
         for name in ("revision", "compact_revision"):
             connection.execute(text("INSERT OR IGNORE INTO meta(name, value) VALUES (:n, 1)"), {"n": name})
+        connection.commit()
 
 
 def connect(engine: Engine) -> sqlite3.Connection:

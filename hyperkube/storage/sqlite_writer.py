@@ -96,6 +96,7 @@ class Writer:
         self.queue: queue.SimpleQueue[WriteOp | None] = queue.SimpleQueue()
         self.thread = threading.Thread(target=self._run, name=f"sqlite-writer {path}", daemon=True)
         self.connection: sqlite3.Connection | None = None
+        self.checkpoint_requested = False  # set by the checkpointer thread
 
     def start(self) -> None:
         self.connection = self.connect()
@@ -154,6 +155,23 @@ class Writer:
             self.delivery.post(self.connection, [], (ops, [error] * len(ops)))
             return
         self.delivery.post(self.connection, batches, (ops, results))
+        self._finish_checkpoint()
+
+    def _finish_checkpoint(self) -> None:
+        """Copy the last WAL frames back here, between two transactions, when asked to.
+
+        The checkpointer thread copies the bulk concurrently, but while we keep appending it
+        can never finish, and SQLite restarts the WAL only when every frame was copied back.
+        When it sees the WAL pass ``checkpoint_wal_bytes`` it sets ``checkpoint_requested``;
+        done here, with no write in flight, only the frames since its last pass remain, so
+        the pause is short, and the next transaction starts the WAL over."""
+        if not self.checkpoint_requested:
+            return
+        self.checkpoint_requested = False
+        try:
+            self.connection.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
+        except sqlite3.Error as error:
+            log.warning("sqlite store %s: WAL checkpoint failed, will retry: %s", self.path, error)
 
     def _execute(self, ops: list[WriteOp]) -> tuple[list[Any], Batches]:
         connection = self.connection

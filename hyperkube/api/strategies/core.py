@@ -9,10 +9,22 @@ import copy
 from typing import Any
 
 from hyperkube.api.registry import AGE_COLUMN, NAME_COLUMN, Column, Object
-from hyperkube.api.strategies.base import Causes, ClusterStrategy, KindStrategy, PlainStrategy, get, spec
-from hyperkube.api.strategies.common import NONE, validate_resource_list
+from hyperkube.api.strategies.base import (
+    Causes,
+    ClusterStrategy,
+    KindStrategy,
+    PlainStrategy,
+    dicts,
+    get,
+    get_dicts,
+    get_map,
+    mapping,
+    name_of,
+    seq,
+    spec,
+)
+from hyperkube.api.strategies.common import NONE, age, validate_resource_list
 from hyperkube.machinery import validation as v
-from hyperkube.machinery.durations import age
 
 MAX_DATA_SIZE = 1024 * 1024
 CREATED_AT = Column("Created At", type="date", description="CreationTimestamp is a timestamp representing "
@@ -20,7 +32,7 @@ CREATED_AT = Column("Created At", type="date", description="CreationTimestamp is
 
 
 def created_at_row(obj: Object) -> list[Any]:
-    meta = obj.get("metadata") or {}
+    meta = mapping(obj.get("metadata"))
     return [meta.get("name", ""), meta.get("creationTimestamp", "")]
 
 
@@ -30,12 +42,17 @@ class NamespaceStrategy(ClusterStrategy):
     field_labels = ("status.phase",)
 
     def default(self, obj: Object) -> None:
-        name = get(obj, "metadata", "name", default="")
-        if name:
-            obj.setdefault("metadata", {}).setdefault("labels", {})["kubernetes.io/metadata.name"] = name
+        name, meta = name_of(obj), obj.get("metadata")
+        if name and isinstance(meta, dict):
+            if not isinstance(meta.get("labels"), dict):
+                meta["labels"] = {}
+            meta["labels"]["kubernetes.io/metadata.name"] = name
 
     def prepare_for_create(self, obj: Object) -> None:
-        finalizers = spec(obj).setdefault("finalizers", [])
+        namespace_spec = spec(obj)
+        if not isinstance(namespace_spec.get("finalizers"), list):
+            namespace_spec["finalizers"] = []
+        finalizers = namespace_spec["finalizers"]
         if "kubernetes" not in finalizers:
             finalizers.append("kubernetes")
         super().prepare_for_create(obj)
@@ -51,14 +68,14 @@ class NamespaceStrategy(ClusterStrategy):
 
     def prepare_for_finalize(self, new: Object, old: Object) -> None:
         """A /finalize update changes spec.finalizers only (extension hook)."""
-        finalizers = get(new, "spec", "finalizers", default=[])
+        finalizers = seq(get(new, "spec", "finalizers"))
         new.clear()
         new.update(copy.deepcopy(old))
         new.setdefault("spec", {})["finalizers"] = finalizers
 
     def validate_spec(self, obj: Object) -> Causes:
         out: Causes = []
-        for i, fin in enumerate(get(obj, "spec", "finalizers", default=[])):
+        for i, fin in enumerate(seq(get(obj, "spec", "finalizers"))):
             out += v.checked(f"spec.finalizers[{i}]", fin, v.qualified_name)
         return out
 
@@ -115,10 +132,10 @@ class ConfigMapStrategy(PlainStrategy):
         return _validate_immutable_data(new, old, ("data", "binaryData"))
 
     def columns(self) -> list[Column]:
-        return [NAME_COLUMN, Column("Data", type="integer", description="Number of data entries"), AGE_COLUMN]
+        return [NAME_COLUMN, Column("Data", description="Number of data entries"), AGE_COLUMN]
 
     def row(self, obj: Object, now: float) -> list[Any]:
-        count = len(obj.get("data") or {}) + len(obj.get("binaryData") or {})
+        count = len(mapping(obj.get("data"))) + len(mapping(obj.get("binaryData")))
         return [get(obj, "metadata", "name", default=""), count, age(obj, now)]
 
 
@@ -147,12 +164,12 @@ class SecretStrategy(PlainStrategy):
     def validate_spec(self, obj: Object) -> Causes:
         out = _validate_data_keys(obj, ("data",))
         secret_type = obj.get("type")
-        data = obj.get("data") or {}
+        data = mapping(obj.get("data"))
         for key in SECRET_REQUIRED_KEYS.get(secret_type, ()):
             if key not in data:
                 out.append(v.required(f"data[{key}]"))
         if secret_type == "kubernetes.io/service-account-token":
-            annotations = get(obj, "metadata", "annotations", default={})
+            annotations = get_map(obj, "metadata", "annotations")
             if not annotations.get("kubernetes.io/service-account.name"):
                 out.append(v.required("metadata.annotations[kubernetes.io/service-account.name]"))
         if secret_type == "kubernetes.io/basic-auth" and not ({"username", "password"} & set(data)):
@@ -170,47 +187,47 @@ class SecretStrategy(PlainStrategy):
 
     def columns(self) -> list[Column]:
         return [NAME_COLUMN, Column("Type", description="The type of secret"),
-                Column("Data", type="integer", description="Number of data entries"), AGE_COLUMN]
+                Column("Data", description="Number of data entries"), AGE_COLUMN]
 
     def row(self, obj: Object, now: float) -> list[Any]:
-        return [get(obj, "metadata", "name", default=""), obj.get("type", ""), len(obj.get("data") or {}),
+        return [get(obj, "metadata", "name", default=""), obj.get("type", ""), len(mapping(obj.get("data"))),
                 age(obj, now)]
 
 
 class ServiceAccountStrategy(PlainStrategy):
     def validate_spec(self, obj: Object) -> Causes:
         out: Causes = []
-        for i, ref in enumerate(obj.get("secrets") or []):
+        for i, ref in enumerate(dicts(obj.get("secrets"))):
             if isinstance(ref, dict) and ref.get("name"):
                 out += v.checked(f"secrets[{i}].name", ref["name"], v.dns1123_subdomain)
         return out
 
     def columns(self) -> list[Column]:
-        return [NAME_COLUMN, Column("Secrets", type="integer", description="Number of secrets"), AGE_COLUMN]
+        return [NAME_COLUMN, Column("Secrets", description="Number of secrets"), AGE_COLUMN]
 
     def row(self, obj: Object, now: float) -> list[Any]:
-        return [get(obj, "metadata", "name", default=""), len(obj.get("secrets") or []), age(obj, now)]
+        return [get(obj, "metadata", "name", default=""), len(dicts(obj.get("secrets"))), age(obj, now)]
 
 
 class LimitRangeStrategy(PlainStrategy):
     def default(self, obj: Object) -> None:
-        for item in get(obj, "spec", "limits", default=[]):
+        for item in get_dicts(obj, "spec", "limits"):
             if not isinstance(item, dict) or item.get("type") != "Container":
                 continue
-            maximum = item.get("max") or {}
-            default = item.setdefault("default", {}) if maximum else item.get("default") or {}
+            maximum = mapping(item.get("max"))
+            default = item.setdefault("default", {}) if maximum else mapping(item.get("default"))
             for name, qty in maximum.items():
                 default.setdefault(name, qty)
             if default or item.get("min"):
                 request = item.setdefault("defaultRequest", {})
                 for name, qty in default.items():
                     request.setdefault(name, qty)
-                for name, qty in (item.get("min") or {}).items():
+                for name, qty in mapping(item.get("min")).items():
                     request.setdefault(name, qty)
 
     def validate_spec(self, obj: Object) -> Causes:
         out: Causes = []
-        for i, item in enumerate(get(obj, "spec", "limits", default=[])):
+        for i, item in enumerate(get_dicts(obj, "spec", "limits")):
             if not isinstance(item, dict):
                 continue
             out += v.enum(f"spec.limits[{i}].type", item.get("type"), ("Pod", "Container", "PersistentVolumeClaim"),
@@ -231,27 +248,28 @@ class ResourceQuotaStrategy(KindStrategy):
 
     def validate_spec(self, obj: Object) -> Causes:
         out = validate_resource_list(get(obj, "spec", "hard"), "spec.hard")
-        for i, scope in enumerate(get(obj, "spec", "scopes", default=[])):
+        for i, scope in enumerate(seq(get(obj, "spec", "scopes"))):
             out += v.enum(f"spec.scopes[{i}]", scope, ("Terminating", "NotTerminating", "BestEffort",
                                                       "NotBestEffort", "PriorityClass",
                                                       "CrossNamespacePodAffinity", "VolumeAttributesClass"))
         return out
 
     def columns(self) -> list[Column]:
-        return [NAME_COLUMN, AGE_COLUMN,
+        return [NAME_COLUMN,
                 Column("Request", description="Request represents a minimum amount of cpu/memory that a "
                        "container may consume."),
                 Column("Limit", description="Limits control the maximum amount of cpu/memory that a container "
-                       "may use independent of contention on the node.")]
+                       "may use independent of contention on the node."),
+                AGE_COLUMN]
 
     def row(self, obj: Object, now: float) -> list[Any]:
-        hard = get(obj, "status", "hard", default={}) or get(obj, "spec", "hard", default={})
-        used = get(obj, "status", "used", default={})
+        hard = get_map(obj, "status", "hard")
+        used = get_map(obj, "status", "used")
         requests, limits = [], []
         for name in sorted(hard):
             cell = f"{name}: {used.get(name, '0')}/{hard[name]}"
-            (limits if name.startswith("limits.") else requests).append(cell)
-        return [get(obj, "metadata", "name", default=""), age(obj, now), ", ".join(requests), ", ".join(limits)]
+            (limits if name.split(".")[0] == "limits" and "." in name else requests).append(cell)
+        return [get(obj, "metadata", "name", default=""), ", ".join(requests), ", ".join(limits), age(obj, now)]
 
 
 class ComponentStatusStrategy(PlainStrategy):
@@ -264,7 +282,7 @@ class ComponentStatusStrategy(PlainStrategy):
 
     def row(self, obj: Object, now: float) -> list[Any]:
         status, message, error = "Unknown", "", ""
-        for cond in obj.get("conditions") or []:
+        for cond in dicts(obj.get("conditions")):
             if cond.get("type") == "Healthy":
                 status = "Healthy" if cond.get("status") == "True" else "Unhealthy"
                 message, error = cond.get("message", ""), cond.get("error", "")
@@ -276,7 +294,7 @@ class BindingStrategy(PlainStrategy):
     """pods/binding's body, also creatable as /bindings: a target node for a pod."""
 
     def validate_spec(self, obj: Object) -> Causes:
-        target = obj.get("target") or {}
+        target = mapping(obj.get("target"))
         out: Causes = []
         if not target.get("name"):
             out.append(v.required("target.name"))
@@ -301,7 +319,7 @@ class NodeStrategy(ClusterStrategy):
 
     def validate_spec(self, obj: Object) -> Causes:
         out: Causes = []
-        for i, taint in enumerate(get(obj, "spec", "taints", default=[])):
+        for i, taint in enumerate(get_dicts(obj, "spec", "taints")):
             if not isinstance(taint, dict):
                 continue
             if not taint.get("key"):
@@ -346,7 +364,7 @@ class NodeStrategy(ClusterStrategy):
 
 
 def node_status(node: Object) -> str:
-    ready = [c for c in get(node, "status", "conditions", default=[])
+    ready = [c for c in get_dicts(node, "status", "conditions")
              if isinstance(c, dict) and c.get("type") == "Ready"]
     states = ["Unknown"] if not ready else ["Ready" if ready[0].get("status") == "True" else "NotReady"]
     if get(node, "spec", "unschedulable"):
@@ -356,7 +374,7 @@ def node_status(node: Object) -> str:
 
 def node_roles(node: Object) -> str:
     roles = set()
-    for key, value in (get(node, "metadata", "labels", default={}) or {}).items():
+    for key, value in get_map(node, "metadata", "labels").items():
         if key.startswith("node-role.kubernetes.io/"):
             roles.add(key.split("/", 1)[1])
         elif key == "kubernetes.io/role" and value:
@@ -365,8 +383,8 @@ def node_roles(node: Object) -> str:
 
 
 def _address(node: Object, kind: str) -> str:
-    for addr in get(node, "status", "addresses", default=[]):
+    for addr in get_dicts(node, "status", "addresses"):
         if isinstance(addr, dict) and addr.get("type") == kind:
-            return addr.get("address", "") or NONE
+            return str(addr.get("address", ""))
     return NONE
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from hyperkube.api.strategies.common import parse_quantity, validate_resource_list
+from hyperkube.api.strategies.common import dicts, mapping, parse_quantity, validate_resource_list
 from hyperkube.machinery import validation as v
 
 Causes = list[dict[str, str]]
@@ -56,19 +56,19 @@ def _default_container(container: dict[str, Any], host_network: bool) -> None:
     container.setdefault("terminationMessagePath", "/dev/termination-log")
     container.setdefault("terminationMessagePolicy", "File")
     container.setdefault("resources", {})
-    for port in container.get("ports") or []:
+    for port in dicts(container.get("ports")):
         if isinstance(port, dict):
             port.setdefault("protocol", "TCP")
             if host_network and port.get("containerPort") and not port.get("hostPort"):
                 port["hostPort"] = port["containerPort"]
-    for env in container.get("env") or []:
+    for env in dicts(container.get("env")):
         ref = env.get("valueFrom", {}).get("fieldRef") if isinstance(env, dict) else None
         if isinstance(ref, dict):
             ref.setdefault("apiVersion", "v1")
     for probe in ("livenessProbe", "readinessProbe", "startupProbe"):
         _default_probe(container.get(probe))
     for hook in ("postStart", "preStop"):
-        handler = (container.get("lifecycle") or {}).get(hook)
+        handler = mapping(container.get("lifecycle")).get(hook)
         if isinstance(handler, dict) and isinstance(handler.get("httpGet"), dict):
             handler["httpGet"].setdefault("scheme", "HTTP")
 
@@ -98,10 +98,10 @@ def default_pod_spec(spec: dict[str, Any]) -> None:
         spec["serviceAccountName"] = spec["serviceAccount"]
     host_network = bool(spec.get("hostNetwork"))
     for group in ("initContainers", "containers", "ephemeralContainers"):
-        for container in spec.get(group) or []:
+        for container in dicts(spec.get(group)):
             if isinstance(container, dict):
                 _default_container(container, host_network)
-    for volume in spec.get("volumes") or []:
+    for volume in dicts(spec.get("volumes")):
         if isinstance(volume, dict):
             _default_volume(volume)
 
@@ -109,7 +109,7 @@ def default_pod_spec(spec: dict[str, Any]) -> None:
 def _validate_ports(ports: Any, path: str) -> Causes:
     out: Causes = []
     names: set[str] = set()
-    for i, port in enumerate(ports or []):
+    for i, port in enumerate(dicts(ports)):
         if not isinstance(port, dict):
             continue
         p = f"{path}[{i}]"
@@ -134,8 +134,8 @@ def _validate_resources(resources: Any, path: str) -> Causes:
         return []
     out = validate_resource_list(resources.get("limits"), f"{path}.limits")
     out += validate_resource_list(resources.get("requests"), f"{path}.requests")
-    limits = resources.get("limits") or {}
-    for name, qty in (resources.get("requests") or {}).items():
+    limits = mapping(resources.get("limits"))
+    for name, qty in mapping(resources.get("requests")).items():
         if name in limits:
             request, limit = parse_quantity(qty), parse_quantity(limits[name])
             if request is not None and limit is not None and request > limit:
@@ -159,7 +159,7 @@ def _validate_container(c: dict[str, Any], path: str, volumes: set[str], for_pod
     out += v.enum(f"{path}.terminationMessagePolicy", c.get("terminationMessagePolicy"),
                   ("File", "FallbackToLogsOnError"))
     out += _validate_ports(c.get("ports"), f"{path}.ports")
-    for i, env in enumerate(c.get("env") or []):
+    for i, env in enumerate(dicts(c.get("env"))):
         if isinstance(env, dict):
             if not env.get("name"):
                 out.append(v.required(f"{path}.env[{i}].name"))
@@ -169,7 +169,7 @@ def _validate_container(c: dict[str, Any], path: str, volumes: set[str], for_pod
                 out.append(v.invalid(f"{path}.env[{i}].valueFrom", "",
                                      "may not be specified when `value` is not empty"))
     mount_paths: set[str] = set()
-    for i, mount in enumerate(c.get("volumeMounts") or []):
+    for i, mount in enumerate(dicts(c.get("volumeMounts"))):
         if not isinstance(mount, dict):
             continue
         mp = f"{path}.volumeMounts[{i}]"
@@ -189,7 +189,7 @@ def _validate_container(c: dict[str, Any], path: str, volumes: set[str], for_pod
 def _validate_volumes(volumes: Any, path: str) -> tuple[Causes, set[str]]:
     out: Causes = []
     names: set[str] = set()
-    for i, volume in enumerate(volumes or []):
+    for i, volume in enumerate(dicts(volumes)):
         if not isinstance(volume, dict):
             continue
         p = f"{path}[{i}]"
@@ -229,12 +229,12 @@ def validate_pod_spec(spec: Any, path: str = "spec", *, for_pod: bool = False) -
         out.append(v.required(f"{path}.containers"))
     seen: set[str] = set()
     for group in ("initContainers", "containers", "ephemeralContainers"):
-        for i, c in enumerate(spec.get(group) or []):
+        for i, c in enumerate(dicts(spec.get(group))):
             if not isinstance(c, dict):
                 continue
             cpath = f"{path}.{group}[{i}]"
             out += _validate_container(c, cpath, volumes, for_pod)
-            name = c.get("name")
+            name = c.get("name") if isinstance(c.get("name"), str) else ""
             if name and name in seen:
                 out.append(v.duplicate(f"{cpath}.name", name))
             seen.add(name or "")
@@ -253,7 +253,7 @@ def validate_pod_spec(spec: Any, path: str = "spec", *, for_pod: bool = False) -
         if spec.get(field):
             out += v.checked(f"{path}.{field}", spec[field], check)
     out += v.validate_labels(spec.get("nodeSelector"), f"{path}.nodeSelector")
-    for i, tol in enumerate(spec.get("tolerations") or []):
+    for i, tol in enumerate(dicts(spec.get("tolerations"))):
         if not isinstance(tol, dict):
             continue
         op = tol.get("operator") or "Equal"
@@ -274,7 +274,7 @@ def validate_template(template: Any, path: str, *, restart_policies: tuple[str, 
     """A PodTemplateSpec inside a workload: its labels, its pod spec, the restart policies allowed."""
     if not isinstance(template, dict):
         return [v.required(path)]
-    meta = template.get("metadata") or {}
+    meta = mapping(template.get("metadata"))
     out = v.validate_labels(meta.get("labels"), f"{path}.metadata.labels")
     out += v.validate_annotations(meta.get("annotations"), f"{path}.metadata.annotations")
     pod_spec = template.get("spec")
