@@ -61,9 +61,8 @@ class StrategicPatchError(BadRequest):
 
 
 def _lists_of_lists() -> Invalid:
-    return Invalid("the server rejected our request due to an error in our request", details={
-        "causes": [{"reason": "UnexpectedServerResponse", "message": "lists of lists are not supported",
-                    "field": ""}]})
+    """422 with Kubernetes' generic wording (its ErrNoListOfLists gets no details either)."""
+    return Invalid("the server rejected our request due to an error in our request")
 
 
 def lookup_for(group: str, version: str, kind: str) -> Lookup | None:
@@ -256,8 +255,9 @@ def _merge_list(original: list[Any], patch: list[Any], path: tuple[str, ...], lo
     meta = lookup(path)
     if any(isinstance(item, list) for item in original + patch):
         raise _lists_of_lists()
-    if "merge" not in _strategies(meta):
-        return [_merge_map({}, item, path, lookup) if isinstance(item, dict) else item for item in patch]
+    if "merge" not in _strategies(meta):  # replaced; directive-only items mean nothing here
+        return [_merge_map({}, item, path, lookup) if isinstance(item, dict) else item for item in patch
+                if not (isinstance(item, dict) and PATCH in item)]
     if not original and not patch:
         return original
     if not _is_map_list(original + patch):

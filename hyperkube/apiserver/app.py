@@ -182,9 +182,12 @@ class APIServer:
         await self.runner.setup()
         site = web.SockSite(self.runner, sock)
         await site.start()
+        log.info("Storage: %s (prefix %s)", store.endpoint or type(store).__name__, prefix)
         log.info("Serving insecurely on %s:%d", config.bind_address, self.port)
 
     async def stop(self) -> None:
+        if self.hub is not None:
+            self.hub.end_watches()  # open watch streams finish at once instead of holding shutdown
         if self.runner is not None:
             with contextlib.suppress(Exception):
                 await self.runner.cleanup()

@@ -143,7 +143,9 @@ def encode_for_storage(obj: dict[str, Any]) -> bytes:
 def with_resource_version(value: bytes, revision: int, prefix: bytes) -> bytes:
     """The stored bytes with ``metadata.resourceVersion`` set; no decode when the layout is ours."""
     n = len(prefix)
-    if value.startswith(prefix) and len(value) > n and value[n] != 0x7D:  # not an empty "{}"
+    # the splice needs our layout, a non-empty metadata, and no stored resourceVersion anywhere
+    # (one written by another tool would be a duplicate key that wins)
+    if value.startswith(prefix) and len(value) > n and value[n] != 0x7D and b'"resourceVersion"' not in value:
         return b"".join((prefix, b'"resourceVersion":"', str(revision).encode(), b'",', value[n:]))
     obj = orjson.loads(value)
     set_resource_version(obj, revision)

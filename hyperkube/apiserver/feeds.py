@@ -84,6 +84,12 @@ class Subscription:
         self.error: errors.APIError | None = None
         self.feed: Feed | None = None
         self.task: asyncio.Task[None] | None = None
+        self.ended = False  # the server is stopping: the watcher should finish its stream
+        self.hub: Hub | None = None  # set for watchers with their own store watch
+
+    def end(self) -> None:
+        self.ended = True
+        self.wakeup.set()
 
     def offer(self, change: Change) -> None:
         if change.revision <= self.after or self.error is not None:
@@ -100,7 +106,7 @@ class Subscription:
 
     async def next(self, wait_seconds: float) -> list[Change]:
         """Changes queued so far, waiting up to ``wait_seconds`` for the first."""
-        if not self.pending and self.error is None:
+        if not self.pending and self.error is None and not self.ended:
             self.wakeup.clear()
             with contextlib.suppress(TimeoutError):
                 async with asyncio.timeout(wait_seconds):
@@ -114,6 +120,8 @@ class Subscription:
             self.feed.subscribers.discard(self)
         if self.task is not None:
             self.task.cancel()
+        if self.hub is not None:
+            self.hub.direct.discard(self)
 
 
 class Feed:
@@ -213,7 +221,14 @@ class Hub:
     def __init__(self, store: Store) -> None:
         self.store = store
         self.feeds: dict[str, Feed] = {}
+        self.direct: set[Subscription] = set()
+        self.closed = False
         self._starting: dict[str, asyncio.Future[Feed]] = {}
+        self._tasks: set[asyncio.Task[Any]] = set()  # feeds being started in the background
+
+    def _started(self, task: asyncio.Task[Any]) -> None:
+        self._tasks.discard(task)
+        _ignore_result(task)
 
     def cached(self, prefix: str, key: str, fresh_from: int) -> KeyValue | None:
         """The key's value from the feed's cache, if the feed has seen revision ``fresh_from``
@@ -221,9 +236,10 @@ class Hub:
         store. The first call for a prefix starts its feed in the background."""
         feed = self.feeds.get(prefix)
         if feed is None:
-            if prefix not in self._starting:
+            if prefix not in self._starting and not self.closed:
                 task = asyncio.get_running_loop().create_task(self.feed(prefix))
-                task.add_done_callback(_ignore_result)
+                self._tasks.add(task)
+                task.add_done_callback(self._started)
             return None
         if feed.revision < fresh_from:
             return None
@@ -270,8 +286,18 @@ class Hub:
         if subscription is not None:
             return subscription
         subscription = Subscription(after)
+        subscription.hub = self
+        self.direct.add(subscription)
         subscription.task = asyncio.create_task(self._direct(subscription, prefix, after))
         return subscription
+
+    def end_watches(self) -> None:
+        """Ask every open watch to finish its stream (the server is stopping)."""
+        for feed in self.feeds.values():
+            for subscription in list(feed.subscribers):
+                subscription.end()
+        for subscription in list(self.direct):
+            subscription.end()
 
     async def _direct(self, subscription: Subscription, prefix: str, after: int) -> None:
         """A watcher older than the feed's history: its own store watch from ``after + 1``."""
@@ -288,6 +314,11 @@ class Hub:
             subscription.fail(errors.InternalError(f"watch failed: {exc}"))
 
     async def close(self) -> None:
+        self.closed = True
+        for task in list(self._tasks):
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
         tasks = [feed.task for feed in self.feeds.values() if feed.task is not None]
         for task in tasks:
             task.cancel()

@@ -3,8 +3,8 @@
 ``/api/v1/{rest}`` and ``/apis/{group}/{version}/{rest}`` are caught here (discovery owns
 the bare group-version paths), resolved to a :class:`~hyperkube.apiserver.paths.Target`,
 and dispatched by method and shape: collection GET (list or watch), POST (create), DELETE
-(deletecollection); item GET, PUT, DELETE; subresources (``subresources.py``). PATCH is
-415 until the write-path issue adds it. Handlers set ``request["verb"]`` and
+(deletecollection); item GET, PUT, DELETE; PATCH (``patch.py``); subresources
+(``subresources.py``). Handlers set ``request["verb"]`` and
 ``request["resource"]`` for the metrics middleware.
 """
 
@@ -22,12 +22,14 @@ from multidict import CIMultiDict
 from hyperkube.api import schemas
 from hyperkube.api.registry import Registry, Resource
 from hyperkube.apiserver import bodies, deletion, lists, paths, subresources, tables, watch
+from hyperkube.apiserver import patch as patching
 from hyperkube.apiserver.feeds import Hub
 from hyperkube.apiserver.objects import Objects, Written
 from hyperkube.apiserver.selection import Filter
 from hyperkube.machinery import errors
 
 THREAD_THRESHOLD = 2000  # lists longer than this are encoded off the event loop
+LARGE_BODY = 256 * 1024  # request bodies larger than this are decoded off the event loop
 
 
 @dataclass
@@ -62,14 +64,24 @@ async def decode_write_body(request: web.Request, resource: Resource, mode: str)
     kind = bodies.media_type(content_type)
     if kind.endswith("patch+json") or kind == "application/apply-patch+yaml":
         raise errors.UnsupportedMediaType(f'the media type "{kind}" is not supported on {request.method}')
+    if len(data) > LARGE_BODY:  # a big YAML body takes PyYAML a while: not on the event loop
+        obj, duplicates = await asyncio.to_thread(_decode_write_body, data, content_type, kind, mode)
+    else:
+        obj, duplicates = _decode_write_body(data, content_type, kind, mode)
+    check_kind(obj, resource)
+    return obj, duplicates
+
+
+def _decode_write_body(data: bytes, content_type: str | None, kind: str,
+                       mode: str) -> tuple[dict[str, Any], list[str]]:
     obj = bodies.decode_object(data, content_type)
     duplicates: list[str] = []
+    # duplicate keys are invisible to orjson; a body that is exactly orjson's encoding has none
     if mode != "Ignore" and kind in ("", bodies.JSON) and orjson.dumps(obj) != data.strip():
         try:
             _, duplicates = schemas.decode_json(data)
         except (ValueError, RecursionError):
             duplicates = []
-    check_kind(obj, resource)
     return obj, duplicates
 
 
@@ -139,8 +151,7 @@ class RestAPI:
             if method == "DELETE" and "delete" in verbs:
                 return await self.delete(request, target)
             if method == "PATCH" and "patch" in verbs:
-                request["verb"] = "patch"
-                raise errors.UnsupportedMediaType("PATCH is not supported yet by this server; use PUT")
+                return await patching.handle(self, request, target)
         raise errors.MethodNotAllowed(f"the server does not allow this method on the requested resource "
                                       f"({method})")
 

@@ -59,6 +59,8 @@ class Lifecycle:
                         self.phases.pop(name, None)
                     else:
                         self.phases[name] = _state(change.obj())
+                if subscription.ended:
+                    return
                 if subscription.error is not None:  # fell behind: resubscribe from now
                     subscription.close()
                     subscription = await self.hub.subscribe(self.prefix, await self.store.current_revision())

@@ -16,6 +16,7 @@ import orjson
 from aiohttp import web
 
 from hyperkube.apiserver import bodies, paths
+from hyperkube.apiserver import patch as patching
 from hyperkube.machinery import errors, selectors
 from hyperkube.machinery.durations import now_rfc3339
 from hyperkube.storage.interface import Compare, PutRequest
@@ -49,8 +50,8 @@ async def handle(api: RestAPI, request: web.Request, target: paths.Target) -> we
         return await bind(api, request, target)
     elif sub in ("log", "exec", "attach", "portforward", "proxy", "eviction", "ephemeralcontainers", "resize"):
         raise errors.NotFound(f"the server could not find the requested resource ({sub} is not served yet)")
-    if method == "PATCH":
-        raise errors.UnsupportedMediaType("PATCH is not supported yet by this server; use PUT")
+    if method == "PATCH" and sub in ("status", "scale"):
+        return await patching.handle(api, request, target, subresource=sub)
     raise errors.MethodNotAllowed(f"the server does not allow this method on the requested resource ({method})")
 
 

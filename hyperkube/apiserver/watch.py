@@ -170,6 +170,8 @@ async def serve(context: Any, request: web.Request, resource: Resource, filt: Fi
             if subscription.error is not None and not subscription.pending:
                 await response.write(error_line(subscription.error))
                 break
+            if subscription.ended and not subscription.pending:
+                break
             if options.allow_bookmarks and not subscription.pending \
                     and time.monotonic() - last_bookmark >= BOOKMARK_INTERVAL:
                 feed = subscription.feed

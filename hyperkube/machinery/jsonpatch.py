@@ -13,8 +13,10 @@ Errors are API errors (``machinery.errors``), worded as the Kubernetes API serve
   more operations than Kubernetes allows.
 * :class:`JSONPatchFailed` (422 Invalid): an operation does not apply (failed ``test``,
   missing path, bad index, unknown ``op``). Kubernetes answers these with the generic
-  ``the server rejected our request due to an error in our request`` and puts the patch
-  library's own words in ``details.causes[0].message``; so does this module.
+  ``the server rejected our request due to an error in our request`` and no details (kubectl
+  prints ``The request is invalid: the server rejected our request ...``); so does this
+  module. The precise reason (``testing value /metadata/resourceVersion failed: test
+  failed``) stays on the exception as ``detail`` and ``str()``, for logs and tests.
 
 Details kept from the Go library Kubernetes uses (evanphx/json-patch v4): array indices may be
 negative (counted from the end), ``-`` appends, ``test`` of a missing path passes when the
@@ -46,8 +48,7 @@ class JSONPatchFailed(Invalid):
     """An operation did not apply (422). ``detail`` holds the precise reason."""
 
     def __init__(self, detail: str) -> None:
-        super().__init__(_REJECTED, details={
-            "causes": [{"reason": "UnexpectedServerResponse", "message": detail, "field": ""}]})
+        super().__init__(_REJECTED)
         self.detail = detail
 
     def __str__(self) -> str:

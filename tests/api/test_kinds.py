@@ -139,7 +139,7 @@ NO_STATUS = {"configmaps", "secrets", "serviceaccounts", "events", "endpoints", 
              "bindings", "componentstatuses", "podtemplates"}
 GENERATION = {"pods", "deployments", "replicasets", "statefulsets", "daemonsets", "jobs", "cronjobs",
               "replicationcontrollers", "horizontalpodautoscalers", "poddisruptionbudgets", "ingresses",
-              "networkpolicies", "ingressclasses", "endpointslices"}
+              "networkpolicies", "ingressclasses", "endpointslices", "priorityclasses", "podtemplates"}
 
 
 def test_status_split_and_generation():

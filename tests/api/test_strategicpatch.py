@@ -111,6 +111,9 @@ POD_CASES = [
     ("tolerations (atomic) are replaced",
      {"spec": {"tolerations": [{"key": "k2", "operator": "Exists"}]}},
      [("spec.tolerations", [{"key": "k2", "operator": "Exists"}])]),
+    ("directive items in a replaced list are dropped",
+     {"spec": {"tolerations": [{"$patch": "replace"}, {"key": "k2", "operator": "Exists"}]}},
+     [("spec.tolerations", [{"key": "k2", "operator": "Exists"}])]),
     ("args are replaced",
      {"spec": {"containers": [{"name": "app", "args": ["-c"]}]}},
      [("spec.containers[app].args", ["-c"])]),
@@ -427,3 +430,17 @@ def test_two_way_patch_round_trips(modified):
 
 def test_two_way_patch_falls_back_to_merge_patch():
     assert create_two_way_patch({"a": [1, 2]}, {"a": [1]}, None) == {"a": [1]}
+
+
+def test_three_way_patch_removes_a_container_the_file_dropped():
+    lookup = lookup_for("", "v1", "Pod")
+    last = pod_file("nginx:1", [])
+    new = copy.deepcopy(last)
+    new["spec"]["containers"] = [new["spec"]["containers"][0]]
+    live = copy.deepcopy(last)
+    live["spec"]["containers"].append({"name": "injected", "image": "proxy"})  # added by a webhook, say
+    patch = create_three_way_patch(last, new, live, lookup)
+    assert patch == {"spec": {"$setElementOrder/containers": [{"name": "app"}],
+                              "containers": [{"name": "log", "$patch": "delete"}]}}
+    result = apply_strategic_patch(live, patch, "", "v1", "Pod")
+    assert [c["name"] for c in result["spec"]["containers"]] == ["app", "injected"]

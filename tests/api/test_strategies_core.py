@@ -92,6 +92,12 @@ def test_service_validation():
         s.validate(no_ports)
     headless = created("services", {"metadata": meta("db"), "spec": {"clusterIP": "None"}})
     assert s.validate(headless) == []
+    addresses = created("services", {"metadata": meta("web"), "spec": {
+        "ports": [{"port": 80}], "clusterIP": "10.0.0.300", "externalIPs": ["nope"],
+        "externalTrafficPolicy": "Local", "ipFamilyPolicy": "TripleStack"}})
+    fields = {c["field"] for c in s.validate(addresses)}
+    assert fields == {"spec.clusterIPs[0]", "spec.externalIPs[0]", "spec.externalTrafficPolicy",
+                      "spec.ipFamilyPolicy"}
     external = created("services", {"metadata": meta("ext"), "spec": {"type": "ExternalName"}})
     assert s.validate(external) == [{"reason": "FieldValueRequired", "message": "Required value",
                                      "field": "spec.externalName"}]
@@ -140,7 +146,10 @@ def test_configmap_rules_and_row():
     assert s.row(cm, NOW) == ["cfg", 3, "3h"]
     bad = created("configmaps", {"metadata": meta("cfg"), "data": {"bad/key": "x"}})
     (cause,) = s.validate(bad)
-    assert cause["field"] == "data" and "a valid config key must consist of" in cause["message"]
+    assert cause["field"] == "data[bad/key]" and "a valid config key must consist of" in cause["message"]
+    both = created("configmaps", {"metadata": meta("cfg"), "data": {"k": "x"}, "binaryData": {"k": "eA=="}})
+    assert s.validate(both) == [{"reason": "FieldValueInvalid", "field": "data[k]",
+                                 "message": 'Invalid value: "k": duplicate of key present in binaryData'}]
     big = created("configmaps", {"metadata": meta("cfg"), "data": {"a": "x" * (1024 * 1024 + 1)}})
     assert s.validate(big)[0]["reason"] == "FieldValueTooLong"
 
@@ -213,6 +222,9 @@ def test_node_status_roles_and_fields():
     assert s.row(bare, NOW)[1:3] == ["Unknown", "<none>"]
     tainted = created("nodes", {"metadata": meta("n3", None), "spec": {"taints": [{"key": "k", "effect": "Bad"}]}})
     assert s.validate(tainted)[0]["field"] == "spec.taints[0].effect"
+    cidrs = created("nodes", {"metadata": meta("n4", None), "spec": {"podCIDR": "10.0.0.0/24",
+                                                                     "podCIDRs": ["10.0.0.0/24", "nope"]}})
+    assert [c["field"] for c in s.validate(cidrs)] == ["spec.podCIDRs[1]"]
 
 
 def test_core_event_fields_validation_and_row():

@@ -157,6 +157,8 @@ def test_networking():
     fields = {c["field"] for c in ing.validate(bad)}
     assert {"spec.rules[0].http.paths[0].pathType", "spec.rules[0].http.paths[0].backend"} <= fields
     assert ing.validate({"metadata": meta("none"), "spec": {}})[0]["field"] == "spec"
+    by_ip = {"metadata": meta("ip"), "spec": {"rules": [{"host": "10.0.0.1"}]}}
+    assert ing.validate(by_ip)[0]["message"] == 'Invalid value: "10.0.0.1": must be a DNS name, not an IP address'
     netpol = strategy("networking.k8s.io", "networkpolicies")
     policy = {"metadata": meta("deny"), "spec": {"podSelector": {}, "egress": [{"ports": [{"port": 53}]}]}}
     netpol.prepare_for_create(policy)

@@ -181,6 +181,10 @@ def test_graceful_delete_seconds():
     assert STRATEGY.graceful_delete_seconds(created()) == 0  # never scheduled: goes at once
     running = created(nodeName="n1", terminationGracePeriodSeconds=10)
     assert STRATEGY.graceful_delete_seconds(running) == 10
+    running["spec"]["terminationGracePeriodSeconds"] = 0
+    assert STRATEGY.graceful_delete_seconds(running) == 0
+    running["spec"]["terminationGracePeriodSeconds"] = -5
+    assert STRATEGY.graceful_delete_seconds(running) == 1
     running["status"]["phase"] = "Succeeded"
     assert STRATEGY.graceful_delete_seconds(running) == 0
 
@@ -283,3 +287,28 @@ def test_pod_templates():
     assert obj["template"]["spec"]["restartPolicy"] == "Always" and "status" not in obj
     assert templates.validate(obj) == []
     assert templates.row(obj, NOW) == ["t", "c", "x", "app=web"]
+
+
+def test_probes_env_ports_and_init_containers():
+    obj = pod(hostNetwork=True, volumes=[{"name": "cfg", "configMap": {}}],
+              initContainers=[{"name": "setup", "image": "busybox", "readinessProbe": {"exec": {"command": ["true"]}}},
+                              {"name": "proxy", "image": "envoy", "restartPolicy": "Always",
+                               "startupProbe": {"tcpSocket": {"port": 80}}}])
+    obj["spec"]["containers"] = [
+        {"name": "a", "image": "x", "ports": [{"containerPort": 80, "hostPort": 8080}],
+         "livenessProbe": {"periodSeconds": 5, "successThreshold": 2},
+         "env": [{"name": "POD", "valueFrom": {}}, {"name": "KEY", "valueFrom": {"secretKeyRef": {"name": "s"}}}]},
+        {"name": "b", "image": "x", "ports": [{"containerPort": 8080, "hostPort": 8080}]}]
+    STRATEGY.prepare_for_create(obj)
+    by_field = {c["field"]: c["message"] for c in STRATEGY.validate(obj)}
+    assert by_field["spec.volumes[0].configMap.name"] == "Required value"
+    assert by_field["spec.initContainers[0].readinessProbe"] == \
+        "Forbidden: may not be set for init containers without restartPolicy=Always"
+    assert "spec.initContainers[1].startupProbe" not in by_field  # a sidecar may have probes
+    assert by_field["spec.containers[0].livenessProbe"] == "Required value: must specify a handler type"
+    assert by_field["spec.containers[0].livenessProbe.successThreshold"] == "Invalid value: 2: must be 1"
+    assert by_field["spec.containers[0].ports[0].hostPort"] == \
+        "Invalid value: 8080: must match `containerPort` when `hostNetwork` is true"
+    assert by_field["spec.containers[0].env[0].valueFrom"].startswith('Invalid value: "": must specify one of')
+    assert by_field["spec.containers[0].env[1].valueFrom.secretKeyRef.key"] == "Required value"
+    assert by_field["spec.containers[1].ports[0].hostPort"] == 'Duplicate value: "8080/TCP"'

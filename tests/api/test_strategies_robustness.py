@@ -20,12 +20,23 @@ JUNK = [None, 0, -1, 7, 3.5, True, "", "x", "Bad Name!", [], [1, "a", None], {},
 ITERATIONS = 150
 
 SEEDS = {
-    "spec": {"containers": [{"name": "c", "image": "nginx", "ports": [{"containerPort": 80}]}],
+    "spec": {"containers": [{"name": "c", "image": "nginx",
+                             "ports": [{"containerPort": 80, "name": "http", "hostPort": 80}],
+                             "env": [{"name": "A", "valueFrom": {"fieldRef": {"fieldPath": "x"}}}],
+                             "volumeMounts": [{"name": "v", "mountPath": "/v"}],
+                             "livenessProbe": {"httpGet": {"port": 80}}, "resources": {"limits": {"cpu": "1"}}}],
+             "initContainers": [{"name": "i", "image": "x", "restartPolicy": "Always"}],
+             "volumes": [{"name": "v", "configMap": {"name": "c"}}], "tolerations": [{"key": "k"}],
              "selector": {"matchLabels": {"a": "b"}},
              "template": {"metadata": {"labels": {"a": "b"}}, "spec": {"containers": [{"name": "c"}]}},
              "ports": [{"port": 80}], "rules": [{"http": {"paths": [{"backend": {}}]}}],
              "jobTemplate": {"spec": {"template": {"spec": {}}}}, "metrics": [{"type": "Resource"}],
-             "limits": [{"type": "Container", "max": {"cpu": "1"}}], "finalizers": ["kubernetes"]},
+             "limits": [{"type": "Container", "max": {"cpu": "1"}}], "finalizers": ["kubernetes"],
+             "strategy": {"rollingUpdate": {}}, "updateStrategy": {"rollingUpdate": {}},
+             "persistentVolumeClaimRetentionPolicy": {}, "volumeClaimTemplates": [{"spec": {}}],
+             "behavior": {"scaleUp": {}}, "podSelector": {}, "ingress": [{"ports": [{}]}],
+             "egress": [{"ports": [{}]}], "hard": {"cpu": "1"}, "scaleTargetRef": {"kind": "D", "name": "x"},
+             "sessionAffinity": "ClientIP", "type": "LoadBalancer"},
     "status": {"conditions": [{"type": "Ready", "status": "True"}],
                "containerStatuses": [{"name": "c", "state": {"waiting": {"reason": "X"}}}],
                "initContainerStatuses": [{"name": "i", "state": {"terminated": {"exitCode": 1}}}]},
@@ -72,9 +83,10 @@ def test_random_bodies_never_raise(resource):
     strategy = resource.strategy
     rng = random.Random(resource.plural)
     now = time.time()
-    base = {"apiVersion": resource.group_version, "kind": resource.kind,
+    base = {"apiVersion": resource.group_version, "kind": resource.kind, **SEEDS,
             "metadata": {"name": "x", "namespace": "default" if resource.namespaced else None,
-                         "labels": {"a": "b"}, "creationTimestamp": "2026-01-01T00:00:00Z"}, **SEEDS}
+                         "labels": {"a": "b"}, "annotations": {"k": "v"}, "finalizers": ["a/b"],
+                         "ownerReferences": [{"controller": True}], "creationTimestamp": "2026-01-01T00:00:00Z"}}
     old = copy.deepcopy(base)
     strategy.prepare_for_create(old)
     for _ in range(ITERATIONS):

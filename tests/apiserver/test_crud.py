@@ -157,10 +157,10 @@ async def test_binding_sets_node_name_once(client):
     assert status == 409
 
 
-async def test_patch_is_415_for_now(client):
+async def test_patch_with_an_unknown_type_is_415(client):
     await client.post(PODS, pod("p"))
     status, error = await client.request("PATCH", f"{PODS}/p", {"metadata": {"labels": {"a": "b"}}},
-                                         headers={"Content-Type": "application/merge-patch+json"})
+                                         headers={"Content-Type": "application/json"})
     assert status == 415 and error["kind"] == "Status"
 
 

@@ -117,3 +117,13 @@ async def test_list_as_table(client):
     assert "object" not in bare["rows"][0]
     status, _ = await client.get(PODS, headers={"Accept": "application/vnd.kubernetes.protobuf"})
     assert status == 406
+
+
+async def test_continue_at_a_compacted_revision_is_410(client, server):
+    await make_pods(client, 4)
+    _, first = await client.get(PODS + "?limit=2")
+    await client.post(PODS, pod("newer"))
+    current = int((await client.get(PODS))[1]["metadata"]["resourceVersion"])
+    await server.store.compact(current)
+    status, error = await client.get(PODS + f"?limit=2&continue={first['metadata']['continue']}")
+    assert status == 410 and error["reason"] == "Expired"

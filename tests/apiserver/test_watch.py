@@ -154,3 +154,30 @@ async def test_two_servers_on_one_store_see_each_others_writes(tmp_path):
     finally:
         await two.stop()
         await one.stop()
+
+
+async def test_idle_watch_with_bookmarks_gets_bookmarks(client, monkeypatch):
+    from hyperkube.apiserver import watch
+
+    monkeypatch.setattr(watch, "BOOKMARK_INTERVAL", 0.2)
+    monkeypatch.setattr(watch, "POLL", 0.1)
+    _, listing = await client.get(PODS)
+    rv = listing["metadata"]["resourceVersion"]
+    async with watching(client, f"resourceVersion={rv}&allowWatchBookmarks=true") as stream:
+        event = await stream.next()
+    assert event["type"] == "BOOKMARK" and event["object"]["kind"] == "Pod"
+    assert int(event["object"]["metadata"]["resourceVersion"]) >= int(rv)
+
+
+async def test_resuming_from_a_recent_revision_is_served_from_the_feed(client, server):
+    _, start = await client.get(PODS)
+    rv = start["metadata"]["resourceVersion"]
+    async with watching(client, f"resourceVersion={rv}") as first:  # starts the pods feed
+        await client.post(PODS, pod("h1"))
+        await client.post(PODS, pod("h2"))
+        assert await first.events(2) == [("ADDED", "h1"), ("ADDED", "h2")]
+        feed = server.hub.feeds["/registry/pods/"]
+        assert feed.history_start <= int(rv) + 1  # the history reaches back to rv
+        async with watching(client, f"resourceVersion={rv}") as second:
+            assert await second.events(2) == [("ADDED", "h1"), ("ADDED", "h2")]
+            assert not server.hub.direct  # no store watch of its own

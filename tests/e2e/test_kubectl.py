@@ -109,26 +109,29 @@ def test_errors_print_like_kubernetes(cluster):
 
 
 def test_get_watch_sees_added_modified_deleted(cluster):
+    create(cluster, "watched")
     watcher = cluster.kubectl_background("get", "pods", "-w", "--output-watch-events", "-l", "app=watched")
-    try:
-        time.sleep(1.0)  # let the LIST and WATCH start
-        create(cluster, "watched")
-        current = yaml.safe_load(cluster.kubectl("get", "pod", "watched", "-o", "yaml").stdout)
-        current["metadata"]["annotations"] = {"touched": "yes"}
-        cluster.kubectl("replace", "-f", "-", input=yaml.safe_dump(current))
-        cluster.kubectl("delete", "pod", "watched")
-        seen: list[str] = []
-        deadline = time.monotonic() + 20
+    seen: list[str] = []
+
+    def read_until(kind: str) -> None:
         assert watcher.stdout is not None
-        while time.monotonic() < deadline and "DELETED" not in seen:
+        while kind not in seen:
             line = watcher.stdout.readline()
-            if not line:
-                break
+            assert line, f"kubectl get -w ended early after {seen}: {watcher.stderr.read() if watcher.stderr else ''}"
             fields = line.split()
             if fields and fields[0] in ("ADDED", "MODIFIED", "DELETED"):
                 assert fields[1] == "watched"
                 seen.append(fields[0])
-        assert seen[0] == "ADDED" and "MODIFIED" in seen and seen[-1] == "DELETED"
+
+    try:
+        read_until("ADDED")  # the initial list, printed as ADDED: the watch is open from here on
+        current = yaml.safe_load(cluster.kubectl("get", "pod", "watched", "-o", "yaml").stdout)
+        current["metadata"]["annotations"] = {"touched": "yes"}
+        cluster.kubectl("replace", "-f", "-", input=yaml.safe_dump(current))
+        read_until("MODIFIED")
+        cluster.kubectl("delete", "pod", "watched")
+        read_until("DELETED")
+        assert seen[0] == "ADDED" and seen[-1] == "DELETED"
     finally:
         watcher.kill()
         watcher.communicate()
@@ -148,7 +151,7 @@ def test_wait_for_delete(cluster):
         cluster.kubectl("replace", "-f", "-", input=yaml.safe_dump(current))
         out, err = waiter.communicate(timeout=30)
         assert waiter.returncode == 0, err
-        assert "condition met" in out or "deleted" in out
+        assert cluster.kubectl("get", "pod", "waited", check=False).returncode == 1
     finally:
         if waiter.poll() is None:
             waiter.kill()
@@ -160,3 +163,18 @@ def test_explain_and_raw_metrics(cluster):
     assert "KIND:" in out and "Container" in out and "image" in out
     metrics = cluster.kubectl("get", "--raw", "/metrics").stdout
     assert "apiserver_request_total" in metrics
+
+
+def test_deleting_a_namespace_leaves_it_terminating(cluster):
+    cluster.kubectl("create", "-f", "-", input=yaml.safe_dump(
+        {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "leaving"}}))
+    out = cluster.kubectl("delete", "namespace", "leaving", "--wait=false").stdout
+    assert 'namespace "leaving" deleted' in out
+    rows = cluster.kubectl("get", "namespace", "leaving").stdout.splitlines()
+    assert rows[1].split()[:2] == ["leaving", "Terminating"]
+    result = cluster.kubectl("create", "-f", "-", input=pod_yaml("late", namespace="leaving"), check=False)
+    assert result.returncode == 1
+    assert "Error from server (Forbidden)" in result.stderr and "being terminated" in result.stderr
+    result = cluster.kubectl("create", "-f", "-", input=pod_yaml("nowhere", namespace="missing"), check=False)
+    assert 'Error from server (NotFound): error when creating "STDIN": namespaces "missing" not found' \
+        in result.stderr

@@ -16,6 +16,7 @@ from hyperkube.api.strategies.base import (
     KindStrategy,
     PlainStrategy,
     dicts,
+    ensure_map,
     get,
     get_dicts,
     get_map,
@@ -115,10 +116,10 @@ class DeploymentStrategy(ScalableStrategy):
     def default(self, obj: Object) -> None:
         s = spec(obj)
         s.setdefault("replicas", 1)
-        strategy = s.setdefault("strategy", {})
+        strategy = ensure_map(s, "strategy")
         strategy.setdefault("type", "RollingUpdate")
         if strategy["type"] == "RollingUpdate":
-            rolling = strategy.setdefault("rollingUpdate", {})
+            rolling = ensure_map(strategy, "rollingUpdate")
             rolling.setdefault("maxUnavailable", "25%")
             rolling.setdefault("maxSurge", "25%")
         s.setdefault("revisionHistoryLimit", 10)
@@ -223,7 +224,7 @@ class ReplicationControllerStrategy(ReplicaSetStrategy):
         if labels:
             if not s.get("selector"):
                 s["selector"] = dict(labels)
-            meta = obj.setdefault("metadata", {})
+            meta = ensure_map(obj, "metadata")
             if isinstance(meta, dict) and not meta.get("labels"):
                 meta["labels"] = dict(labels)
         s.setdefault("replicas", 1)
@@ -267,19 +268,19 @@ class StatefulSetStrategy(ScalableStrategy):
         s = spec(obj)
         s.setdefault("replicas", 1)
         s.setdefault("podManagementPolicy", "OrderedReady")
-        update = s.setdefault("updateStrategy", {})
+        update = ensure_map(s, "updateStrategy")
         update.setdefault("type", "RollingUpdate")
         if update["type"] == "RollingUpdate":
-            update.setdefault("rollingUpdate", {}).setdefault("partition", 0)
+            ensure_map(update, "rollingUpdate").setdefault("partition", 0)
         s.setdefault("revisionHistoryLimit", 10)
-        retention = s.setdefault("persistentVolumeClaimRetentionPolicy", {})
+        retention = ensure_map(s, "persistentVolumeClaimRetentionPolicy")
         retention.setdefault("whenDeleted", "Retain")
         retention.setdefault("whenScaled", "Retain")
         for claim in dicts(s.get("volumeClaimTemplates")):
             if isinstance(claim, dict):
                 claim.setdefault("apiVersion", "v1")
                 claim.setdefault("kind", "PersistentVolumeClaim")
-                claim.setdefault("spec", {}).setdefault("volumeMode", "Filesystem")
+                ensure_map(claim, "spec").setdefault("volumeMode", "Filesystem")
                 claim.setdefault("status", {"phase": "Pending"})
         default_template(s.get("template"))
 
@@ -314,10 +315,10 @@ class DaemonSetStrategy(KindStrategy):
     status_zero = ("currentNumberScheduled", "numberMisscheduled", "desiredNumberScheduled", "numberReady")
     def default(self, obj: Object) -> None:
         s = spec(obj)
-        update = s.setdefault("updateStrategy", {})
+        update = ensure_map(s, "updateStrategy")
         update.setdefault("type", "RollingUpdate")
         if update["type"] == "RollingUpdate":
-            rolling = update.setdefault("rollingUpdate", {})
+            rolling = ensure_map(update, "rollingUpdate")
             rolling.setdefault("maxUnavailable", 1)
             rolling.setdefault("maxSurge", 0)
         s.setdefault("revisionHistoryLimit", 10)

@@ -28,6 +28,8 @@ from hyperkube.api.registry import Object, Strategy
 from hyperkube.api.strategies.common import (  # noqa: F401  (re-exported for the kind modules)
     age,
     dicts,
+    ensure_list,
+    ensure_map,
     get,
     get_dicts,
     get_map,

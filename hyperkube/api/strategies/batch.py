@@ -11,6 +11,7 @@ from hyperkube.api.strategies.base import (
     Causes,
     KindStrategy,
     dicts,
+    ensure_map,
     get,
     get_dicts,
     get_map,
@@ -60,8 +61,8 @@ def generate_selector(job: Object) -> None:
     name = get(job, "metadata", "name", default="")
     if s.get("manualSelector") or not uid:
         return
-    template = s.setdefault("template", {})
-    labels = template.setdefault("metadata", {}).setdefault("labels", {})
+    template = ensure_map(s, "template")
+    labels = ensure_map(ensure_map(template, "metadata"), "labels")
     labels.setdefault(CONTROLLER_UID, uid)
     labels.setdefault(JOB_NAME, name)
     labels.setdefault("controller-uid", uid)

@@ -45,6 +45,22 @@ def get_dicts(obj: Any, *path: str | int) -> list[dict[str, Any]]:
     return dicts(get(obj, *path))
 
 
+def ensure_map(parent: dict[str, Any], key: str) -> dict[str, Any]:
+    """parent[key], created as {} when missing; a detached {} when it holds something else,
+    so defaulting never overwrites a malformed value (validation reports it instead)."""
+    value = parent.get(key)
+    if value is None:
+        value = parent[key] = {}
+    return value if isinstance(value, dict) else {}
+
+
+def ensure_list(parent: dict[str, Any], key: str) -> list[Any]:
+    value = parent.get(key)
+    if value is None:
+        value = parent[key] = []
+    return value if isinstance(value, list) else []
+
+
 def get(obj: Any, *path: str | int, default: Any = None) -> Any:
     """A nested value, or ``default`` when any step is missing or of the wrong type."""
     for step in path:
@@ -208,10 +224,6 @@ def containers_cell(template_spec: Any) -> str:
 
 def images_cell(template_spec: Any) -> str:
     return ",".join(text(c.get("image")) for c in template_containers(template_spec))
-
-
-def join_or_none(items: list[str]) -> str:
-    return ",".join(items) if items else NONE
 
 
 def int_cell(value: Any) -> int:

@@ -1,4 +1,4 @@
-"""core/v1 kinds without pods or services: Namespace, Node, ConfigMap, Secret, ServiceAccount,
+"""core/v1 kinds without pods, services or nodes: Namespace, ConfigMap, Secret, ServiceAccount,
 LimitRange, ResourceQuota, ComponentStatus, Binding.
 """
 
@@ -15,6 +15,7 @@ from hyperkube.api.strategies.base import (
     KindStrategy,
     PlainStrategy,
     dicts,
+    ensure_map,
     get,
     get_dicts,
     get_map,
@@ -23,7 +24,7 @@ from hyperkube.api.strategies.base import (
     seq,
     spec,
 )
-from hyperkube.api.strategies.common import NONE, age, validate_resource_list
+from hyperkube.api.strategies.common import age, validate_resource_list
 from hyperkube.machinery import validation as v
 
 MAX_DATA_SIZE = 1024 * 1024
@@ -71,7 +72,7 @@ class NamespaceStrategy(ClusterStrategy):
         finalizers = seq(get(new, "spec", "finalizers"))
         new.clear()
         new.update(copy.deepcopy(old))
-        new.setdefault("spec", {})["finalizers"] = finalizers
+        ensure_map(new, "spec")["finalizers"] = finalizers
 
     def validate_spec(self, obj: Object) -> Causes:
         out: Causes = []
@@ -93,20 +94,24 @@ class NamespaceStrategy(ClusterStrategy):
         return [get(obj, "metadata", "name", default=""), get(obj, "status", "phase", default=""), age(obj, now)]
 
 
-def _validate_data_keys(obj: Object, fields: tuple[str, ...]) -> Causes:
+def _decoded_size(value: Any) -> int:
+    """Bytes a base64 value decodes to (without decoding it)."""
+    text_value = str(value)
+    return len(text_value) * 3 // 4 - text_value[-2:].count("=")
+
+
+def _validate_data_keys(obj: Object, fields: tuple[str, ...], base64_fields: tuple[str, ...]) -> Causes:
+    """Keys of data/binaryData: valid config keys, not in both maps; total size at most 1 MiB."""
     out: Causes = []
-    seen: set[str] = set()
     size = 0
-    for field in fields:
-        data = obj.get(field)
-        if not isinstance(data, dict):
-            continue
+    maps = {field: mapping(obj.get(field)) for field in fields}
+    for field, data in maps.items():
         for key, value in data.items():
-            out += [v.invalid(field, key, m) for m in v.config_map_key(key)]
-            if key in seen:
-                out.append(v.invalid(field, key, "duplicate of key present in " + fields[0]))
-            seen.add(key)
-            size += len(str(value))
+            out += [v.invalid(f"{field}[{key}]", key, m) for m in v.config_map_key(key)]
+            for other in fields:
+                if other != field and field == fields[0] and key in maps[other]:
+                    out.append(v.invalid(f"{field}[{key}]", key, f"duplicate of key present in {other}"))
+            size += _decoded_size(value) if field in base64_fields else len(str(value).encode())
     if size > MAX_DATA_SIZE:
         out.append(v.too_long("", MAX_DATA_SIZE))
     return out
@@ -126,7 +131,7 @@ def _validate_immutable_data(new: Object, old: Object, fields: tuple[str, ...]) 
 
 class ConfigMapStrategy(PlainStrategy):
     def validate_spec(self, obj: Object) -> Causes:
-        return _validate_data_keys(obj, ("data", "binaryData"))
+        return _validate_data_keys(obj, ("data", "binaryData"), ("binaryData",))
 
     def validate_spec_update(self, new: Object, old: Object) -> Causes:
         return _validate_immutable_data(new, old, ("data", "binaryData"))
@@ -162,7 +167,7 @@ class SecretStrategy(PlainStrategy):
             obj["data"] = data
 
     def validate_spec(self, obj: Object) -> Causes:
-        out = _validate_data_keys(obj, ("data",))
+        out = _validate_data_keys(obj, ("data",), ("data",))
         secret_type = obj.get("type")
         data = mapping(obj.get("data"))
         for key in SECRET_REQUIRED_KEYS.get(secret_type, ()):
@@ -215,11 +220,11 @@ class LimitRangeStrategy(PlainStrategy):
             if not isinstance(item, dict) or item.get("type") != "Container":
                 continue
             maximum = mapping(item.get("max"))
-            default = item.setdefault("default", {}) if maximum else mapping(item.get("default"))
+            default = ensure_map(item, "default") if maximum else mapping(item.get("default"))
             for name, qty in maximum.items():
                 default.setdefault(name, qty)
             if default or item.get("min"):
-                request = item.setdefault("defaultRequest", {})
+                request = ensure_map(item, "defaultRequest")
                 for name, qty in default.items():
                     request.setdefault(name, qty)
                 for name, qty in mapping(item.get("min")).items():
@@ -301,90 +306,3 @@ class BindingStrategy(PlainStrategy):
         if target.get("kind") and target["kind"] != "Node":
             out.append(v.not_supported("target.kind", target["kind"], ("Node", "<empty>")))
         return out
-
-
-class NodeStrategy(ClusterStrategy):
-    tracks_generation = False
-    field_labels = ("spec.unschedulable",)
-
-    def default(self, obj: Object) -> None:
-        status = obj.get("status")
-        if isinstance(status, dict) and status.get("capacity") and not status.get("allocatable"):
-            status["allocatable"] = dict(status["capacity"])
-
-    def initial_status(self, obj: Object) -> Object:
-        """Nodes may set their whole status on create (the kubelet registers that way)."""
-        status = obj.get("status")
-        return status if isinstance(status, dict) else {}
-
-    def validate_spec(self, obj: Object) -> Causes:
-        out: Causes = []
-        for i, taint in enumerate(get_dicts(obj, "spec", "taints")):
-            if not isinstance(taint, dict):
-                continue
-            if not taint.get("key"):
-                out.append(v.required(f"spec.taints[{i}].key"))
-            else:
-                out += v.checked(f"spec.taints[{i}].key", taint["key"], v.qualified_name)
-            if taint.get("value"):
-                out += [v.invalid(f"spec.taints[{i}].value", taint["value"], m) for m in v.label_value(taint["value"])]
-            out += v.enum(f"spec.taints[{i}].effect", taint.get("effect"),
-                          ("NoSchedule", "PreferNoSchedule", "NoExecute"), allow_empty=False)
-        out += validate_resource_list(get(obj, "status", "capacity"), "status.capacity")
-        return out
-
-    def validate_spec_update(self, new: Object, old: Object) -> Causes:
-        old_cidr = get(old, "spec", "podCIDR", default="")
-        if old_cidr and get(new, "spec", "podCIDR", default="") != old_cidr:
-            return [v.forbidden("spec.podCIDR", "node updates may not change podCIDR except from \"\" to valid")]
-        return []
-
-    def field_values(self, obj: Object) -> dict[str, str]:
-        return {"spec.unschedulable": "true" if get(obj, "spec", "unschedulable") else "false"}
-
-    def columns(self) -> list[Column]:
-        return [
-            NAME_COLUMN, Column("Status", description="The status of the node"),
-            Column("Roles", description="The roles of the node"), AGE_COLUMN,
-            Column("Version", description="Kubelet Version reported by the node."),
-            Column("Internal-IP", priority=1, description="List of addresses reachable to the node"),
-            Column("External-IP", priority=1, description="List of addresses reachable to the node"),
-            Column("OS-Image", priority=1, description="OS Image reported by the node from /etc/os-release"),
-            Column("Kernel-Version", priority=1, description="Kernel Version reported by the node"),
-            Column("Container-Runtime", priority=1, description="Container Runtime Version reported by the node"),
-        ]
-
-    def row(self, obj: Object, now: float) -> list[Any]:
-        return [get(obj, "metadata", "name", default=""), node_status(obj), node_roles(obj), age(obj, now),
-                get(obj, "status", "nodeInfo", "kubeletVersion", default=""),
-                _address(obj, "InternalIP"), _address(obj, "ExternalIP"),
-                get(obj, "status", "nodeInfo", "osImage", default="") or "<unknown>",
-                get(obj, "status", "nodeInfo", "kernelVersion", default="") or "<unknown>",
-                get(obj, "status", "nodeInfo", "containerRuntimeVersion", default="") or "<unknown>"]
-
-
-def node_status(node: Object) -> str:
-    ready = [c for c in get_dicts(node, "status", "conditions")
-             if isinstance(c, dict) and c.get("type") == "Ready"]
-    states = ["Unknown"] if not ready else ["Ready" if ready[0].get("status") == "True" else "NotReady"]
-    if get(node, "spec", "unschedulable"):
-        states.append("SchedulingDisabled")
-    return ",".join(states)
-
-
-def node_roles(node: Object) -> str:
-    roles = set()
-    for key, value in get_map(node, "metadata", "labels").items():
-        if key.startswith("node-role.kubernetes.io/"):
-            roles.add(key.split("/", 1)[1])
-        elif key == "kubernetes.io/role" and value:
-            roles.add(value)
-    return ",".join(sorted(r for r in roles if r)) or NONE
-
-
-def _address(node: Object, kind: str) -> str:
-    for addr in get_dicts(node, "status", "addresses"):
-        if isinstance(addr, dict) and addr.get("type") == kind:
-            return str(addr.get("address", ""))
-    return NONE
-

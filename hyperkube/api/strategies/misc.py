@@ -14,6 +14,7 @@ from hyperkube.api.strategies.base import (
     KindStrategy,
     PlainStrategy,
     dicts,
+    ensure_map,
     get,
     mapping,
     name_of,
@@ -149,7 +150,7 @@ class HorizontalPodAutoscalerV1Strategy(HorizontalPodAutoscalerStrategy):
             return obj
         out = copy.deepcopy(obj)
         out["apiVersion"] = "autoscaling/v2"
-        s = out.setdefault("spec", {})
+        s = ensure_map(out, "spec")
         target = s.pop("targetCPUUtilizationPercentage", None)
         annotations = mapping(mapping(out.get("metadata")).get("annotations"))
         extra = annotations.pop(METRICS_ANNOTATION, None)
@@ -171,7 +172,7 @@ class HorizontalPodAutoscalerV1Strategy(HorizontalPodAutoscalerStrategy):
     def from_storage(self, obj: Object) -> Object:
         out = copy.deepcopy(obj)
         out["apiVersion"] = "autoscaling/v1"
-        s = out.setdefault("spec", {})
+        s = ensure_map(out, "spec")
         rest = []
         for metric in dicts(s.pop("metrics", None)):
             resource = mapping(metric.get("resource"))
@@ -182,7 +183,7 @@ class HorizontalPodAutoscalerV1Strategy(HorizontalPodAutoscalerStrategy):
             else:
                 rest.append(metric)
         if rest:
-            out.setdefault("metadata", {}).setdefault("annotations", {})[METRICS_ANNOTATION] = json.dumps(rest)
+            ensure_map(ensure_map(out, "metadata"), "annotations")[METRICS_ANNOTATION] = json.dumps(rest)
         s.pop("behavior", None)
         st = out.get("status")
         if isinstance(st, dict):
@@ -263,6 +264,7 @@ SYSTEM_PRIORITY_CLASSES = {"system-node-critical": 2_000_001_000, "system-cluste
 
 class PriorityClassStrategy(PlainStrategy):
     namespaced = False
+    tracks_generation = True  # created at generation 1, as Kubernetes does
 
     def default(self, obj: Object) -> None:
         obj.setdefault("preemptionPolicy", "PreemptLowerPriority")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 from typing import Any
 
 from hyperkube.api.registry import AGE_COLUMN, NAME_COLUMN, Column, Object
@@ -10,6 +11,7 @@ from hyperkube.api.strategies.base import (
     ClusterStrategy,
     KindStrategy,
     dicts,
+    ensure_map,
     get,
     get_dicts,
     mapping,
@@ -22,6 +24,14 @@ from hyperkube.api.strategies.services import load_balancer_addresses
 from hyperkube.machinery import validation as v
 
 PATH_TYPES = ("Exact", "Prefix", "ImplementationSpecific")
+
+
+def _is_ip(value: str) -> bool:
+    try:
+        ipaddress.ip_address(value)
+    except ValueError:
+        return False
+    return True
 
 
 def _validate_backend(backend: Any, path: str) -> Causes:
@@ -62,7 +72,9 @@ class IngressStrategy(KindStrategy):
             if not isinstance(rule, dict):
                 continue
             host = text(rule.get("host"))
-            if host:
+            if host and _is_ip(host):
+                out.append(v.invalid(f"spec.rules[{i}].host", host, "must be a DNS name, not an IP address"))
+            elif host:
                 check = host[2:] if host.startswith("*.") else host
                 out += [v.invalid(f"spec.rules[{i}].host", host, m) for m in v.dns1123_subdomain(check)]
             if rule.get("http") is None:
@@ -142,7 +154,7 @@ class NetworkPolicyStrategy(KindStrategy):
 
     def default(self, obj: Object) -> None:
         s = spec(obj)
-        s.setdefault("podSelector", {})
+        ensure_map(s, "podSelector")
         if not s.get("policyTypes"):
             s["policyTypes"] = ["Ingress"] + (["Egress"] if s.get("egress") else [])
         for direction in ("ingress", "egress"):

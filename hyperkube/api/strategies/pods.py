@@ -15,11 +15,13 @@ from hyperkube.api.strategies.base import (
     KindStrategy,
     PlainStrategy,
     dicts,
+    ensure_list,
     get,
     get_dicts,
     mapping,
     name_of,
     spec,
+    text,
 )
 from hyperkube.api.strategies.common import (
     NONE,
@@ -103,16 +105,17 @@ class PodStrategy(KindStrategy):
         default_pod_spec(pod_spec)
         for group in ("initContainers", "containers"):
             for c in dicts(pod_spec.get(group)):
-                res = c.get("resources") if isinstance(c, dict) else None
-                if isinstance(res, dict) and res.get("limits"):
-                    requests = res.setdefault("requests", {})
+                res = c.get("resources")
+                if isinstance(res, dict) and isinstance(res.get("limits"), dict) and res["limits"]:
+                    if not isinstance(res.get("requests"), dict):
+                        res["requests"] = {}
                     for name, qty in res["limits"].items():
-                        requests.setdefault(name, qty)
+                        res["requests"].setdefault(name, qty)
 
     def prepare_for_create(self, obj: Object) -> None:
         pod_spec = spec(obj)
         pod_spec.setdefault("serviceAccountName", "default")
-        tolerations = pod_spec.setdefault("tolerations", [])
+        tolerations = ensure_list(pod_spec, "tolerations")
         if isinstance(tolerations, list):
             for default in DEFAULT_TOLERATIONS:
                 if not any(isinstance(t, dict) and t.get("key") == default["key"] and
@@ -174,7 +177,9 @@ class PodStrategy(KindStrategy):
         if not get(obj, "spec", "nodeName") or get(obj, "status", "phase") in ("Succeeded", "Failed"):
             return 0
         seconds = get(obj, "spec", "terminationGracePeriodSeconds", default=30)
-        return max(int(seconds), 1) if isinstance(seconds, int) else 30
+        if isinstance(seconds, bool) or not isinstance(seconds, int):
+            return 30
+        return seconds if seconds >= 0 else 1
 
     def field_values(self, obj: Object) -> dict[str, str]:
         pod_ips = [ip.get("ip", "") for ip in get_dicts(obj, "status", "podIPs") if isinstance(ip, dict)]
@@ -233,7 +238,9 @@ def _is_ip(value: Any) -> bool:
 
 
 class PodTemplateStrategy(PlainStrategy):
-    """core/v1 PodTemplates: a template with pod defaults; no status, no generation."""
+    """core/v1 PodTemplates: a template with pod defaults; no status, but a generation."""
+
+    tracks_generation = True
 
     def default(self, obj: Object) -> None:
         default_template(obj.get("template"))
@@ -265,7 +272,7 @@ def pod_status_cells(pod: Object, now: float) -> tuple[str, str, str]:
     pod_spec = mapping(pod.get("spec"))
     status = mapping(pod.get("status"))
     init_specs = dicts(pod_spec.get("initContainers"))
-    sidecars = {c.get("name") for c in init_specs if isinstance(c, dict) and c.get("restartPolicy") == "Always"}
+    sidecars = {text(c.get("name")) for c in init_specs if c.get("restartPolicy") == "Always"}
     total = len(dicts(pod_spec.get("containers"))) + len(sidecars)
     ready = restarts = sidecar_restarts = 0
     last_restart = sidecar_last_restart = 0.0
@@ -280,7 +287,7 @@ def pod_status_cells(pod: Object, now: float) -> tuple[str, str, str]:
         last_restart = max(last_restart, _finished_at(cs))
         state = mapping(cs.get("state"))
         terminated, waiting = state.get("terminated"), state.get("waiting")
-        sidecar = cs.get("name") in sidecars
+        sidecar = text(cs.get("name")) in sidecars
         if sidecar:
             sidecar_restarts += int(cs.get("restartCount") or 0)
             sidecar_last_restart = max(sidecar_last_restart, _finished_at(cs))

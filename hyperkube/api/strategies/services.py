@@ -8,6 +8,7 @@ objects); this strategy only defaults, validates, carries allocated values over 
 from __future__ import annotations
 
 import copy
+import ipaddress
 from typing import Any
 
 from hyperkube.api.registry import AGE_COLUMN, NAME_COLUMN, Column, Object
@@ -71,11 +72,11 @@ class ServiceStrategy(KindStrategy):
                 if field in old_spec and not new_spec.get(field) and old_spec.get("type") != "ExternalName":
                     new_spec[field] = copy.deepcopy(old_spec[field])
         if new_spec.get("type") in ("NodePort", "LoadBalancer"):
-            old_ports = {(p.get("port"), p.get("protocol", "TCP")): p.get("nodePort")
-                         for p in dicts(old_spec.get("ports")) if isinstance(p, dict)}
+            old_ports = {(repr(p.get("port")), repr(p.get("protocol", "TCP"))): p.get("nodePort")
+                         for p in dicts(old_spec.get("ports"))}
             for port in dicts(new_spec.get("ports")):
-                if isinstance(port, dict) and not port.get("nodePort"):
-                    node_port = old_ports.get((port.get("port"), port.get("protocol", "TCP")))
+                if not port.get("nodePort"):
+                    node_port = old_ports.get((repr(port.get("port")), repr(port.get("protocol", "TCP"))))
                     if node_port:
                         port["nodePort"] = node_port
             if old_spec.get("healthCheckNodePort") and not new_spec.get("healthCheckNodePort"):
@@ -128,6 +129,7 @@ class ServiceStrategy(KindStrategy):
                 out.append(v.duplicate(p, {"port": port.get("port"), "protocol": port.get("protocol", "TCP")}))
             seen.add(key)
         out += v.validate_labels(s.get("selector"), "spec.selector")
+        out += _validate_addresses(s, kind)
         if kind == "LoadBalancer" and s.get("clusterIP") == "None":
             out.append(v.invalid("spec.clusterIP", "None", "may not be set to 'None' for LoadBalancer services"))
         return out
@@ -157,6 +159,45 @@ class ServiceStrategy(KindStrategy):
         cluster_ips = seq(s.get("clusterIPs")) or [s.get("clusterIP")]
         return [get(obj, "metadata", "name", default=""), s.get("type", ""), text(cluster_ips[0]) or NONE,
                 external_ip(obj), service_ports(s), age(obj, now), map_selector_string(s.get("selector"))]
+
+
+def _is_ip(value: Any) -> bool:
+    try:
+        ipaddress.ip_address(value)
+    except ValueError:
+        return False
+    return True
+
+
+def _validate_addresses(s: dict[str, Any], kind: Any) -> Causes:
+    """clusterIP(s), externalIPs, IP families and traffic policies."""
+    out: Causes = []
+    cluster_ip = s.get("clusterIP")
+    if kind == "ExternalName":
+        if cluster_ip not in (None, ""):
+            out.append(v.forbidden("spec.clusterIPs", "may not be set for ExternalName services"))
+    elif cluster_ip not in (None, "", "None") and not _is_ip(cluster_ip):
+        out.append(v.invalid("spec.clusterIPs[0]", cluster_ip, "must be a valid IP address, (e.g. 10.9.8.7 or "
+                             "2001:db8::ffff)"))
+    ips = seq(s.get("clusterIPs"))
+    if ips and cluster_ip and ips[0] != cluster_ip:
+        out.append(v.invalid("spec.clusterIPs", ips, "first value must match `clusterIP`"))
+    for i, ip in enumerate(seq(s.get("externalIPs"))):
+        if not _is_ip(ip):
+            out.append(v.invalid(f"spec.externalIPs[{i}]", ip, "must be a valid IP address, (e.g. 10.9.8.7 or "
+                                 "2001:db8::ffff)"))
+    for i, family in enumerate(seq(s.get("ipFamilies"))):
+        out += v.enum(f"spec.ipFamilies[{i}]", family, ("IPv4", "IPv6"), allow_empty=False)
+    out += v.enum("spec.ipFamilyPolicy", s.get("ipFamilyPolicy"),
+                  ("SingleStack", "PreferDualStack", "RequireDualStack"))
+    out += v.enum("spec.internalTrafficPolicy", s.get("internalTrafficPolicy"), ("Cluster", "Local"))
+    policy = s.get("externalTrafficPolicy")
+    if policy not in (None, "") and kind not in ("NodePort", "LoadBalancer"):
+        out.append(v.invalid("spec.externalTrafficPolicy", policy,
+                             "may only be set when `type` is 'NodePort' or 'LoadBalancer'"))
+    else:
+        out += v.enum("spec.externalTrafficPolicy", policy, ("Cluster", "Local"))
+    return out
 
 
 def service_ports(s: dict[str, Any]) -> str:
