@@ -5,7 +5,7 @@ then follows the CRD key prefix through the server's watch hub, so several API s
 store each serve what any of them created. On every change it reconciles the whole (small)
 set, level-triggered and idempotent:
 
-1. **names**: CRDs are taken in creation order; one whose plural, singular, kind, listKind or
+1. **names**: CRDs are taken in creation order, those already accepted first; one whose plural, singular, kind, listKind or
    short names collide with an earlier CRD of the same group (or with a built-in resource) is
    not accepted (``NamesAccepted=False``, reason ``PluralConflict`` ...) and keeps serving the
    names it had accepted before, if any;
@@ -67,9 +67,12 @@ def _release_schema(gvk: tuple[str, str, str], holder: int) -> None:
 
 # ---- names --------------------------------------------------------------------------------------
 
-def _creation_order(crd: Object) -> tuple[str, str]:
+def _creation_order(crd: Object) -> tuple[int, str, str]:
+    """CRDs already accepted keep their names; the rest queue by age (then name)."""
     metadata = crd.get("metadata") or {}
-    return str(metadata.get("creationTimestamp") or ""), str(metadata.get("name") or "")
+    accepted = any(isinstance(c, dict) and c.get("type") == "NamesAccepted" and c.get("status") == "True"
+                   for c in (crd.get("status") or {}).get("conditions") or [])
+    return (0 if accepted else 1), str(metadata.get("creationTimestamp") or ""), str(metadata.get("name") or "")
 
 
 def accept_names(crds: list[Object], builtin: set[tuple[str, str]]) -> dict[str, tuple[Names | None, str, str]]:
