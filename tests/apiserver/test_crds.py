@@ -46,8 +46,8 @@ def item(name: str, group: str = "example.com", version: str = "v1", kind: str =
     return {"apiVersion": f"{group}/{version}", "kind": kind, "metadata": {"name": name}, "spec": spec}
 
 
-async def eventually(check: Callable[[], Awaitable[Any]], timeout: float = 10.0) -> Any:
-    deadline = asyncio.get_running_loop().time() + timeout
+async def eventually(check: Callable[[], Awaitable[Any]], within: float = 10.0) -> Any:
+    deadline = asyncio.get_running_loop().time() + within
     while True:
         value = await check()
         if value:

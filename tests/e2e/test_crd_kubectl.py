@@ -121,7 +121,7 @@ def test_schema_rejects_bad_objects_and_prunes_unknown_fields(cluster):
     install(cluster, group, columns=False)
     bad = cluster.kubectl("create", "-f", "-", input=widget(group, "bad", size=11, color="green"), check=False)
     assert bad.returncode != 0
-    assert f'The Widget "bad" is invalid' in bad.stderr
+    assert 'The Widget "bad" is invalid' in bad.stderr
     assert "spec.size: Invalid value: 11: spec.size in body should be less than or equal to 10" in bad.stderr
     assert 'spec.color: Unsupported value: "green": supported values: "red", "blue"' in bad.stderr
     missing = cluster.kubectl("create", "-f", "-", input=widget(group, "nosize"), check=False)
