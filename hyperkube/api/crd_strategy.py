@@ -61,24 +61,27 @@ class CustomResourceDefinitionStrategy(ClusterStrategy):
         stored = storage_version(obj)
         obj["status"] = {"conditions": [], "acceptedNames": {"plural": "", "kind": ""},
                          "storedVersions": [stored] if stored else []}
-        metadata = obj.setdefault("metadata", {})
-        finalizers = list(metadata.get("finalizers") or [])
-        if CLEANUP_FINALIZER not in finalizers:
-            metadata["finalizers"] = finalizers + [CLEANUP_FINALIZER]
+        metadata = obj.get("metadata")
+        if isinstance(metadata, dict):
+            finalizers = _list(metadata.get("finalizers"))
+            if CLEANUP_FINALIZER not in finalizers:
+                metadata["finalizers"] = finalizers + [CLEANUP_FINALIZER]
 
     def prepare_for_update(self, new: Object, old: Object) -> None:
         super().prepare_for_update(new, old)
         stored = storage_version(new)
         status = new.get("status")
         if stored and isinstance(status, dict):
-            versions = list(status.get("storedVersions") or [])
+            versions = _list(status.get("storedVersions"))
             if stored not in versions:
                 status["storedVersions"] = versions + [stored]
-        metadata = new.setdefault("metadata", {})
+        metadata = new.get("metadata")
         old_meta = mapping(old.get("metadata"))
-        finalizers = list(metadata.get("finalizers") or [])
+        if not isinstance(metadata, dict):
+            return
+        finalizers = _list(metadata.get("finalizers"))
         # the cleanup finalizer stays until deletion starts (then only the controller removes it)
-        if not old_meta.get("deletionTimestamp") and CLEANUP_FINALIZER in (old_meta.get("finalizers") or []) \
+        if not old_meta.get("deletionTimestamp") and CLEANUP_FINALIZER in _list(old_meta.get("finalizers")) \
                 and CLEANUP_FINALIZER not in finalizers:
             metadata["finalizers"] = finalizers + [CLEANUP_FINALIZER]
 
@@ -118,13 +121,19 @@ class CustomResourceDefinitionStrategy(ClusterStrategy):
         if old_spec.get("scope") and new_spec.get("scope") != old_spec.get("scope"):
             out.append(v.immutable("spec.scope", new_spec.get("scope")))
         served = {text(version.get("name")) for version in dicts(new_spec.get("versions"))}
-        for index, stored in enumerate(mapping(new.get("status")).get("storedVersions") or []):
+        for index, stored in enumerate(_list(mapping(new.get("status")).get("storedVersions"))):
             if stored not in served:
                 out.append(v.invalid(f"status.storedVersions[{index}]", stored, "must appear in spec.versions"))
         return out
 
-    def validate_status_update(self, new: Object, old: Object) -> Causes:
-        return super().validate_status_update(new, old)
+    def prepare_for_status_update(self, new: Object, old: Object) -> None:
+        super().prepare_for_status_update(new, old)
+        status = new.get("status")
+        if isinstance(status, dict):  # fields Kubernetes always serializes
+            if not isinstance(status.get("acceptedNames"), dict):
+                status["acceptedNames"] = {"plural": "", "kind": ""}
+            if not isinstance(status.get("storedVersions"), list):
+                status["storedVersions"] = []
 
     # ---- Table --------------------------------------------------------------------------------
     def columns(self) -> list[Column]:
@@ -133,6 +142,10 @@ class CustomResourceDefinitionStrategy(ClusterStrategy):
 
     def row(self, obj: Object, now: float) -> list[Any]:
         return [name_of(obj), mapping(obj.get("metadata")).get("creationTimestamp") or ""]
+
+
+def _list(value: Any) -> list[Any]:
+    return list(value) if isinstance(value, list) else []
 
 
 def _validate_names(names: dict[str, Any], field: str) -> Causes:
@@ -237,7 +250,7 @@ def _validate_subresources(subresources: dict[str, Any], field: str) -> Causes:
 
 def _validate_columns(columns: Any, field: str) -> Causes:
     out: Causes = []
-    for index, column in enumerate(columns or []):
+    for index, column in enumerate(_list(columns)):
         here = f"{field}[{index}]"
         if not isinstance(column, dict):
             out.append(v.invalid(here, column, "must be an object"))
@@ -256,9 +269,10 @@ def _validate_columns(columns: Any, field: str) -> Causes:
 
 
 def _validate_selectable(fields: Any, field: str) -> Causes:
+    fields = _list(fields)
     out: Causes = []
     seen: set[str] = set()
-    for index, entry in enumerate(fields or []):
+    for index, entry in enumerate(fields):
         here = f"{field}[{index}].jsonPath"
         path = mapping(entry).get("jsonPath")
         problems = _path_problem(here, path, (".spec.", ".status.", ".metadata."))
@@ -266,6 +280,6 @@ def _validate_selectable(fields: Any, field: str) -> Causes:
         if not problems and path in seen:
             out.append(v.duplicate(here, path))
         seen.add(str(path))
-    if len(fields or []) > 8:
+    if len(fields) > 8:
         out.append(v.too_many(field, len(fields), 8))
     return out
