@@ -335,3 +335,26 @@ async def test_crds_are_served_at_start_and_across_api_servers(tmp_path):
         if second is not None:
             await second.stop()
         await first.stop()
+
+
+async def test_server_side_apply_and_watch_of_custom_resources(client):
+    await create_crd(client, definition())
+    base = "/apis/example.com/v1/namespaces/default/widgets"
+    apply = {"Content-Type": "application/apply-patch+yaml"}
+    status, created = await client.request("PATCH", base + "/ssa?fieldManager=tester",
+                                           item("ssa", color="red"), headers=apply)
+    assert status == 201, created
+    assert created["spec"] == {"color": "red", "size": 1}
+    managers = {m["manager"] for m in created["metadata"]["managedFields"]}
+    assert managers == {"tester"}
+    status, conflict = await client.request("PATCH", base + "/ssa?fieldManager=other",
+                                            item("ssa", color="blue"), headers=apply)
+    assert status == 409, conflict
+    status, forced = await client.request("PATCH", base + "/ssa?fieldManager=other&force=true",
+                                          item("ssa", color="blue"), headers=apply)
+    assert status == 200 and forced["spec"]["color"] == "blue"
+
+    async with client.session.get(client.url + base + "?watch=true&resourceVersion=0&timeoutSeconds=2") as response:
+        first = json.loads(await response.content.readline())
+    assert first["type"] == "ADDED" and first["object"]["metadata"]["name"] == "ssa"
+    assert first["object"]["kind"] == "Widget"
