@@ -192,3 +192,36 @@ def test_name_conflicts_are_reported(cluster):
     assert conditions["Established"]["status"] == "False"
     assert "gizmos" not in cluster.kubectl("api-resources", f"--api-group={group}").stdout
     cluster.kubectl("delete", "crd", f"gizmos.{group}", f"widgets.{group}", "--timeout=60s")
+
+
+def test_two_api_server_processes_serve_a_crd_created_through_either(tmp_path):
+    from tests.e2e._cluster import Cluster, start_apiserver, stop, write_kubeconfig
+
+    database = f"sqlite:///{tmp_path}/shared.db"
+    processes = []
+    try:
+        clusters = []
+        for name in ("one", "two"):
+            process, port, log = start_apiserver(tmp_path / name, "--etcd-servers", database)
+            processes.append(process)
+            (tmp_path / name).mkdir(exist_ok=True)
+            write_kubeconfig(tmp_path / name / "kubeconfig", f"http://127.0.0.1:{port}")
+            clusters.append(Cluster(f"http://127.0.0.1:{port}", port, tmp_path / name, process, log))
+        one, two = clusters
+        group = "shared.example.com"
+        install(one, group)
+        two.kubectl("wait", "--for=condition=established", f"crd/widgets.{group}", "--timeout=30s")
+        deadline = time.monotonic() + 30
+        while two.kubectl("get", f"widgets.{group}", check=False).returncode != 0:
+            assert time.monotonic() < deadline, "the second server never served the CRD"
+            time.sleep(0.2)
+        assert two.kubectl("apply", "-f", "-", input=widget(group, "via-two", size=2)).returncode == 0
+        assert one.kubectl("get", "widget", "via-two", "-o", "jsonpath={.spec.size}").stdout == "2"
+        one.kubectl("delete", "crd", f"widgets.{group}", "--timeout=60s")
+        deadline = time.monotonic() + 30
+        while two.kubectl("get", f"widgets.{group}", check=False).returncode == 0:
+            assert time.monotonic() < deadline, "the second server still serves the deleted CRD"
+            time.sleep(0.2)
+    finally:
+        for process in processes:
+            stop(process)
