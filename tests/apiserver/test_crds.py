@@ -358,3 +358,21 @@ async def test_server_side_apply_and_watch_of_custom_resources(client):
         first = json.loads(await response.content.readline())
     assert first["type"] == "ADDED" and first["object"]["metadata"]["name"] == "ssa"
     assert first["object"]["kind"] == "Widget"
+
+
+async def test_changing_the_schema_changes_validation_and_openapi(client):
+    await create_crd(client, definition())
+    base = "/apis/example.com/v1/namespaces/default/widgets"
+    assert (await client.post(base, item("big", size=50)))[0] == 201
+    path = "/spec/versions/0/schema/openAPIV3Schema/properties/spec/properties/size/maximum"
+    status, body = await client.request("PATCH", f"{CRDS}/widgets.example.com", raw=json.dumps([
+        {"op": "add", "path": path, "value": 10}]).encode(), headers={"Content-Type": "application/json-patch+json"})
+    assert status == 200 and body["metadata"]["generation"] == 2
+
+    async def enforced() -> bool:
+        status, _ = await client.post(base + "?dryRun=All", item("bigger", size=11))
+        return status == 422
+    await eventually(enforced)
+    status, document = await client.get("/openapi/v3/apis/example.com/v1")
+    assert document["components"]["schemas"]["com.example.v1.Widget"]["properties"]["spec"]["properties"][
+        "size"]["maximum"] == 10
