@@ -213,14 +213,13 @@ class CRDController:
                     subscription.close()
                     revision = await self._load()
                     subscription = await self.hub.subscribe(self.prefix, revision)
-                if changes or self._retry or subscription.error is None:
-                    try:
-                        await self.reconcile()
-                    except asyncio.CancelledError:
-                        raise
-                    except Exception:
-                        log.exception("reconciling CRDs failed")
-                        self._retry = True
+                try:  # also on a quiet timeout: level-triggered, and a lost status write is retried
+                    await self.reconcile()
+                except asyncio.CancelledError:
+                    raise
+                except Exception:
+                    log.exception("reconciling CRDs failed")
+                    self._retry = True
         finally:
             subscription.close()
 
@@ -245,7 +244,11 @@ class CRDController:
                 self._uninstall(name)
         for name, crd in list(self.crds.items()):
             accepted, reason, message = decisions.get(name, (None, "NotAccepted", ""))
-            self._install(name, crd, accepted)
+            try:
+                self._install(name, crd, accepted)
+            except (ValueError, KeyError, TypeError) as exc:  # one bad stored CRD must not stop the rest
+                log.warning("cannot serve CRD %s: %s", name, exc)
+                continue
             status = desired_status(crd, accepted, reason, message)
             if status != (crd.get("status") or {}):
                 await self._write_status(name, crd, status)
