@@ -86,6 +86,19 @@ def test_crd_lifecycle_with_printer_columns_explain_apply_scale_and_delete(clust
     assert wide[1].split()[:3] == ["w1", "4", "red"]
     assert f"widget.{group}/w1" in cluster.kubectl("get", "all").stdout
 
+    # re-applying the CRD unchanged does nothing; a new column shows up once applied
+    assert cluster.kubectl("apply", "-f", "-", input=yaml.safe_dump(crd(group))).stdout.strip() == \
+        f"customresourcedefinition.apiextensions.k8s.io/widgets.{group} unchanged"
+    changed = crd(group)
+    changed["spec"]["versions"][0]["additionalPrinterColumns"].insert(
+        1, {"name": "Want", "type": "integer", "jsonPath": ".spec.replicas"})
+    assert cluster.kubectl("apply", "-f", "-", input=yaml.safe_dump(changed)).stdout.strip() == \
+        f"customresourcedefinition.apiextensions.k8s.io/widgets.{group} configured"
+    deadline = time.monotonic() + 30
+    while cluster.kubectl("get", "widgets").stdout.split()[:4] != ["NAME", "SIZE", "WANT", "AGE"]:
+        assert time.monotonic() < deadline, "the new printer column never appeared"
+        time.sleep(0.1)
+
     explained = cluster.kubectl("explain", "widgets.spec.size").stdout
     assert "How big the widget is, from 1 to 10." in explained and "<integer>" in explained
     assert "What the widget should be." in cluster.kubectl("explain", "widgets.spec").stdout
