@@ -376,3 +376,23 @@ async def test_changing_the_schema_changes_validation_and_openapi(client):
     status, document = await client.get("/openapi/v3/apis/example.com/v1")
     assert document["components"]["schemas"]["com.example.v1.Widget"]["properties"]["spec"]["properties"][
         "size"]["maximum"] == 10
+
+
+async def test_free_form_crd_without_status_subresource(client):
+    crd = definition(plural="blobs", kind="Blob")
+    crd["spec"]["names"]["shortNames"] = []
+    version = crd["spec"]["versions"][0]
+    version["subresources"] = {}
+    version["schema"] = {"openAPIV3Schema": {"type": "object", "x-kubernetes-preserve-unknown-fields": True}}
+    await create_crd(client, crd)
+    base = "/apis/example.com/v1/namespaces/default/blobs"
+    body = item("b", kind="Blob", anything={"goes": [1, "two", None]}) | {"status": {"phase": "kept"}}
+    status, created = await client.post(base, body)
+    assert status == 201, created
+    assert created["spec"] == {"anything": {"goes": [1, "two", None]}} and created["status"] == {"phase": "kept"}
+    # no status subresource: status is written with the rest, and there is no /status
+    status, patched = await client.request("PATCH", base + "/b", {"status": {"phase": "changed"}}, headers=MERGE)
+    assert patched["status"] == {"phase": "changed"}
+    assert (await client.get(base + "/b/status"))[0] == 404
+    status, resources = await client.get("/apis/example.com/v1")
+    assert [r["name"] for r in resources["resources"]] == ["blobs"]
