@@ -206,8 +206,14 @@ def main() -> int:
     parser.add_argument("--backends", default="sqlite,etcd", help="comma-separated: sqlite, etcd")
     args = parser.parse_args()
     backends = [b.strip() for b in args.backends.split(",") if b.strip()]
+    from hyperkube.storage.etcd_server import EtcdNotFoundError, EtcdStartError
+
     with tempfile.TemporaryDirectory(prefix="hyperkube-bench-") as tmp:
-        results = asyncio.run(run(backends, args.seconds, Path(tmp)))
+        try:
+            results = asyncio.run(run(backends, args.seconds, Path(tmp)))
+        except (EtcdNotFoundError, EtcdStartError) as error:
+            print(f"bench_storage: {error}", file=sys.stderr)
+            return 1
     print(f"machine: {os.cpu_count()} CPUs, Python {sys.version.split()[0]}")
     print_table(results)
     by_name = {r.backend: r for r in results}

@@ -22,10 +22,12 @@ The same compiler handles the two dialects we meet:
 from __future__ import annotations
 
 import binascii
+import copy
 import re
 from collections.abc import Callable
 from typing import Any
 
+from hyperkube.api import _constraints
 from hyperkube.machinery.errors import cause
 from hyperkube.machinery.quantity import QuantityError, parse_quantity
 
@@ -166,6 +168,12 @@ class Compiler:
 
     # -- nodes -------------------------------------------------------------------------------
     def compile(self, schema: dict[str, Any], top: bool = False) -> Check:
+        check = self.node(schema, top)
+        if any(key in schema for key in _constraints.KEYS):
+            check = _constraints.constrained(check, schema, path_text, _shown)
+        return check
+
+    def node(self, schema: dict[str, Any], top: bool = False) -> Check:
         ref = schema.get("$ref")
         if ref:
             return self.ref(ref.rpartition("/")[2])
@@ -191,7 +199,7 @@ class Compiler:
             return self.object(schema, nullable, preserve, top)
         if kind == "array":
             return self.array(schema, nullable)
-        return _scalar(kind, nullable, schema.get("enum"), schema.get("format"))
+        return _scalar(kind, nullable, schema.get("format"))
 
     def array(self, schema: dict[str, Any], nullable: bool) -> Check:
         items_schema = schema.get("items")
@@ -238,6 +246,9 @@ class Compiler:
             else:
                 properties[key] = self.compile(sub)
         required = tuple(schema.get("required") or ()) if self.required else ()
+        # CRD defaulting: a missing (or pruned null) field with a ``default`` gets a copy of it
+        defaults = tuple((k, sub["default"]) for k, sub in raw_properties.items()
+                         if self.crd and "default" in sub)
         additional_schema = schema.get("additionalProperties")
         additional: Check | None = None
         additional_zero: Any = None
@@ -281,6 +292,9 @@ class Compiler:
             if drop:
                 for key in drop:
                     del value[key]
+            for key, default in defaults:
+                if key not in value:
+                    value[key] = properties[key](copy.deepcopy(default), (path, key), report)
             for key in required:
                 if key not in value:
                     report.required((path, key))
@@ -298,15 +312,7 @@ def _zero_copy(zero: Any) -> Any:
 _LIMITS = {"int32": (-(1 << 31), (1 << 31) - 1), "int64": (-(1 << 63), (1 << 63) - 1)}
 
 
-def _scalar(kind: str, nullable: bool, enum: list[Any] | None, fmt: str | None) -> Check:
-    allowed = frozenset(enum) if enum else None
-
-    def finish(value: Any, path: Path, report: Report) -> Any:
-        if allowed is not None and value not in allowed:
-            report.invalid(path, value, "supported values: " + ", ".join(_shown(v) for v in enum or ()),
-                           "FieldValueNotSupported")
-        return value
-
+def _scalar(kind: str, nullable: bool, fmt: str | None) -> Check:
     if kind == "string":
         def check(value: Any, path: Path, report: Report) -> Any:
             if value.__class__ is not str:
@@ -322,7 +328,7 @@ def _scalar(kind: str, nullable: bool, enum: list[Any] | None, fmt: str | None) 
                     report.invalid(path, value, f"{path_text(path)} in body must be of type byte: {_shown(value)}")
             elif fmt == "date-time" and not _DATE_TIME.match(value):
                 report.invalid(path, value, f"{path_text(path)} in body must be of type date-time: {_shown(value)}")
-            return finish(value, path, report) if allowed is not None else value
+            return value
     elif kind == "integer":
         low, high = _LIMITS.get(fmt or "", (None, None))
 
@@ -338,7 +344,7 @@ def _scalar(kind: str, nullable: bool, enum: list[Any] | None, fmt: str | None) 
                     return value
             if low is not None and not low <= value <= high:
                 report.invalid(path, value, f"{path_text(path)} in body must be of type {fmt}: \"integer\"")
-            return finish(value, path, report) if allowed is not None else value
+            return value
     elif kind == "number":
         def check(value: Any, path: Path, report: Report) -> Any:
             if value.__class__ not in (int, float):
@@ -353,7 +359,7 @@ def _scalar(kind: str, nullable: bool, enum: list[Any] | None, fmt: str | None) 
                     return None
                 report.type_error(path, value, "boolean")
                 return value
-            return finish(value, path, report) if allowed is not None else value
+            return value
     else:
         return _any
     return check

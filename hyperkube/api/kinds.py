@@ -20,6 +20,7 @@ from hyperkube.api.strategies import (
     events,
     misc,
     networking,
+    nodes,
     pods,
     rbac,
     services,
@@ -35,6 +36,7 @@ _KIND_GROUP_VERSION = {
     "Binding": ("", "v1"),
     "TokenRequest": ("authentication.k8s.io", "v1"),
 }
+_PROXY_VERBS = ("create", "delete", "get", "patch", "update")
 #: subresource name -> verbs, as discovery lists them
 SUBRESOURCE_VERBS = {
     "status": ("get", "patch", "update"),
@@ -46,6 +48,10 @@ SUBRESOURCE_VERBS = {
     "binding": ("create",),
     "eviction": ("create",),
     "finalize": ("update",),
+    "proxy": _PROXY_VERBS,
+    "ephemeralcontainers": ("get", "patch", "update"),
+    "resize": ("get", "patch", "update"),
+    "token": ("create",),
 }
 
 
@@ -81,15 +87,16 @@ def _resources() -> list[Resource]:
           strategy=core.LimitRangeStrategy()),
         r("", "v1", "Namespace", "namespaces", "namespace", False, ("ns",), verbs=NO_COLLECTION,
           subresources={"finalize": "Namespace", "status": "Namespace"}, strategy=core.NamespaceStrategy()),
-        r("", "v1", "Node", "nodes", "node", False, ("no",), subresources=_status("Node"),
-          strategy=core.NodeStrategy()),
+        r("", "v1", "Node", "nodes", "node", False, ("no",),
+          subresources=_status("Node", proxy="NodeProxyOptions"), strategy=nodes.NodeStrategy()),
         r("", "v1", "PersistentVolumeClaim", "persistentvolumeclaims", "persistentvolumeclaim", True, ("pvc",),
           subresources=_status("PersistentVolumeClaim"), strategy=storage.PersistentVolumeClaimStrategy()),
         r("", "v1", "PersistentVolume", "persistentvolumes", "persistentvolume", False, ("pv",),
           subresources=_status("PersistentVolume"), strategy=storage.PersistentVolumeStrategy()),
         r("", "v1", "Pod", "pods", "pod", True, ("po",), all_,
-          subresources={"attach": "PodAttachOptions", "binding": "Binding", "eviction": "Eviction",
-                        "exec": "PodExecOptions", "log": "Pod", "portforward": "PodPortForwardOptions",
+          subresources={"attach": "PodAttachOptions", "binding": "Binding", "ephemeralcontainers": "Pod",
+                        "eviction": "Eviction", "exec": "PodExecOptions", "log": "Pod",
+                        "portforward": "PodPortForwardOptions", "proxy": "PodProxyOptions", "resize": "Pod",
                         "status": "Pod"},
           strategy=pods.PodStrategy()),
         r("", "v1", "ReplicationController", "replicationcontrollers", "replicationcontroller", True, ("rc",),
@@ -97,11 +104,12 @@ def _resources() -> list[Resource]:
           strategy=apps.ReplicationControllerStrategy()),
         r("", "v1", "ResourceQuota", "resourcequotas", "resourcequota", True, ("quota",),
           subresources=_status("ResourceQuota"), strategy=core.ResourceQuotaStrategy()),
+        r("", "v1", "PodTemplate", "podtemplates", "podtemplate", True, strategy=pods.PodTemplateStrategy()),
         r("", "v1", "Secret", "secrets", "secret", True, strategy=core.SecretStrategy()),
         r("", "v1", "ServiceAccount", "serviceaccounts", "serviceaccount", True, ("sa",),
-          strategy=core.ServiceAccountStrategy()),
-        r("", "v1", "Service", "services", "service", True, ("svc",), all_, subresources=_status("Service"),
-          strategy=services.ServiceStrategy()),
+          subresources={"token": "TokenRequest"}, strategy=core.ServiceAccountStrategy()),
+        r("", "v1", "Service", "services", "service", True, ("svc",), all_,
+          subresources=_status("Service", proxy="ServiceProxyOptions"), strategy=services.ServiceStrategy()),
         # apps/v1
         r("apps", "v1", "ControllerRevision", "controllerrevisions", "controllerrevision", True,
           strategy=apps.ControllerRevisionStrategy()),

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import importlib.resources
 import json
+import math
 import threading
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -46,7 +47,6 @@ __all__ = [
 
 SCHEMA_VERSION = "v1.37.0"
 FIELD_VALIDATIONS = ("Strict", "Warn", "Ignore")
-_REF_PREFIX = "#/$defs/"
 
 
 class _Store:
@@ -123,9 +123,12 @@ def schema_for(group: str, version: str, kind: str) -> dict[str, Any] | None:
 def register_schema(group: str, version: str, kind: str, schema: dict[str, Any]) -> None:
     """Serve ``schema`` (a CRD version's ``openAPIV3Schema``) for a GVK; replaces an earlier one.
 
-    CRD rules apply: ``apiVersion``, ``kind`` and ``metadata`` (ObjectMeta) are implied at the
-    top, objects without properties prune their fields unless they set
-    ``x-kubernetes-preserve-unknown-fields``, ``nullable`` allows null."""
+    CRD rules apply: ``apiVersion``, ``kind`` and ``metadata`` (always ObjectMeta) are implied
+    at the top; objects without properties prune their fields unless they set
+    ``x-kubernetes-preserve-unknown-fields``; ``nullable`` keeps null; ``default`` fills missing
+    fields; enum, minimum/maximum, min/maxLength, pattern, min/maxItems, uniqueItems and
+    min/maxProperties are checked (``hyperkube.api._constraints``). Not yet: CEL
+    ``x-kubernetes-validations``, ``oneOf``/``anyOf``/``allOf``/``not``, list-map key uniqueness."""
     with _store.lock:
         _store.custom[(group, version, kind)] = schema
         _store.checks.pop((group, version, kind), None)
@@ -247,7 +250,7 @@ def decode_json(body: bytes | str) -> tuple[Any, list[str]]:
         return out
 
     try:
-        obj = json.loads(body, object_pairs_hook=pairs, parse_constant=_no_constant)
+        obj = json.loads(body, object_pairs_hook=pairs, parse_constant=_no_constant, parse_float=_finite)
     except RecursionError:
         raise ValueError("the JSON body is nested too deeply") from None
     if not found:
@@ -269,6 +272,13 @@ def decode_json(body: bytes | str) -> tuple[Any, list[str]]:
     except RecursionError:
         raise ValueError("the JSON body is nested too deeply") from None
     return obj, paths
+
+
+def _finite(text: str) -> float:
+    number = float(text)
+    if math.isinf(number):
+        raise ValueError(f"number out of range: {text}")  # 1e400 would come back as null
+    return number
 
 
 def _no_constant(name: str) -> Any:

@@ -2,7 +2,8 @@
 
 The store is chosen like the API server's: ``--etcd-servers`` (``sqlite:///path.db`` or
 etcd's ``http(s)://host:port`` URLs, comma-separated; ``--endpoints`` and
-``$ETCDCTL_ENDPOINTS`` work too) or ``--data-dir`` (its ``state.db``). The flags may come
+``$ETCDCTL_ENDPOINTS`` work too) or ``--data-dir`` (its ``state.db``), by default the API
+server's default data dir. The flags may come
 before or after the subcommand, as etcdctl's global flags do. A storage failure prints one
 ``Error: ...`` line on stderr and exits 1, never a traceback.
 """
@@ -16,6 +17,7 @@ import os
 import sys
 from collections.abc import Awaitable, Callable
 from typing import Any
+from urllib.parse import urlsplit
 
 import click
 
@@ -27,13 +29,20 @@ def _store_flags(func: Callable[..., Any]) -> Callable[..., Any]:
                   help="sqlite:///path.db, or comma-separated etcd URLs (http://127.0.0.1:2379).")
     @click.option("--data-dir", type=click.Path(file_okay=False), metavar="DIR",
                   help="Use the SQLite store state.db in this directory.")
+    @click.option("--cacert", "--etcd-cafile", "ca_file", envvar="ETCDCTL_CACERT", metavar="FILE",
+                  type=click.Path(dir_okay=False), help="CA bundle that signed etcd's certificate (https).")
+    @click.option("--cert", "--etcd-certfile", "cert_file", envvar="ETCDCTL_CERT", metavar="FILE",
+                  type=click.Path(dir_okay=False), help="Client certificate for etcd (https).")
+    @click.option("--key", "--etcd-keyfile", "key_file", envvar="ETCDCTL_KEY", metavar="FILE",
+                  type=click.Path(dir_okay=False), help="Key of the client certificate.")
     @functools.wraps(func)
-    def wrapper(*args: Any, servers: str | None, data_dir: str | None, **kwargs: Any) -> Any:
+    def wrapper(*args: Any, servers: str | None, data_dir: str | None, ca_file: str | None, cert_file: str | None,
+                key_file: str | None, **kwargs: Any) -> Any:
         chosen = click.get_current_context().ensure_object(dict)
-        if servers:
-            chosen["servers"] = servers
-        if data_dir:
-            chosen["data_dir"] = data_dir
+        for name, value in (("servers", servers), ("data_dir", data_dir), ("ca_file", ca_file),
+                            ("cert_file", cert_file), ("key_file", key_file)):
+            if value:
+                chosen[name] = value
         return func(*args, **kwargs)
 
     return wrapper
@@ -44,19 +53,30 @@ def _fail(message: str) -> None:
     sys.exit(1)
 
 
-def _open(servers: str | None, data_dir: str | None) -> Any:
+def _open(chosen: dict[str, str]) -> Any:
+    """The store: through ``open_store`` like the API server, except etcd with TLS files."""
     from hyperkube.storage import open_store
 
-    if not servers and not data_dir:
-        _fail("no store given: pass --etcd-servers (sqlite:///path.db or http://host:port) or --data-dir")
+    servers, data_dir = chosen.get("servers"), chosen.get("data_dir")
+    if not servers and not data_dir:  # the API server's default: state.db in its default data dir
+        from hyperkube.apiserver.app import default_data_dir
+
+        data_dir = default_data_dir()
+    if servers and any(chosen.get(f) for f in ("ca_file", "cert_file", "key_file")):
+        from hyperkube.storage.etcd import EtcdStore
+
+        return EtcdStore(servers.split(","), ca_file=chosen.get("ca_file"), cert_file=chosen.get("cert_file"),
+                         key_file=chosen.get("key_file"))
     if servers and servers.startswith("sqlite://"):
-        path = servers[len("sqlite://"):]
+        parts = urlsplit(servers)
+        path = parts.netloc + parts.path
         if path and not os.path.exists(path):
             _fail(f"no database at {path}")
     elif not servers and data_dir:
         path = os.path.join(data_dir, "state.db")
         if not os.path.exists(path):
-            _fail(f"no database at {path} (is --data-dir the API server's?)")
+            _fail(f"no database at {path}: pass the API server's --data-dir, or --etcd-servers "
+                  "(sqlite:///path.db or http://host:port)")
     return open_store(servers or "", data_dir=data_dir, overrides=())
 
 
@@ -70,7 +90,7 @@ def _run(action: Callable[..., Awaitable[int]], *args: Any, **kwargs: Any) -> No
 
     async def main() -> int:
         try:
-            store = _open(chosen.get("servers"), chosen.get("data_dir"))
+            store = _open(chosen)
             if inspect.isawaitable(store):
                 store = await store
         except (ValueError, StorageError) as exc:

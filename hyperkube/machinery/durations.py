@@ -52,8 +52,9 @@ def human_duration(seconds: float) -> str:
 
 def age(obj: dict[str, Any], now: float) -> str:
     """The AGE cell of a Table row: time since metadata.creationTimestamp."""
-    created = obj.get("metadata", {}).get("creationTimestamp")
-    if not created:
+    metadata = obj.get("metadata")
+    created = metadata.get("creationTimestamp") if isinstance(metadata, dict) else None
+    if not isinstance(created, str) or not created:
         return "<unknown>"
     try:
         return human_duration(now - parse_rfc3339(created))

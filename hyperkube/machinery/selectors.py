@@ -27,7 +27,7 @@ from typing import Any
 from hyperkube.machinery.errors import BadRequest
 
 __all__ = [
-    "LabelSelector", "FieldSelector", "parse_label_selector", "label_selector_from_dict",
+    "LabelSelector", "FieldSelector", "parse_label_selector", "label_selector_from_dict", "label_selector_from_set",
     "parse_field_selector", "check_field_labels", "EVERYTHING", "NOTHING",
 ]
 
@@ -199,6 +199,10 @@ def _tokens(text: str) -> list[tuple[str, str]]:
 
 
 class _Parser:
+    """Kubernetes' grammar and messages: errors inside one requirement are prefixed
+    ``unable to parse requirement:``, errors between requirements are not; the end of the
+    string is shown as ``''``."""
+
     def __init__(self, text: str) -> None:
         self.tokens = _tokens(text)
         self.pos = 0
@@ -213,7 +217,10 @@ class _Parser:
 
     @staticmethod
     def found(token: tuple[str, str] | None) -> str:
-        return "end of string" if token is None else token[1]
+        return "" if token is None else token[1]
+
+    def fail(self, message: str) -> BadRequest:
+        return BadRequest("unable to parse requirement: " + message)
 
     def requirement(self) -> Requirement:
         token = self.take()
@@ -221,18 +228,15 @@ class _Parser:
         if token == (_OP, "!"):
             negate, token = True, self.take()
         if token is None or token[0] != _IDENT:
-            raise BadRequest(f"unable to parse requirement: found '{self.found(token)}', expected: identifier")
+            raise self.fail(f"found '{self.found(token)}', expected: identifier")
         key = token[1]
         nxt = self.peek()
-        if nxt is None or nxt == (_OP, ","):
+        if negate or nxt is None or nxt == (_OP, ","):
             return Requirement(key, DOES_NOT_EXIST if negate else EXISTS)
-        if negate:
-            raise BadRequest(f"unable to parse requirement: found '{nxt[1]}', expected: ',' or 'end of string'")
         self.take()
         op = nxt[1]
         if nxt[0] != _OP or op not in (IN, NOT_IN, EQUALS, DOUBLE_EQUALS, NOT_EQUALS, ">", "<"):
-            raise BadRequest(f"unable to parse requirement: found '{op}', expected: "
-                             "'=', '!=', '==', 'in', notin'")
+            raise self.fail(f"found '{op}', expected: '=', '!=', '==', 'in', notin'")
         if op in (IN, NOT_IN):
             return Requirement(key, op, self.value_set())
         value_token = self.peek()
@@ -241,23 +245,21 @@ class _Parser:
             value = value_token[1]
             self.take()
         elif value_token is not None and value_token != (_OP, ","):
-            raise BadRequest(f"unable to parse requirement: found '{value_token[1]}', expected: "
-                             "',', or 'end of string'")
+            raise self.fail(f"found '{value_token[1]}', expected: identifier")
         operator = {">": GREATER_THAN, "<": LESS_THAN}.get(op, op)
         return Requirement(key, operator, [value])
 
     def value_set(self) -> list[str]:
+        """``(a,b)``; empty members are "" (``()``, ``(a,)``, ``(,a)``, ``(a,,b)``)."""
         token = self.take()
         if token != (_OP, "("):
-            raise BadRequest(f"unable to parse requirement: found '{self.found(token)}', expected: '('")
+            raise self.fail(f"found '{self.found(token)}' expected: '('")
         values: list[str] = []
         expect_value = True
         while True:
             token = self.take()
-            if token is None:
-                raise BadRequest("unable to parse requirement: found 'end of string', expected: ')'")
             if token == (_OP, ")"):
-                if expect_value and values:
+                if expect_value:
                     values.append("")
                 return values
             if token == (_OP, ","):
@@ -265,22 +267,31 @@ class _Parser:
                     values.append("")
                 expect_value = True
                 continue
-            if token[0] != _IDENT or not expect_value:
-                raise BadRequest(f"unable to parse requirement: found '{token[1]}', expected: ',', ')' or identifier")
+            if token is None or token[0] != _IDENT:
+                raise self.fail(f"found '{self.found(token)}', expected: ',', or identifier" if expect_value
+                                else f"found '{self.found(token)}', expected: ',' or ')'")
+            if not expect_value:
+                raise self.fail(f"found '{token[1]}', expected: ',' or ')'")
             values.append(token[1])
             expect_value = False
 
     def parse(self) -> LabelSelector:
         requirements = []
-        while self.peek() is not None:
+        while True:
+            token = self.peek()
+            if token is None:
+                break
+            if token[0] != _IDENT and token != (_OP, "!"):
+                raise BadRequest(f"found '{token[1]}', expected: !, identifier, or 'end of string'")
             requirements.append(self.requirement())
             token = self.take()
             if token is None:
                 break
             if token != (_OP, ","):
-                raise BadRequest(f"unable to parse requirement: found '{token[1]}', expected: ',' or 'end of string'")
-            if self.peek() is None:
-                raise BadRequest("unable to parse requirement: found 'end of string', expected: identifier")
+                raise BadRequest(f"found '{token[1]}', expected: ',' or 'end of string'")
+            after = self.peek()
+            if after is None or (after[0] != _IDENT and after != (_OP, "!")):
+                raise BadRequest(f"found '{self.found(after)}', expected: identifier after ','")
         return LabelSelector(requirements)
 
 
@@ -310,6 +321,15 @@ def label_selector_from_dict(selector: Mapping[str, Any] | None) -> LabelSelecto
         requirements.append(Requirement(str(expression.get("key", "")), operator,
                                         [str(v) for v in expression.get("values") or ()]))
     return LabelSelector(requirements)
+
+
+def label_selector_from_set(labels: Mapping[str, str] | None) -> LabelSelector:
+    """A plain ``key: value`` map, as in a Service's or ReplicationController's ``spec.selector``:
+    every pair must match. None or ``{}`` selects everything (callers decide what an empty
+    Service selector means)."""
+    if not labels:
+        return EVERYTHING
+    return LabelSelector(Requirement(k, EQUALS, [str(v)]) for k, v in labels.items())
 
 
 # ---- field selectors ---------------------------------------------------------------------------

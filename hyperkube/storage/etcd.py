@@ -8,7 +8,8 @@ Endpoints and failover: the store sticks to the endpoint that last answered. Whe
 be reached it moves on to the next one. A request that never reached a server (connect
 refused, DNS, connect timeout) is always retried on the next endpoint; a request that was
 sent and then lost its connection is retried only if it does not write, because etcd may
-have applied it. When no endpoint answers the caller gets :class:`UnavailableError`.
+have applied it. A member that answers "no leader" is retried, in rounds with a short backoff,
+while the cluster elects. When no endpoint answers the caller gets :class:`UnavailableError`.
 
 Errors: etcd answers with ``{"error", "code", "message"}``. The text is mapped onto the
 interface's tree. Compacted and future-revision errors carry no numbers, so the store looks
@@ -20,6 +21,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import ssl
 from collections.abc import AsyncIterator, Sequence
 
 import aiohttp
@@ -68,7 +70,10 @@ class EtcdStore(Store):
     """An etcd v3 keyspace at one or more client URLs (``http(s)://host:port``)."""
 
     def __init__(self, endpoints: Sequence[str], *, request_timeout: float = 30.0,
-                 connect_timeout: float = 3.0) -> None:
+                 connect_timeout: float = 3.0, retry_window: float = 15.0, ca_file: str | None = None,
+                 cert_file: str | None = None, key_file: str | None = None) -> None:
+        """``ca_file``/``cert_file``/``key_file`` are kube-apiserver's ``--etcd-cafile``,
+        ``--etcd-certfile`` and ``--etcd-keyfile``, for https endpoints with client certificates."""
         urls = [e.strip().rstrip("/") for e in endpoints if e.strip()]
         if not urls:
             raise ValueError("EtcdStore needs at least one endpoint URL")
@@ -78,23 +83,41 @@ class EtcdStore(Store):
         self.endpoints = urls
         self.endpoint = urls[0]
         self._current = 0
+        self.retry_window = retry_window
         self._timeout = aiohttp.ClientTimeout(total=request_timeout, connect=connect_timeout)
         self._stream_timeout = aiohttp.ClientTimeout(total=None, connect=connect_timeout, sock_connect=connect_timeout)
         self._session: aiohttp.ClientSession | None = None
+        self._ssl: ssl.SSLContext | None = None
+        if ca_file or cert_file:
+            self._ssl = ssl.create_default_context(cafile=ca_file)
+            if cert_file:
+                self._ssl.load_cert_chain(cert_file, key_file)
+        self.closed = False
+        self.streams: set[aiohttp.ClientResponse] = set()  # open watch streams, ended by close()
 
     # ----------------------------------------------------------------- connection
 
     async def start(self) -> None:
+        self.closed = False
         self._ensure_session()
 
     async def close(self) -> None:
+        """Close every connection; open watches end (their generators stop iterating)."""
+        self.closed = True
+        for response in list(self.streams):
+            # Wake the reader explicitly: closing the session alone leaves it waiting.
+            response.content.set_exception(aiohttp.ClientConnectionError("etcd store closed"))
+            response.close()
+        self.streams.clear()
         if self._session is not None:
             session, self._session = self._session, None
             await session.close()
 
     def _ensure_session(self) -> aiohttp.ClientSession:
+        if self.closed:
+            raise UnavailableError(f"etcd store {self.endpoint} is closed")
         if self._session is None or self._session.closed:
-            connector = aiohttp.TCPConnector(limit=512, enable_cleanup_closed=True)
+            connector = aiohttp.TCPConnector(limit=512, ssl=self._ssl if self._ssl is not None else True)
             self._session = aiohttp.ClientSession(connector=connector, json_serialize=lambda o: orjson.dumps(o).decode())
         return self._session
 
@@ -117,43 +140,60 @@ class EtcdStore(Store):
         return UnavailableError("etcd is unavailable: " + "; ".join(failures))
 
     async def call(self, path: str, body: codec.Json, *, writes: bool = False) -> codec.Json:
-        """POST ``/v3/<path>`` with failover; returns the decoded answer or raises a typed error."""
+        """POST ``/v3/<path>`` with failover; returns the decoded answer or raises a typed error.
+
+        While some member answers "unavailable" (no leader during an election, ...), whole rounds
+        over the endpoints are retried with a short backoff, up to ``retry_window`` seconds. A
+        write is resent only when the answer proves it was never proposed ("no leader"); after
+        a timeout it may still be applied, so that is the caller's UnavailableError at once.
+        When no member can be reached at all, the error comes at once too.
+        """
         session = self._ensure_session()
         payload = orjson.dumps(body)
-        failures: list[str] = []
-        for index in self._order():
-            url = f"{self.endpoints[index]}/v3/{path}"
-            try:
-                async with session.post(url, data=payload, headers=_JSON, timeout=self._timeout) as response:
-                    raw = await response.read()
-                    status = response.status
-            except _NOT_SENT as exc:
-                failures.append(f"{self.endpoints[index]}: {_describe(exc)}")
-                continue
-            except _LOST as exc:
-                failures.append(f"{self.endpoints[index]}: {_describe(exc)}")
-                if writes:
-                    raise self._unavailable(failures) from exc
-                continue
-            try:
-                answer = orjson.loads(raw) if raw else {}
-            except orjson.JSONDecodeError:
-                answer = None
-            if status == 200 and isinstance(answer, dict) and "error" not in answer:
+        deadline = asyncio.get_running_loop().time() + self.retry_window
+        backoff = 0.05
+        while True:
+            failures: list[str] = []
+            transient = False
+            for index in self._order():
+                url = f"{self.endpoints[index]}/v3/{path}"
+                try:
+                    async with session.post(url, data=payload, headers=_JSON, timeout=self._timeout) as response:
+                        raw = await response.read()
+                        status = response.status
+                except _NOT_SENT as exc:
+                    failures.append(f"{self.endpoints[index]}: {_describe(exc)}")
+                    continue
+                except _LOST as exc:
+                    failures.append(f"{self.endpoints[index]}: {_describe(exc)}")
+                    if writes:  # it may have been applied: only the caller can tell
+                        raise self._unavailable(failures) from exc
+                    continue
+                try:
+                    answer = orjson.loads(raw) if raw else {}
+                except orjson.JSONDecodeError:
+                    answer = None
+                if status == 200 and isinstance(answer, dict) and "error" not in answer:
+                    self._stick(index)
+                    return answer
+                message, code = codec.error_message(answer, f"HTTP {status}: {raw[:200]!r}")
+                kind = codec.classify(message, code)
+                if kind is UnavailableError:
+                    failures.append(f"{self.endpoints[index]}: {message}")
+                    if writes and not codec.never_applied(message):
+                        raise self._unavailable(failures)  # e.g. timed out: it may yet be applied
+                    transient = True
+                    continue
                 self._stick(index)
-                return answer
-            message, code = codec.error_message(answer, f"HTTP {status}: {raw[:200]!r}")
-            kind = codec.classify(message, code)
-            if kind is UnavailableError:
-                failures.append(f"{self.endpoints[index]}: {message}")
-                continue
-            self._stick(index)
-            if codec.COMPACTED in message or codec.FUTURE in message:
-                raise RevisionError(message)
-            if kind is not None:
-                raise kind(message)
-            raise StorageError(f"etcd {self.endpoints[index]}: {message}")
-        raise self._unavailable(failures)
+                if codec.COMPACTED in message or codec.FUTURE in message:
+                    raise RevisionError(message)
+                if kind is not None:
+                    raise kind(message)
+                raise StorageError(f"etcd {self.endpoints[index]}: {message}")
+            if not transient or asyncio.get_running_loop().time() + backoff > deadline:
+                raise self._unavailable(failures)
+            await asyncio.sleep(backoff)
+            backoff = min(backoff * 2, 1.0)
 
     async def open_stream(self, path: str, body: codec.Json) -> tuple[aiohttp.ClientResponse, int]:
         """Open a streaming POST (watch) on the first endpoint that answers."""

@@ -202,6 +202,11 @@ def error_message(body: Json | None, fallback: str) -> tuple[str, int]:
     return str(body.get("message") or error or fallback), as_int(body.get("code"))
 
 
+def never_applied(message: str) -> bool:
+    """An unavailable answer that proves a write was not proposed, so resending it is safe."""
+    return any(text in message for text in ("no leader", "not capable", "too many requests"))
+
+
 def classify(message: str, code: int) -> type[StorageError] | None:
     """The typed error for an etcd error text; None for the revision errors (they need
     numbers the caller must look up) and anything unknown."""

@@ -13,7 +13,8 @@ compacted away, a ``canceled`` message with ``compact_revision``.
 If the stream breaks (the member died, the connection dropped), the watcher re-opens it
 on the next endpoint from the revision after the last one delivered, the same resumption
 etcd's own client does, so the caller sees no gap and no repeat. Only when no endpoint
-answers does the generator raise :class:`UnavailableError`.
+answers does the generator raise :class:`UnavailableError`. Closing the store ends every
+watch on it: the generator simply stops.
 """
 
 from __future__ import annotations
@@ -56,7 +57,13 @@ async def watch_stream(store: EtcdStore, key: str, range_end: str | None, *, sta
             create["prev_kv"] = True
         if progress_notify:
             create["progress_notify"] = True
-        response, _ = await store.open_stream("watch", {"create_request": create})
+        try:
+            response, _ = await store.open_stream("watch", {"create_request": create})
+        except (UnavailableError, RuntimeError):
+            if store.closed:
+                return
+            raise
+        store.streams.add(response)
         try:
             while True:
                 line = await response.content.readline(max_line_length=_MAX_MESSAGE)
@@ -90,6 +97,8 @@ async def watch_stream(store: EtcdStore, key: str, range_end: str | None, *, sta
                     next_revision = max(next_revision, revision + 1)
                     yield WatchResponse(revision=revision, events=[], progress=True)
         except (*_BROKEN, _StreamEnded) as exc:
+            if store.closed:
+                return  # the store was closed under the watch: the stream ends, no error
             broken_in_a_row += 1
             log.info("etcd watch on %s broke (%s); resuming from revision %d", store.endpoint,
                      str(exc) or type(exc).__name__, next_revision)
@@ -98,4 +107,5 @@ async def watch_stream(store: EtcdStore, key: str, range_end: str | None, *, sta
                 raise UnavailableError(f"etcd watch keeps breaking: {exc or type(exc).__name__}") from exc
             await asyncio.sleep(min(0.05 * broken_in_a_row, 1.0))
         finally:
+            store.streams.discard(response)
             response.close()

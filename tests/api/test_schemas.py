@@ -229,7 +229,7 @@ def test_base64_with_line_breaks_is_accepted():
 
 
 def test_hostile_bodies_fail_cleanly():
-    for body in (b'{"a": NaN}', b'[Infinity]', b"[" * 100000 + b"]" * 100000, b'{"a":1,"a":' + b"[" * 100000):
+    for body in (b'{"a": NaN}', b'[Infinity]', b'{"a": 1e400}', b'[' + b'1' * 5000 + b']', b"[" * 100000 + b"]" * 100000, b'{"a":1,"a":' + b"[" * 100000):
         with pytest.raises(ValueError):
             schemas.decode_json(body)
     deep: dict = {}
@@ -241,3 +241,76 @@ def test_hostile_bodies_fail_cleanly():
         "openAPIV3Schema": deep}}]}}
     result = schemas.validate("apiextensions.k8s.io", "v1", "CustomResourceDefinition", crd)
     assert result.causes and "nested too deeply" in result.causes[-1]["message"]
+
+
+def test_random_values_anywhere_never_break_validation():
+    """Replace random nodes of real objects with random JSON values: validate() must always
+    answer with causes or unknown fields, never raise, and leave a JSON-serializable object."""
+    import json
+    import random
+
+    rng = random.Random(4)
+    values = [None, True, 0, -1, 1.5, 1 << 70, "", "x", "1Gi", [], [None], {}, {"a": None}, {"name": 1},
+              [{"name": "c"}], {"containers": "x"}, "not-base64!", float("1e308")]
+    deployment = {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "d", "labels": {"a": "b"}},
+                  "spec": {"replicas": 2, "selector": {"matchLabels": {"a": "b"}},
+                           "strategy": {"rollingUpdate": {"maxSurge": "25%"}},
+                           "template": {"metadata": {"labels": {"a": "b"}}, "spec": copy.deepcopy(POD["spec"])}}}
+
+    def nodes(value, path=()):
+        yield path
+        if isinstance(value, dict):
+            for key, item in value.items():
+                yield from nodes(item, (*path, key))
+        elif isinstance(value, list):
+            for index, item in enumerate(value):
+                yield from nodes(item, (*path, index))
+
+    for group, kind, original in (("", "Pod", POD), ("apps", "Deployment", deployment)):
+        paths = [p for p in nodes(original) if p]
+        for _ in range(400):
+            obj = copy.deepcopy(original)
+            for path in rng.sample(paths, 3):
+                target = obj
+                try:
+                    for step in path[:-1]:
+                        target = target[step]
+                    target[path[-1]] = copy.deepcopy(rng.choice(values))
+                except (KeyError, IndexError, TypeError):
+                    continue
+            result = schemas.validate(group, "v1", kind, obj, rng.choice(schemas.FIELD_VALIDATIONS))
+            json.dumps(result.obj)
+            for problem in result.causes:
+                assert problem["reason"].startswith("FieldValue") and problem["message"]
+
+
+def test_custom_resource_constraints_and_defaults():
+    schemas.register_schema("example.com", "v1", "Gadget", {"type": "object", "properties": {"spec": {
+        "type": "object", "properties": {
+            "size": {"type": "integer", "minimum": 1, "maximum": 10, "default": 3},
+            "name": {"type": "string", "minLength": 2, "maxLength": 5, "pattern": "^[a-z]+$"},
+            "mode": {"type": "string", "enum": ["fast", "slow"], "default": "slow"},
+            "tags": {"type": "array", "maxItems": 2, "uniqueItems": True, "items": {"type": "string"}},
+            "limits": {"type": "object", "minProperties": 1, "additionalProperties": {"type": "integer"}},
+            "ratio": {"type": "number", "exclusiveMaximum": True, "maximum": 1}}}}})
+    try:
+        good = schemas.validate("example.com", "v1", "Gadget", {"metadata": {"name": "g"}, "spec": {"name": "abc"}})
+        assert not good.causes and good.obj["spec"] == {"name": "abc", "size": 3, "mode": "slow"}
+        bad = {"metadata": {"name": "g"}, "spec": {
+            "size": 11, "name": "ABCDEFG", "mode": "medium", "tags": ["a", "a", "b"], "limits": {}, "ratio": 1}}
+        found = {(c["field"], c["reason"], c["message"])
+                 for c in schemas.validate("example.com", "v1", "Gadget", bad).causes}
+        assert found == {
+            ("spec.size", "FieldValueInvalid", "Invalid value: 11: spec.size in body should be less than or equal to 10"),
+            ("spec.name", "FieldValueTooLong", "Too long: may not be more than 5 bytes"),
+            ("spec.name", "FieldValueInvalid", "Invalid value: \"ABCDEFG\": spec.name in body should match '^[a-z]+$'"),
+            ("spec.mode", "FieldValueNotSupported", 'Unsupported value: "medium": supported values: "fast", "slow"'),
+            ("spec.tags", "FieldValueTooMany", "Too many: 3: must have at most 2 items"),
+            ("spec.tags", "FieldValueDuplicate", 'Duplicate value: "a"'),
+            ("spec.limits", "FieldValueInvalid", "Invalid value: 0: spec.limits in body should have at least 1 properties"),
+            ("spec.ratio", "FieldValueInvalid", "Invalid value: 1: spec.ratio in body should be less than 1"),
+        }
+        mistyped = schemas.validate("example.com", "v1", "Gadget", {"spec": {"mode": 5}}).causes
+        assert [c["reason"] for c in mistyped] == ["FieldValueTypeInvalid"]  # no enum error on top
+    finally:
+        schemas.unregister_schema("example.com", "v1", "Gadget")

@@ -6,6 +6,7 @@ from hyperkube.machinery.errors import BadRequest
 from hyperkube.machinery.selectors import (
     check_field_labels,
     label_selector_from_dict,
+    label_selector_from_set,
     parse_field_selector,
     parse_label_selector,
 )
@@ -52,14 +53,18 @@ def test_label_selector_prints_back_and_matches_objects():
 
 
 @pytest.mark.parametrize("text, message", [
-    ("app in ()", "values set can't be empty"),
-    ("app web", "found 'web'"),
-    ("=web", "found '=', expected: identifier"),
-    ("app=web,", "found 'end of string', expected: identifier"),
-    ("app in (a", "expected: ')'"),
-    ("a b c/d/e=f", "found 'b'"),
-    ("x/y/z=1", 'key: Invalid value: "x/y/z"'),
-    ("app=-bad-", 'values[0][-bad-]: Invalid value: "-bad-"'),
+    ("app web", "unable to parse requirement: found 'web', expected: '=', '!=', '==', 'in', notin'"),
+    ("=web", "found '=', expected: !, identifier, or 'end of string'"),
+    ("app=web,", "found '', expected: identifier after ','"),
+    ("app=web,=x", "found '=', expected: identifier after ','"),
+    ("a=b=c", "found '=', expected: ',' or 'end of string'"),
+    ("!a=b", "found '=', expected: ',' or 'end of string'"),
+    ("app in (a", "unable to parse requirement: found '', expected: ',' or ')'"),
+    ("app in a", "unable to parse requirement: found 'a' expected: '('"),
+    ("app in (a b)", "unable to parse requirement: found 'b', expected: ',' or ')'"),
+    ("app=(x", "unable to parse requirement: found '(', expected: identifier"),
+    ("x/y/z=1", 'unable to parse requirement: key: Invalid value: "x/y/z"'),
+    ("app=-bad-", 'unable to parse requirement: values[0][-bad-]: Invalid value: "-bad-"'),
     ("version>abc", "must be an integer"),
 ])
 def test_label_selector_syntax_errors_are_400(text, message):
@@ -67,7 +72,13 @@ def test_label_selector_syntax_errors_are_400(text, message):
         parse_label_selector(text)
     assert raised.value.code == 400
     assert message in raised.value.message
-    assert raised.value.message.startswith("unable to parse requirement")
+
+
+def test_empty_members_of_a_value_set_are_empty_strings():
+    assert parse_label_selector("app in ()").matches({"app": ""})
+    assert parse_label_selector("app notin ()").matches({"app": "x"})
+    assert parse_label_selector("app in (a,,b)").requirements[0].values == {"a", "", "b"}
+    assert parse_label_selector("app in (,a)").requirements[0].values == {"a", ""}
 
 
 def test_label_selector_from_dict():
@@ -124,3 +135,10 @@ def test_field_labels_outside_the_allowed_set_are_400():
         check_field_labels(parse_field_selector("metadata.name=a,spec.foo=b"), ["spec.nodeName"])
     assert raised.value.message == "field label not supported: spec.foo"
     assert raised.value.to_status()["code"] == 400
+
+
+def test_label_selector_from_set():
+    selector = label_selector_from_set({"app": "web", "tier": "frontend"})
+    assert selector.matches(LABELS) and not selector.matches({"app": "web"})
+    assert str(selector) == "app=web,tier=frontend"
+    assert label_selector_from_set(None).matches({}) and label_selector_from_set({}).empty

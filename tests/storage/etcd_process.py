@@ -8,9 +8,13 @@ says how to get one, never a skip.
 from __future__ import annotations
 
 import os
+import subprocess
 from pathlib import Path
 
-from hyperkube.storage.etcd_server import EtcdServer, start_etcd
+from hyperkube.storage.etcd_server import EtcdServer, TLSFiles, start_etcd, start_etcd_cluster
+
+# etcd sends watch progress notifications every 10 minutes by default; tests want them soon.
+TEST_FLAGS = ("--experimental-watch-progress-notify-interval", "1s")
 
 
 class EtcdProcess:
@@ -24,7 +28,12 @@ class EtcdProcess:
     @classmethod
     def start(cls, tmp_path: str | os.PathLike[str], *extra_args: str) -> EtcdProcess:
         """Start etcd and wait until it is healthy; extra etcd flags may follow."""
-        return cls(start_etcd(Path(tmp_path), extra_args=tuple(extra_args)))
+        return cls(start_etcd(Path(tmp_path), extra_args=(*TEST_FLAGS, *extra_args)))
+
+    @classmethod
+    def start_cluster(cls, tmp_path: str | os.PathLike[str], size: int = 3) -> list[EtcdProcess]:
+        """Start ``size`` members of one etcd cluster; returns once every member is healthy."""
+        return [cls(server) for server in start_etcd_cluster(Path(tmp_path), size, extra_args=TEST_FLAGS)]
 
     @property
     def pid(self) -> int:
@@ -42,3 +51,24 @@ class EtcdProcess:
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
+
+
+def make_tls(directory: Path) -> TLSFiles:
+    """A throwaway CA, a server certificate for 127.0.0.1 and a client certificate (openssl CLI).
+
+    The server certificate is a client one too: etcd's JSON gateway dials etcd's own gRPC port with it.
+    """
+
+    def openssl(*args: str) -> None:
+        subprocess.run(["openssl", *args], check=True, capture_output=True, cwd=directory)
+
+    openssl("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", "ca.key", "-out", "ca.crt", "-days", "1",
+            "-subj", "/CN=hyperkube-test-ca")
+    for name, extensions in (("server", "subjectAltName=IP:127.0.0.1\nextendedKeyUsage=serverAuth,clientAuth\n"),
+                             ("client", "extendedKeyUsage=clientAuth\n")):
+        openssl("req", "-newkey", "rsa:2048", "-nodes", "-keyout", f"{name}.key", "-out", f"{name}.csr",
+                "-subj", f"/CN={name}")
+        (directory / f"{name}.ext").write_text(extensions)
+        openssl("x509", "-req", "-in", f"{name}.csr", "-CA", "ca.crt", "-CAkey", "ca.key", "-CAcreateserial",
+                "-out", f"{name}.crt", "-days", "1", "-extfile", f"{name}.ext")
+    return TLSFiles(*(str(directory / f) for f in ("ca.crt", "server.crt", "server.key", "client.crt", "client.key")))

@@ -15,6 +15,7 @@ import urllib.request
 import pytest
 
 from hyperkube.storage.etcd import EtcdStore
+from hyperkube.storage.etcd_server import start_etcd
 from hyperkube.storage.interface import (
     CompactedError,
     Compare,
@@ -27,7 +28,7 @@ from hyperkube.storage.interface import (
     UnavailableError,
     prefix_end,
 )
-from tests.storage.etcd_process import EtcdProcess
+from tests.storage.etcd_process import EtcdProcess, make_tls
 
 
 def closed_port_url() -> str:
@@ -110,6 +111,43 @@ async def test_etcd_dying_turns_into_unavailable_then_recovers_on_a_second_endpo
         second.stop()
 
 
+async def test_a_member_dying_is_invisible_to_kv_and_watch_on_a_cluster(tmp_path):
+    members = EtcdProcess.start_cluster(tmp_path, 3)
+    store = EtcdStore([m.url for m in members])
+    try:
+        revision = await store.current_revision()
+        watch = store.watch("/f/", prefix_end("/f/"), start_revision=revision + 1)
+        seen: list[tuple[int, bytes]] = []
+
+        async def consume() -> None:
+            async for response in watch:
+                seen.extend((e.kv.mod_revision, e.kv.value) for e in response.events)
+                if len(seen) >= 20:
+                    return
+
+        consumer = asyncio.ensure_future(consume())
+        for i in range(10):
+            await store.put(PutRequest(f"/f/{i:02d}", str(i).encode()))
+        victim = next(m for m in members if m.url == store.endpoint)
+        victim.stop()
+        # A read fails over by itself (a write in flight to a dying member is ambiguous, so
+        # it is the caller's UnavailableError, as with etcd's own client).
+        assert (await store.get("/f/09")).value == b"9"
+        assert store.endpoint != victim.url
+        for i in range(10, 20):  # the first of these may wait for a new leader
+            await store.put(PutRequest(f"/f/{i:02d}", str(i).encode()))
+        assert store.endpoint != victim.url
+        await asyncio.wait_for(consumer, 30)
+        await watch.aclose()
+        assert [value for _, value in seen] == [str(i).encode() for i in range(20)]
+        assert [rev for rev, _ in seen] == list(range(revision + 1, revision + 21))
+        assert (await store.range(RangeRequest("/f/", prefix_end("/f/"), count_only=True))).count == 20
+    finally:
+        await store.close()
+        for member in members:
+            member.stop()
+
+
 async def test_a_watch_whose_etcd_dies_raises_unavailable_instead_of_hanging(etcd):
     store = EtcdStore([etcd.url])
     try:
@@ -141,6 +179,18 @@ async def test_closing_the_watch_cancels_it_on_the_server(store, etcd):
             break
         await asyncio.sleep(0.05)
     assert watcher_count(etcd.url) == before
+
+
+async def test_closing_the_store_ends_its_watches(etcd):
+    store = EtcdStore([etcd.url])
+    watch = store.watch("/gone/", prefix_end("/gone/"))
+    pending = asyncio.ensure_future(anext(watch))
+    await asyncio.sleep(0.2)  # let the stream open; the test holds either way
+    await store.close()
+    with pytest.raises(StopAsyncIteration):
+        await asyncio.wait_for(pending, 10)
+    with pytest.raises(UnavailableError, match="closed"):
+        await store.put(PutRequest("/gone/x", b"1"))
 
 
 async def test_revision_errors_carry_etcds_numbers(store):
@@ -201,8 +251,38 @@ async def test_a_full_etcd_is_no_space_and_keeps_what_it_had(tmp_path):
         etcd.stop()
 
 
+def test_a_missing_etcd_binary_says_how_to_get_one(tmp_path, monkeypatch):
+    from hyperkube.storage import etcd_server
+
+    monkeypatch.setenv("PATH", str(tmp_path))
+    monkeypatch.delenv("ETCD_BINARY", raising=False)
+    monkeypatch.setattr(etcd_server, "DEBIAN_ETCD", str(tmp_path / "etcd"))
+    with pytest.raises(etcd_server.EtcdNotFoundError) as error:
+        EtcdProcess.start(tmp_path)
+    assert "etcd binary was not found" in str(error.value)
+    assert "etcd-server" in str(error.value) and "scripts/test" in str(error.value)
+
+
 def test_endpoints_must_be_http_urls():
     with pytest.raises(ValueError, match="sqlite"):
         EtcdStore(["sqlite:///tmp/x.db"])
     with pytest.raises(ValueError):
         EtcdStore([])
+
+
+async def test_https_with_client_certificates(tmp_path):
+    tls = make_tls(tmp_path)
+    etcd = start_etcd(tmp_path, tls=tls)
+    assert etcd.url.startswith("https://")
+    store = EtcdStore([etcd.url], ca_file=tls.ca_file, cert_file=tls.client_cert, key_file=tls.client_key)
+    anonymous = EtcdStore([etcd.url], ca_file=tls.ca_file)
+    try:
+        revision = (await store.put(PutRequest("/tls", b"secret"))).revision
+        async with contextlib.aclosing(store.watch("/tls", start_revision=revision)) as watch:
+            assert (await asyncio.wait_for(anext(watch), 10)).events[0].kv.value == b"secret"
+        with pytest.raises(UnavailableError):  # etcd refuses a client without a certificate
+            await anonymous.get("/tls")
+    finally:
+        await store.close()
+        await anonymous.close()
+        etcd.stop()

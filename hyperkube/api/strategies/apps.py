@@ -11,10 +11,23 @@ from __future__ import annotations
 from typing import Any
 
 from hyperkube.api.registry import AGE_COLUMN, NAME_COLUMN, Column, Object
-from hyperkube.api.strategies.base import Causes, KindStrategy, PlainStrategy, get, spec
+from hyperkube.api.strategies.base import (
+    Causes,
+    KindStrategy,
+    PlainStrategy,
+    dicts,
+    ensure_map,
+    get,
+    get_dicts,
+    get_map,
+    mapping,
+    spec,
+)
 from hyperkube.api.strategies.common import (
     NONE,
+    age,
     containers_cell,
+    format_label_selector,
     images_cell,
     int_cell,
     map_selector_string,
@@ -25,7 +38,6 @@ from hyperkube.api.strategies.common import (
 )
 from hyperkube.api.strategies.podspec import default_template, validate_template
 from hyperkube.machinery import validation as v
-from hyperkube.machinery.durations import age
 
 CONTAINERS = Column("Containers", priority=1, description="Names of each container in the template.")
 IMAGES = Column("Images", priority=1, description="Images referenced by each container in the template.")
@@ -44,7 +56,7 @@ class ScalableStrategy(KindStrategy):
         return "" if selector_is_empty(selector) else selector_string(selector)
 
     def scale(self, obj: Object) -> Object:
-        meta = obj.get("metadata") or {}
+        meta = mapping(obj.get("metadata"))
         return {
             "kind": "Scale", "apiVersion": "autoscaling/v1",
             "metadata": {k: meta[k] for k in ("name", "namespace", "uid", "resourceVersion", "creationTimestamp")
@@ -63,7 +75,7 @@ class ScalableStrategy(KindStrategy):
 
 
 def _validate_selected_template(obj: Object, kind: str, restart: tuple[str, ...] = ("Always",)) -> Causes:
-    s = obj.get("spec") or {}
+    s = mapping(obj.get("spec"))
     out: Causes = v.non_negative("spec.replicas", s.get("replicas"))
     out += v.non_negative("spec.minReadySeconds", s.get("minReadySeconds"))
     out += v.non_negative("spec.revisionHistoryLimit", s.get("revisionHistoryLimit"))
@@ -79,7 +91,7 @@ def _validate_selected_template(obj: Object, kind: str, restart: tuple[str, ...]
         out.append(v.required("spec.template"))
         return out
     out += validate_template(template, "spec.template", restart_policies=restart)
-    labels = get(template, "metadata", "labels", default={})
+    labels = get_map(template, "metadata", "labels")
     if selector and not selector_is_empty(selector) and not selector_matches(selector, labels):
         out.append(v.invalid("spec.template.metadata.labels", labels, "`selector` does not match template `labels`"))
     return out
@@ -104,10 +116,10 @@ class DeploymentStrategy(ScalableStrategy):
     def default(self, obj: Object) -> None:
         s = spec(obj)
         s.setdefault("replicas", 1)
-        strategy = s.setdefault("strategy", {})
+        strategy = ensure_map(s, "strategy")
         strategy.setdefault("type", "RollingUpdate")
         if strategy["type"] == "RollingUpdate":
-            rolling = strategy.setdefault("rollingUpdate", {})
+            rolling = ensure_map(strategy, "rollingUpdate")
             rolling.setdefault("maxUnavailable", "25%")
             rolling.setdefault("maxSurge", "25%")
         s.setdefault("revisionHistoryLimit", 10)
@@ -115,9 +127,9 @@ class DeploymentStrategy(ScalableStrategy):
         default_template(s.get("template"))
 
     def validate_spec(self, obj: Object) -> Causes:
-        s = obj.get("spec") or {}
+        s = mapping(obj.get("spec"))
         out = _validate_selected_template(obj, "deployment")
-        strategy = s.get("strategy") or {}
+        strategy = mapping(s.get("strategy"))
         out += v.enum("spec.strategy.type", strategy.get("type"), ("Recreate", "RollingUpdate"))
         rolling = strategy.get("rollingUpdate")
         if strategy.get("type") == "Recreate" and rolling:
@@ -152,14 +164,14 @@ class DeploymentStrategy(ScalableStrategy):
     def columns(self) -> list[Column]:
         return [NAME_COLUMN,
                 Column("Ready", description="Number of the pod with ready state"),
-                Column("Up-to-date", type="integer", description="Total number of non-terminated pods targeted "
+                Column("Up-to-date", description="Total number of non-terminated pods targeted "
                        "by this deployment that have the desired template spec."),
-                Column("Available", type="integer", description="Total number of available pods (ready for at "
+                Column("Available", description="Total number of available pods (ready for at "
                        "least minReadySeconds) targeted by this deployment."),
                 AGE_COLUMN, CONTAINERS, IMAGES, SELECTOR]
 
     def row(self, obj: Object, now: float) -> list[Any]:
-        s, st = obj.get("spec") or {}, obj.get("status") or {}
+        s, st = mapping(obj.get("spec")), mapping(obj.get("status"))
         template = get(s, "template", "spec")
         return [_name(obj), f"{int_cell(st.get('readyReplicas'))}/{int_cell(s.get('replicas'))}",
                 int_cell(st.get("updatedReplicas")), int_cell(st.get("availableReplicas")), age(obj, now),
@@ -168,6 +180,7 @@ class DeploymentStrategy(ScalableStrategy):
 
 class ReplicaSetStrategy(ScalableStrategy):
     field_labels = ("status.replicas",)
+    status_zero = ("replicas",)
 
     def default(self, obj: Object) -> None:
         s = spec(obj)
@@ -192,11 +205,14 @@ class ReplicaSetStrategy(ScalableStrategy):
                 AGE_COLUMN, CONTAINERS, IMAGES, SELECTOR]
 
     def row(self, obj: Object, now: float) -> list[Any]:
-        s, st = obj.get("spec") or {}, obj.get("status") or {}
+        s, st = mapping(obj.get("spec")), mapping(obj.get("status"))
         template = get(s, "template", "spec")
         return [_name(obj), int_cell(s.get("replicas")), int_cell(st.get("replicas")),
                 int_cell(st.get("readyReplicas")), age(obj, now), containers_cell(template), images_cell(template),
-                self.selector_text(obj)]
+                self.selector_cell(obj)]
+
+    def selector_cell(self, obj: Object) -> str:
+        return format_label_selector(get(obj, "spec", "selector"))
 
 
 class ReplicationControllerStrategy(ReplicaSetStrategy):
@@ -204,12 +220,12 @@ class ReplicationControllerStrategy(ReplicaSetStrategy):
 
     def default(self, obj: Object) -> None:
         s = spec(obj)
-        labels = get(s, "template", "metadata", "labels", default={})
+        labels = get_map(s, "template", "metadata", "labels")
         if labels:
             if not s.get("selector"):
                 s["selector"] = dict(labels)
-            meta = obj.setdefault("metadata", {})
-            if not meta.get("labels"):
+            meta = ensure_map(obj, "metadata")
+            if isinstance(meta, dict) and not meta.get("labels"):
                 meta["labels"] = dict(labels)
         s.setdefault("replicas", 1)
         default_template(s.get("template"))
@@ -218,10 +234,13 @@ class ReplicationControllerStrategy(ReplicaSetStrategy):
         text = map_selector_string(get(obj, "spec", "selector"))
         return "" if text == NONE else text
 
+    def selector_cell(self, obj: Object) -> str:
+        return map_selector_string(get(obj, "spec", "selector"))
+
     def validate_spec(self, obj: Object) -> Causes:
-        s = obj.get("spec") or {}
+        s = mapping(obj.get("spec"))
         out = v.non_negative("spec.replicas", s.get("replicas"))
-        selector = s.get("selector") or {}
+        selector = mapping(s.get("selector"))
         if not selector:
             out.append(v.required("spec.selector"))
         out += v.validate_labels(selector, "spec.selector")
@@ -229,7 +248,7 @@ class ReplicationControllerStrategy(ReplicaSetStrategy):
         if template is None:
             return out + [v.required("spec.template")]
         out += validate_template(template, "spec.template")
-        labels = get(template, "metadata", "labels", default={})
+        labels = get_map(template, "metadata", "labels")
         if selector and any(labels.get(k) != val for k, val in selector.items()):
             out.append(v.invalid("spec.template.metadata.labels", labels, "`selector` does not match template "
                                  "`labels`"))
@@ -240,6 +259,7 @@ class ReplicationControllerStrategy(ReplicaSetStrategy):
 
 
 class StatefulSetStrategy(ScalableStrategy):
+    status_zero = ("replicas", "availableReplicas")
     #: what an update of a StatefulSet's spec may change
     MUTABLE = ("replicas", "ordinals", "template", "updateStrategy", "revisionHistoryLimit",
                "persistentVolumeClaimRetentionPolicy", "minReadySeconds")
@@ -248,32 +268,32 @@ class StatefulSetStrategy(ScalableStrategy):
         s = spec(obj)
         s.setdefault("replicas", 1)
         s.setdefault("podManagementPolicy", "OrderedReady")
-        update = s.setdefault("updateStrategy", {})
+        update = ensure_map(s, "updateStrategy")
         update.setdefault("type", "RollingUpdate")
         if update["type"] == "RollingUpdate":
-            update.setdefault("rollingUpdate", {}).setdefault("partition", 0)
+            ensure_map(update, "rollingUpdate").setdefault("partition", 0)
         s.setdefault("revisionHistoryLimit", 10)
-        retention = s.setdefault("persistentVolumeClaimRetentionPolicy", {})
+        retention = ensure_map(s, "persistentVolumeClaimRetentionPolicy")
         retention.setdefault("whenDeleted", "Retain")
         retention.setdefault("whenScaled", "Retain")
-        for claim in s.get("volumeClaimTemplates") or []:
+        for claim in dicts(s.get("volumeClaimTemplates")):
             if isinstance(claim, dict):
                 claim.setdefault("apiVersion", "v1")
                 claim.setdefault("kind", "PersistentVolumeClaim")
-                claim.setdefault("spec", {}).setdefault("volumeMode", "Filesystem")
+                ensure_map(claim, "spec").setdefault("volumeMode", "Filesystem")
                 claim.setdefault("status", {"phase": "Pending"})
         default_template(s.get("template"))
 
     def validate_spec(self, obj: Object) -> Causes:
-        s = obj.get("spec") or {}
+        s = mapping(obj.get("spec"))
         out = _validate_selected_template(obj, "statefulset")
         out += v.enum("spec.podManagementPolicy", s.get("podManagementPolicy"), ("OrderedReady", "Parallel"))
         out += v.enum("spec.updateStrategy.type", get(s, "updateStrategy", "type"), ("RollingUpdate", "OnDelete"))
         return out
 
     def validate_spec_update(self, new: Object, old: Object) -> Causes:
-        new_rest = {k: val for k, val in (new.get("spec") or {}).items() if k not in self.MUTABLE}
-        old_rest = {k: val for k, val in (old.get("spec") or {}).items() if k not in self.MUTABLE}
+        new_rest = {k: val for k, val in mapping(new.get("spec")).items() if k not in self.MUTABLE}
+        old_rest = {k: val for k, val in mapping(old.get("spec")).items() if k not in self.MUTABLE}
         if new_rest != old_rest:
             return [v.forbidden("spec", "updates to statefulset spec for fields other than 'replicas', 'ordinals', "
                                 "'template', 'updateStrategy', 'revisionHistoryLimit', "
@@ -285,19 +305,20 @@ class StatefulSetStrategy(ScalableStrategy):
                 CONTAINERS, IMAGES]
 
     def row(self, obj: Object, now: float) -> list[Any]:
-        s, st = obj.get("spec") or {}, obj.get("status") or {}
+        s, st = mapping(obj.get("spec")), mapping(obj.get("status"))
         template = get(s, "template", "spec")
         return [_name(obj), f"{int_cell(st.get('readyReplicas'))}/{int_cell(s.get('replicas'))}", age(obj, now),
                 containers_cell(template), images_cell(template)]
 
 
 class DaemonSetStrategy(KindStrategy):
+    status_zero = ("currentNumberScheduled", "numberMisscheduled", "desiredNumberScheduled", "numberReady")
     def default(self, obj: Object) -> None:
         s = spec(obj)
-        update = s.setdefault("updateStrategy", {})
+        update = ensure_map(s, "updateStrategy")
         update.setdefault("type", "RollingUpdate")
         if update["type"] == "RollingUpdate":
-            rolling = update.setdefault("rollingUpdate", {})
+            rolling = ensure_map(update, "rollingUpdate")
             rolling.setdefault("maxUnavailable", 1)
             rolling.setdefault("maxSurge", 0)
         s.setdefault("revisionHistoryLimit", 10)
@@ -329,14 +350,13 @@ class DaemonSetStrategy(KindStrategy):
                 AGE_COLUMN, CONTAINERS, IMAGES, SELECTOR]
 
     def row(self, obj: Object, now: float) -> list[Any]:
-        s, st = obj.get("spec") or {}, obj.get("status") or {}
+        s, st = mapping(obj.get("spec")), mapping(obj.get("status"))
         template = get(s, "template", "spec")
         selector = s.get("selector")
         return [_name(obj), int_cell(st.get("desiredNumberScheduled")), int_cell(st.get("currentNumberScheduled")),
                 int_cell(st.get("numberReady")), int_cell(st.get("updatedNumberScheduled")),
                 int_cell(st.get("numberAvailable")), map_selector_string(get(template, "nodeSelector")),
-                age(obj, now), containers_cell(template), images_cell(template),
-                "" if selector_is_empty(selector) else selector_string(selector)]
+                age(obj, now), containers_cell(template), images_cell(template), format_label_selector(selector)]
 
 
 class ControllerRevisionStrategy(PlainStrategy):
@@ -353,12 +373,12 @@ class ControllerRevisionStrategy(PlainStrategy):
 
     def columns(self) -> list[Column]:
         return [NAME_COLUMN, Column("Controller", description="Controller of the object"),
-                Column("Revision", type="integer", description="Revision indicates the revision of the state "
+                Column("Revision", description="Revision indicates the revision of the state "
                        "represented by Data."), AGE_COLUMN]
 
     def row(self, obj: Object, now: float) -> list[Any]:
         controller = NONE
-        for ref in get(obj, "metadata", "ownerReferences", default=[]):
+        for ref in get_dicts(obj, "metadata", "ownerReferences"):
             if isinstance(ref, dict) and ref.get("controller"):
                 group = str(ref.get("apiVersion", "")).rpartition("/")[0]
                 kind = str(ref.get("kind", "")).lower()

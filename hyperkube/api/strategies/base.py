@@ -25,6 +25,19 @@ from collections.abc import Callable
 from typing import Any
 
 from hyperkube.api.registry import Object, Strategy
+from hyperkube.api.strategies.common import (  # noqa: F401  (re-exported for the kind modules)
+    age,
+    dicts,
+    ensure_list,
+    ensure_map,
+    get,
+    get_dicts,
+    get_map,
+    mapping,
+    name_of,
+    seq,
+    text,
+)
 from hyperkube.machinery import validation as v
 
 Causes = list[dict[str, str]]
@@ -32,6 +45,9 @@ Causes = list[dict[str, str]]
 
 class KindStrategy(Strategy):
     namespaced: bool = True
+    #: status fields Kubernetes always serializes (non-omitempty integers); clients such as the
+    #: Python client reject a status without them, so every status write fills them with 0
+    status_zero: tuple[str, ...] = ()
     #: the rule metadata.name must follow; None skips it (Kubernetes' "any name" kinds)
     name_check: Callable[[str], list[str]] | None = staticmethod(v.dns1123_subdomain)  # type: ignore[assignment]
 
@@ -58,10 +74,20 @@ class KindStrategy(Strategy):
                 obj.pop("status", None)
             else:
                 obj["status"] = status
+                self.fill_status(obj)
 
     def prepare_for_update(self, new: Object, old: Object) -> None:
         self.default(new)
         super().prepare_for_update(new, old)
+
+    def prepare_for_status_update(self, new: Object, old: Object) -> None:
+        super().prepare_for_status_update(new, old)
+        self.fill_status(new)
+
+    def fill_status(self, obj: Object) -> None:
+        if self.status_zero and isinstance(obj.get("status"), dict):
+            for field in self.status_zero:
+                obj["status"].setdefault(field, 0)
 
     def validate(self, obj: Object) -> Causes:
         out = v.validate_object_meta(obj.get("metadata"), namespaced=self.namespaced, name_check=self.name_check)
@@ -85,6 +111,9 @@ class KindStrategy(Strategy):
     def graceful_delete_seconds(self, obj: Object) -> int | None:
         return None
 
+    def row(self, obj: Object, now: float) -> list[Any]:
+        return [name_of(obj), age(obj, now)]
+
 
 class ClusterStrategy(KindStrategy):
     namespaced = False
@@ -98,20 +127,8 @@ class PlainStrategy(KindStrategy):
 
 
 def spec(obj: Object) -> dict[str, Any]:
-    """obj["spec"], created if missing (defaulting writes into it)."""
+    """obj["spec"], created if missing or not an object (defaulting writes into it)."""
     value = obj.get("spec")
     if not isinstance(value, dict):
         value = obj["spec"] = {}
     return value
-
-
-def get(obj: Any, *path: str | int, default: Any = None) -> Any:
-    """A nested value, or ``default`` when any step is missing or of the wrong type."""
-    for step in path:
-        if isinstance(step, int):
-            if not isinstance(obj, list) or step >= len(obj):
-                return default
-        elif not isinstance(obj, dict) or step not in obj:
-            return default
-        obj = obj[step]
-    return default if obj is None else obj

@@ -7,21 +7,33 @@ from typing import Any
 
 from hyperkube.api.registry import AGE_COLUMN, NAME_COLUMN, Column, Object
 from hyperkube.api.strategies.apps import CONTAINERS, IMAGES, SELECTOR
-from hyperkube.api.strategies.base import Causes, KindStrategy, get, spec
+from hyperkube.api.strategies.base import (
+    Causes,
+    KindStrategy,
+    dicts,
+    ensure_map,
+    get,
+    get_dicts,
+    get_map,
+    mapping,
+    name_of,
+    spec,
+)
 from hyperkube.api.strategies.common import (
     NONE,
+    age,
     containers_cell,
+    format_label_selector,
     images_cell,
     int_cell,
     selector_is_empty,
     selector_matches,
-    selector_string,
     since,
     validate_label_selector,
 )
 from hyperkube.api.strategies.podspec import default_template, validate_template
 from hyperkube.machinery import validation as v
-from hyperkube.machinery.durations import age, human_duration, parse_rfc3339
+from hyperkube.machinery.durations import human_duration, parse_rfc3339
 
 JOB_RESTART_POLICIES = ("OnFailure", "Never")
 CONTROLLER_UID = "batch.kubernetes.io/controller-uid"
@@ -49,8 +61,8 @@ def generate_selector(job: Object) -> None:
     name = get(job, "metadata", "name", default="")
     if s.get("manualSelector") or not uid:
         return
-    template = s.setdefault("template", {})
-    labels = template.setdefault("metadata", {}).setdefault("labels", {})
+    template = ensure_map(s, "template")
+    labels = ensure_map(ensure_map(template, "metadata"), "labels")
     labels.setdefault(CONTROLLER_UID, uid)
     labels.setdefault(JOB_NAME, name)
     labels.setdefault("controller-uid", uid)
@@ -76,7 +88,7 @@ def validate_job_spec(s: Any, path: str) -> Causes:
     if template is None:
         return out + [v.required(f"{path}.template")]
     out += validate_template(template, f"{path}.template", restart_policies=JOB_RESTART_POLICIES)
-    labels = get(template, "metadata", "labels", default={})
+    labels = get_map(template, "metadata", "labels")
     if s.get("manualSelector") and selector_is_empty(selector):
         out.append(v.required(f"{path}.selector"))
     elif selector is not None and not selector_is_empty(selector) and not selector_matches(selector, labels):
@@ -101,7 +113,7 @@ class JobStrategy(KindStrategy):
         return validate_job_spec(obj.get("spec"), "spec")
 
     def validate_spec_update(self, new: Object, old: Object) -> Causes:
-        new_spec, old_spec = new.get("spec") or {}, old.get("spec") or {}
+        new_spec, old_spec = mapping(new.get("spec")), mapping(old.get("spec"))
         out: Causes = []
         if old_spec.get("selector") is not None and new_spec.get("selector") != old_spec.get("selector"):
             out.append(v.immutable("spec.selector", new_spec.get("selector")))
@@ -125,7 +137,7 @@ class JobStrategy(KindStrategy):
                 CONTAINERS, IMAGES, SELECTOR]
 
     def row(self, obj: Object, now: float) -> list[Any]:
-        s, st = obj.get("spec") or {}, obj.get("status") or {}
+        s, st = mapping(obj.get("spec")), mapping(obj.get("status"))
         template = get(s, "template", "spec")
         succeeded = int_cell(st.get("succeeded"))
         if s.get("completions") is not None:
@@ -141,14 +153,12 @@ class JobStrategy(KindStrategy):
                 duration = human_duration(end - parse_rfc3339(st["startTime"]))
         except ValueError:
             duration = ""
-        selector = s.get("selector")
         return [get(obj, "metadata", "name", default=""), job_status(obj), completions, duration, age(obj, now),
-                containers_cell(template), images_cell(template),
-                "" if selector_is_empty(selector) else selector_string(selector)]
+                containers_cell(template), images_cell(template), format_label_selector(s.get("selector"))]
 
 
 def job_status(job: Object) -> str:
-    true = {c.get("type") for c in get(job, "status", "conditions", default=[])
+    true = {c.get("type") for c in get_dicts(job, "status", "conditions")
             if isinstance(c, dict) and c.get("status") == "True"}
     if "Complete" in true:
         return "Complete"
@@ -156,7 +166,7 @@ def job_status(job: Object) -> str:
         return "Failed"
     if get(job, "metadata", "deletionTimestamp"):
         return "Terminating"
-    for condition in ("SuccessCriteriaMet", "Suspended", "FailureTarget"):
+    for condition in ("Suspended", "FailureTarget"):
         if condition in true:
             return condition
     return "Running"
@@ -209,9 +219,9 @@ class CronJobStrategy(KindStrategy):
             default_template(job_spec.get("template"))
 
     def validate_spec(self, obj: Object) -> Causes:
-        s = obj.get("spec") or {}
+        s = mapping(obj.get("spec"))
         out: Causes = []
-        name = get(obj, "metadata", "name", default="")
+        name = name_of(obj)
         if len(name) > CRONJOB_NAME_MAX:
             out.append(v.invalid("metadata.name", name, v.max_len_message(CRONJOB_NAME_MAX)))
         schedule = s.get("schedule")
@@ -241,12 +251,11 @@ class CronJobStrategy(KindStrategy):
                 AGE_COLUMN, CONTAINERS, IMAGES, SELECTOR]
 
     def row(self, obj: Object, now: float) -> list[Any]:
-        s, st = obj.get("spec") or {}, obj.get("status") or {}
-        job_spec = get(s, "jobTemplate", "spec", default={})
+        s, st = mapping(obj.get("spec")), mapping(obj.get("status"))
+        job_spec = get_map(s, "jobTemplate", "spec")
         template = get(job_spec, "template", "spec")
         last = since(st.get("lastScheduleTime"), now) if st.get("lastScheduleTime") else NONE
         selector = job_spec.get("selector") if isinstance(job_spec, dict) else None
         return [get(obj, "metadata", "name", default=""), s.get("schedule", ""), s.get("timeZone") or NONE,
-                "True" if s.get("suspend") else "False", len(st.get("active") or []), last, age(obj, now),
-                containers_cell(template), images_cell(template),
-                NONE if selector_is_empty(selector) else selector_string(selector)]
+                "True" if s.get("suspend") else "False", len(dicts(st.get("active"))), last, age(obj, now),
+                containers_cell(template), images_cell(template), format_label_selector(selector)]

@@ -15,6 +15,64 @@ from hyperkube.machinery.durations import human_duration, parse_rfc3339
 
 NONE = "<none>"
 
+# -- tolerant access: request bodies may hold any JSON where a kind expects an object or list --
+
+
+def text(value: Any) -> str:
+    """``value`` if it is a string, else "" (for cells and set members)."""
+    return value if isinstance(value, str) else ""
+
+
+def mapping(value: Any) -> dict[str, Any]:
+    """``value`` if it is a JSON object, else an empty one (bodies may hold any JSON)."""
+    return value if isinstance(value, dict) else {}
+
+
+def seq(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else []
+
+
+def dicts(value: Any) -> list[dict[str, Any]]:
+    """The JSON objects in a list (anything else is skipped)."""
+    return [item for item in value if isinstance(item, dict)] if isinstance(value, list) else []
+
+
+def get_map(obj: Any, *path: str | int) -> dict[str, Any]:
+    return mapping(get(obj, *path))
+
+
+def get_dicts(obj: Any, *path: str | int) -> list[dict[str, Any]]:
+    return dicts(get(obj, *path))
+
+
+def ensure_map(parent: dict[str, Any], key: str) -> dict[str, Any]:
+    """parent[key], created as {} when missing; a detached {} when it holds something else,
+    so defaulting never overwrites a malformed value (validation reports it instead)."""
+    value = parent.get(key)
+    if value is None:
+        value = parent[key] = {}
+    return value if isinstance(value, dict) else {}
+
+
+def ensure_list(parent: dict[str, Any], key: str) -> list[Any]:
+    value = parent.get(key)
+    if value is None:
+        value = parent[key] = []
+    return value if isinstance(value, list) else []
+
+
+def get(obj: Any, *path: str | int, default: Any = None) -> Any:
+    """A nested value, or ``default`` when any step is missing or of the wrong type."""
+    for step in path:
+        if isinstance(step, int):
+            if not isinstance(obj, list) or step >= len(obj):
+                return default
+        elif not isinstance(obj, dict) or step not in obj:
+            return default
+        obj = obj[step]
+    return default if obj is None else obj
+
+
 # -- label selectors (metav1.LabelSelector) -----------------------------------------------------
 
 
@@ -22,12 +80,12 @@ def selector_matches(selector: Any, labels: dict[str, str] | None) -> bool:
     """Does a LabelSelector match these labels? A missing selector matches nothing; {} all."""
     if not isinstance(selector, dict):
         return False
-    labels = labels or {}
-    for key, value in (selector.get("matchLabels") or {}).items():
+    labels = labels if isinstance(labels, dict) else {}
+    for key, value in mapping(selector.get("matchLabels")).items():
         if labels.get(key) != value:
             return False
-    for expr in selector.get("matchExpressions") or []:
-        key, op, values = expr.get("key"), expr.get("operator"), expr.get("values") or []
+    for expr in dicts(selector.get("matchExpressions")):
+        key, op, values = expr.get("key"), expr.get("operator"), seq(expr.get("values"))
         if op == "In" and labels.get(key) not in values:
             return False
         if op == "NotIn" and key in labels and labels[key] in values:
@@ -48,16 +106,21 @@ def selector_string(selector: Any) -> str:
     if not isinstance(selector, dict):
         return NONE
     terms: list[tuple[str, str]] = []
-    for key, value in (selector.get("matchLabels") or {}).items():
+    for key, value in mapping(selector.get("matchLabels")).items():
         terms.append((key, f"{key}={value}"))
-    for expr in selector.get("matchExpressions") or []:
+    for expr in dicts(selector.get("matchExpressions")):
         key, op = expr.get("key", ""), expr.get("operator")
-        values = ",".join(sorted(expr.get("values") or []))
+        values = ",".join(sorted(str(x) for x in seq(expr.get("values"))))
         text = {"In": f"{key} in ({values})", "NotIn": f"{key} notin ({values})",
                 "Exists": key, "DoesNotExist": f"!{key}"}.get(op, key)
         terms.append((key, text))
     terms.sort(key=lambda t: t[0])
     return ",".join(t for _, t in terms)
+
+
+def format_label_selector(selector: Any) -> str:
+    """``metav1.FormatLabelSelector``: the selector string, ``<none>`` when it selects nothing or all."""
+    return NONE if selector_is_empty(selector) else selector_string(selector)
 
 
 def map_selector_string(selector: Any) -> str:
@@ -73,9 +136,9 @@ def validate_label_selector(selector: Any, field: str) -> list[dict[str, str]]:
     if not isinstance(selector, dict):
         return [v.invalid(field, selector, "must be a label selector")]
     out = v.validate_labels(selector.get("matchLabels"), f"{field}.matchLabels")
-    for i, expr in enumerate(selector.get("matchExpressions") or []):
+    for i, expr in enumerate(dicts(selector.get("matchExpressions"))):
         path = f"{field}.matchExpressions[{i}]"
-        op, values = expr.get("operator"), expr.get("values") or []
+        op, values = expr.get("operator"), seq(expr.get("values"))
         out += v.checked(f"{path}.key", expr.get("key", ""), v.qualified_name)
         if op in ("In", "NotIn"):
             if not values:
@@ -131,29 +194,36 @@ def validate_resource_list(resources: Any, field: str) -> list[dict[str, str]]:
 
 def since(timestamp: Any, now: float) -> str:
     """``translateTimestampSince``: a human age, or ``<unknown>`` for a missing time."""
-    if not timestamp:
+    if not timestamp or not isinstance(timestamp, str):
         return "<unknown>"
     try:
-        return human_duration(now - parse_rfc3339(str(timestamp)))
-    except ValueError:
+        return human_duration(now - parse_rfc3339(timestamp))
+    except (ValueError, OverflowError):
         return "<unknown>"
+
+
+def age(obj: Any, now: float) -> str:
+    """The AGE cell (time since metadata.creationTimestamp), tolerant of malformed objects."""
+    meta = obj.get("metadata") if isinstance(obj, dict) else None
+    return since(meta.get("creationTimestamp") if isinstance(meta, dict) else None, now)
+
+
+def name_of(obj: Any) -> str:
+    meta = obj.get("metadata") if isinstance(obj, dict) else None
+    name = meta.get("name") if isinstance(meta, dict) else None
+    return name if isinstance(name, str) else ""
 
 
 def template_containers(template_spec: Any) -> list[dict[str, Any]]:
-    containers = (template_spec or {}).get("containers") if isinstance(template_spec, dict) else None
-    return [c for c in containers or [] if isinstance(c, dict)]
+    return dicts(mapping(template_spec).get("containers"))
 
 
 def containers_cell(template_spec: Any) -> str:
-    return ",".join(c.get("name", "") for c in template_containers(template_spec))
+    return ",".join(text(c.get("name")) for c in template_containers(template_spec))
 
 
 def images_cell(template_spec: Any) -> str:
-    return ",".join(c.get("image", "") for c in template_containers(template_spec))
-
-
-def join_or_none(items: list[str]) -> str:
-    return ",".join(items) if items else NONE
+    return ",".join(text(c.get("image")) for c in template_containers(template_spec))
 
 
 def int_cell(value: Any) -> int:
@@ -162,7 +232,7 @@ def int_cell(value: Any) -> int:
 
 def more_list(items: list[str], limit: int = 3, empty: str = "<unset>") -> str:
     """``a,b,c + 2 more...``: how printers cut long lists."""
-    shown = ",".join(items[:limit])
+    shown = ",".join(str(item) for item in items[:limit])
     if len(items) > limit:
         return f"{shown} + {len(items) - limit} more..."
     return shown or empty

@@ -1,4 +1,4 @@
-"""core/v1 kinds without pods or services: Namespace, Node, ConfigMap, Secret, ServiceAccount,
+"""core/v1 kinds without pods, services or nodes: Namespace, ConfigMap, Secret, ServiceAccount,
 LimitRange, ResourceQuota, ComponentStatus, Binding.
 """
 
@@ -9,10 +9,23 @@ import copy
 from typing import Any
 
 from hyperkube.api.registry import AGE_COLUMN, NAME_COLUMN, Column, Object
-from hyperkube.api.strategies.base import Causes, ClusterStrategy, KindStrategy, PlainStrategy, get, spec
-from hyperkube.api.strategies.common import NONE, validate_resource_list
+from hyperkube.api.strategies.base import (
+    Causes,
+    ClusterStrategy,
+    KindStrategy,
+    PlainStrategy,
+    dicts,
+    ensure_map,
+    get,
+    get_dicts,
+    get_map,
+    mapping,
+    name_of,
+    seq,
+    spec,
+)
+from hyperkube.api.strategies.common import age, validate_resource_list
 from hyperkube.machinery import validation as v
-from hyperkube.machinery.durations import age
 
 MAX_DATA_SIZE = 1024 * 1024
 CREATED_AT = Column("Created At", type="date", description="CreationTimestamp is a timestamp representing "
@@ -20,7 +33,7 @@ CREATED_AT = Column("Created At", type="date", description="CreationTimestamp is
 
 
 def created_at_row(obj: Object) -> list[Any]:
-    meta = obj.get("metadata") or {}
+    meta = mapping(obj.get("metadata"))
     return [meta.get("name", ""), meta.get("creationTimestamp", "")]
 
 
@@ -30,12 +43,17 @@ class NamespaceStrategy(ClusterStrategy):
     field_labels = ("status.phase",)
 
     def default(self, obj: Object) -> None:
-        name = get(obj, "metadata", "name", default="")
-        if name:
-            obj.setdefault("metadata", {}).setdefault("labels", {})["kubernetes.io/metadata.name"] = name
+        name, meta = name_of(obj), obj.get("metadata")
+        if name and isinstance(meta, dict):
+            if not isinstance(meta.get("labels"), dict):
+                meta["labels"] = {}
+            meta["labels"]["kubernetes.io/metadata.name"] = name
 
     def prepare_for_create(self, obj: Object) -> None:
-        finalizers = spec(obj).setdefault("finalizers", [])
+        namespace_spec = spec(obj)
+        if not isinstance(namespace_spec.get("finalizers"), list):
+            namespace_spec["finalizers"] = []
+        finalizers = namespace_spec["finalizers"]
         if "kubernetes" not in finalizers:
             finalizers.append("kubernetes")
         super().prepare_for_create(obj)
@@ -51,14 +69,14 @@ class NamespaceStrategy(ClusterStrategy):
 
     def prepare_for_finalize(self, new: Object, old: Object) -> None:
         """A /finalize update changes spec.finalizers only (extension hook)."""
-        finalizers = get(new, "spec", "finalizers", default=[])
+        finalizers = seq(get(new, "spec", "finalizers"))
         new.clear()
         new.update(copy.deepcopy(old))
-        new.setdefault("spec", {})["finalizers"] = finalizers
+        ensure_map(new, "spec")["finalizers"] = finalizers
 
     def validate_spec(self, obj: Object) -> Causes:
         out: Causes = []
-        for i, fin in enumerate(get(obj, "spec", "finalizers", default=[])):
+        for i, fin in enumerate(seq(get(obj, "spec", "finalizers"))):
             out += v.checked(f"spec.finalizers[{i}]", fin, v.qualified_name)
         return out
 
@@ -76,20 +94,24 @@ class NamespaceStrategy(ClusterStrategy):
         return [get(obj, "metadata", "name", default=""), get(obj, "status", "phase", default=""), age(obj, now)]
 
 
-def _validate_data_keys(obj: Object, fields: tuple[str, ...]) -> Causes:
+def _decoded_size(value: Any) -> int:
+    """Bytes a base64 value decodes to (without decoding it)."""
+    text_value = str(value)
+    return len(text_value) * 3 // 4 - text_value[-2:].count("=")
+
+
+def _validate_data_keys(obj: Object, fields: tuple[str, ...], base64_fields: tuple[str, ...]) -> Causes:
+    """Keys of data/binaryData: valid config keys, not in both maps; total size at most 1 MiB."""
     out: Causes = []
-    seen: set[str] = set()
     size = 0
-    for field in fields:
-        data = obj.get(field)
-        if not isinstance(data, dict):
-            continue
+    maps = {field: mapping(obj.get(field)) for field in fields}
+    for field, data in maps.items():
         for key, value in data.items():
-            out += [v.invalid(field, key, m) for m in v.config_map_key(key)]
-            if key in seen:
-                out.append(v.invalid(field, key, "duplicate of key present in " + fields[0]))
-            seen.add(key)
-            size += len(str(value))
+            out += [v.invalid(f"{field}[{key}]", key, m) for m in v.config_map_key(key)]
+            for other in fields:
+                if other != field and field == fields[0] and key in maps[other]:
+                    out.append(v.invalid(f"{field}[{key}]", key, f"duplicate of key present in {other}"))
+            size += _decoded_size(value) if field in base64_fields else len(str(value).encode())
     if size > MAX_DATA_SIZE:
         out.append(v.too_long("", MAX_DATA_SIZE))
     return out
@@ -109,16 +131,16 @@ def _validate_immutable_data(new: Object, old: Object, fields: tuple[str, ...]) 
 
 class ConfigMapStrategy(PlainStrategy):
     def validate_spec(self, obj: Object) -> Causes:
-        return _validate_data_keys(obj, ("data", "binaryData"))
+        return _validate_data_keys(obj, ("data", "binaryData"), ("binaryData",))
 
     def validate_spec_update(self, new: Object, old: Object) -> Causes:
         return _validate_immutable_data(new, old, ("data", "binaryData"))
 
     def columns(self) -> list[Column]:
-        return [NAME_COLUMN, Column("Data", type="integer", description="Number of data entries"), AGE_COLUMN]
+        return [NAME_COLUMN, Column("Data", description="Number of data entries"), AGE_COLUMN]
 
     def row(self, obj: Object, now: float) -> list[Any]:
-        count = len(obj.get("data") or {}) + len(obj.get("binaryData") or {})
+        count = len(mapping(obj.get("data"))) + len(mapping(obj.get("binaryData")))
         return [get(obj, "metadata", "name", default=""), count, age(obj, now)]
 
 
@@ -145,14 +167,14 @@ class SecretStrategy(PlainStrategy):
             obj["data"] = data
 
     def validate_spec(self, obj: Object) -> Causes:
-        out = _validate_data_keys(obj, ("data",))
+        out = _validate_data_keys(obj, ("data",), ("data",))
         secret_type = obj.get("type")
-        data = obj.get("data") or {}
+        data = mapping(obj.get("data"))
         for key in SECRET_REQUIRED_KEYS.get(secret_type, ()):
             if key not in data:
                 out.append(v.required(f"data[{key}]"))
         if secret_type == "kubernetes.io/service-account-token":
-            annotations = get(obj, "metadata", "annotations", default={})
+            annotations = get_map(obj, "metadata", "annotations")
             if not annotations.get("kubernetes.io/service-account.name"):
                 out.append(v.required("metadata.annotations[kubernetes.io/service-account.name]"))
         if secret_type == "kubernetes.io/basic-auth" and not ({"username", "password"} & set(data)):
@@ -170,47 +192,47 @@ class SecretStrategy(PlainStrategy):
 
     def columns(self) -> list[Column]:
         return [NAME_COLUMN, Column("Type", description="The type of secret"),
-                Column("Data", type="integer", description="Number of data entries"), AGE_COLUMN]
+                Column("Data", description="Number of data entries"), AGE_COLUMN]
 
     def row(self, obj: Object, now: float) -> list[Any]:
-        return [get(obj, "metadata", "name", default=""), obj.get("type", ""), len(obj.get("data") or {}),
+        return [get(obj, "metadata", "name", default=""), obj.get("type", ""), len(mapping(obj.get("data"))),
                 age(obj, now)]
 
 
 class ServiceAccountStrategy(PlainStrategy):
     def validate_spec(self, obj: Object) -> Causes:
         out: Causes = []
-        for i, ref in enumerate(obj.get("secrets") or []):
+        for i, ref in enumerate(dicts(obj.get("secrets"))):
             if isinstance(ref, dict) and ref.get("name"):
                 out += v.checked(f"secrets[{i}].name", ref["name"], v.dns1123_subdomain)
         return out
 
     def columns(self) -> list[Column]:
-        return [NAME_COLUMN, Column("Secrets", type="integer", description="Number of secrets"), AGE_COLUMN]
+        return [NAME_COLUMN, Column("Secrets", description="Number of secrets"), AGE_COLUMN]
 
     def row(self, obj: Object, now: float) -> list[Any]:
-        return [get(obj, "metadata", "name", default=""), len(obj.get("secrets") or []), age(obj, now)]
+        return [get(obj, "metadata", "name", default=""), len(dicts(obj.get("secrets"))), age(obj, now)]
 
 
 class LimitRangeStrategy(PlainStrategy):
     def default(self, obj: Object) -> None:
-        for item in get(obj, "spec", "limits", default=[]):
+        for item in get_dicts(obj, "spec", "limits"):
             if not isinstance(item, dict) or item.get("type") != "Container":
                 continue
-            maximum = item.get("max") or {}
-            default = item.setdefault("default", {}) if maximum else item.get("default") or {}
+            maximum = mapping(item.get("max"))
+            default = ensure_map(item, "default") if maximum else mapping(item.get("default"))
             for name, qty in maximum.items():
                 default.setdefault(name, qty)
             if default or item.get("min"):
-                request = item.setdefault("defaultRequest", {})
+                request = ensure_map(item, "defaultRequest")
                 for name, qty in default.items():
                     request.setdefault(name, qty)
-                for name, qty in (item.get("min") or {}).items():
+                for name, qty in mapping(item.get("min")).items():
                     request.setdefault(name, qty)
 
     def validate_spec(self, obj: Object) -> Causes:
         out: Causes = []
-        for i, item in enumerate(get(obj, "spec", "limits", default=[])):
+        for i, item in enumerate(get_dicts(obj, "spec", "limits")):
             if not isinstance(item, dict):
                 continue
             out += v.enum(f"spec.limits[{i}].type", item.get("type"), ("Pod", "Container", "PersistentVolumeClaim"),
@@ -231,27 +253,28 @@ class ResourceQuotaStrategy(KindStrategy):
 
     def validate_spec(self, obj: Object) -> Causes:
         out = validate_resource_list(get(obj, "spec", "hard"), "spec.hard")
-        for i, scope in enumerate(get(obj, "spec", "scopes", default=[])):
+        for i, scope in enumerate(seq(get(obj, "spec", "scopes"))):
             out += v.enum(f"spec.scopes[{i}]", scope, ("Terminating", "NotTerminating", "BestEffort",
                                                       "NotBestEffort", "PriorityClass",
                                                       "CrossNamespacePodAffinity", "VolumeAttributesClass"))
         return out
 
     def columns(self) -> list[Column]:
-        return [NAME_COLUMN, AGE_COLUMN,
+        return [NAME_COLUMN,
                 Column("Request", description="Request represents a minimum amount of cpu/memory that a "
                        "container may consume."),
                 Column("Limit", description="Limits control the maximum amount of cpu/memory that a container "
-                       "may use independent of contention on the node.")]
+                       "may use independent of contention on the node."),
+                AGE_COLUMN]
 
     def row(self, obj: Object, now: float) -> list[Any]:
-        hard = get(obj, "status", "hard", default={}) or get(obj, "spec", "hard", default={})
-        used = get(obj, "status", "used", default={})
+        hard = get_map(obj, "status", "hard")
+        used = get_map(obj, "status", "used")
         requests, limits = [], []
         for name in sorted(hard):
             cell = f"{name}: {used.get(name, '0')}/{hard[name]}"
-            (limits if name.startswith("limits.") else requests).append(cell)
-        return [get(obj, "metadata", "name", default=""), age(obj, now), ", ".join(requests), ", ".join(limits)]
+            (limits if name.split(".")[0] == "limits" and "." in name else requests).append(cell)
+        return [get(obj, "metadata", "name", default=""), ", ".join(requests), ", ".join(limits), age(obj, now)]
 
 
 class ComponentStatusStrategy(PlainStrategy):
@@ -264,7 +287,7 @@ class ComponentStatusStrategy(PlainStrategy):
 
     def row(self, obj: Object, now: float) -> list[Any]:
         status, message, error = "Unknown", "", ""
-        for cond in obj.get("conditions") or []:
+        for cond in dicts(obj.get("conditions")):
             if cond.get("type") == "Healthy":
                 status = "Healthy" if cond.get("status") == "True" else "Unhealthy"
                 message, error = cond.get("message", ""), cond.get("error", "")
@@ -276,97 +299,10 @@ class BindingStrategy(PlainStrategy):
     """pods/binding's body, also creatable as /bindings: a target node for a pod."""
 
     def validate_spec(self, obj: Object) -> Causes:
-        target = obj.get("target") or {}
+        target = mapping(obj.get("target"))
         out: Causes = []
         if not target.get("name"):
             out.append(v.required("target.name"))
         if target.get("kind") and target["kind"] != "Node":
             out.append(v.not_supported("target.kind", target["kind"], ("Node", "<empty>")))
         return out
-
-
-class NodeStrategy(ClusterStrategy):
-    tracks_generation = False
-    field_labels = ("spec.unschedulable",)
-
-    def default(self, obj: Object) -> None:
-        status = obj.get("status")
-        if isinstance(status, dict) and status.get("capacity") and not status.get("allocatable"):
-            status["allocatable"] = dict(status["capacity"])
-
-    def initial_status(self, obj: Object) -> Object:
-        """Nodes may set their whole status on create (the kubelet registers that way)."""
-        status = obj.get("status")
-        return status if isinstance(status, dict) else {}
-
-    def validate_spec(self, obj: Object) -> Causes:
-        out: Causes = []
-        for i, taint in enumerate(get(obj, "spec", "taints", default=[])):
-            if not isinstance(taint, dict):
-                continue
-            if not taint.get("key"):
-                out.append(v.required(f"spec.taints[{i}].key"))
-            else:
-                out += v.checked(f"spec.taints[{i}].key", taint["key"], v.qualified_name)
-            if taint.get("value"):
-                out += [v.invalid(f"spec.taints[{i}].value", taint["value"], m) for m in v.label_value(taint["value"])]
-            out += v.enum(f"spec.taints[{i}].effect", taint.get("effect"),
-                          ("NoSchedule", "PreferNoSchedule", "NoExecute"), allow_empty=False)
-        out += validate_resource_list(get(obj, "status", "capacity"), "status.capacity")
-        return out
-
-    def validate_spec_update(self, new: Object, old: Object) -> Causes:
-        old_cidr = get(old, "spec", "podCIDR", default="")
-        if old_cidr and get(new, "spec", "podCIDR", default="") != old_cidr:
-            return [v.forbidden("spec.podCIDR", "node updates may not change podCIDR except from \"\" to valid")]
-        return []
-
-    def field_values(self, obj: Object) -> dict[str, str]:
-        return {"spec.unschedulable": "true" if get(obj, "spec", "unschedulable") else "false"}
-
-    def columns(self) -> list[Column]:
-        return [
-            NAME_COLUMN, Column("Status", description="The status of the node"),
-            Column("Roles", description="The roles of the node"), AGE_COLUMN,
-            Column("Version", description="Kubelet Version reported by the node."),
-            Column("Internal-IP", priority=1, description="List of addresses reachable to the node"),
-            Column("External-IP", priority=1, description="List of addresses reachable to the node"),
-            Column("OS-Image", priority=1, description="OS Image reported by the node from /etc/os-release"),
-            Column("Kernel-Version", priority=1, description="Kernel Version reported by the node"),
-            Column("Container-Runtime", priority=1, description="Container Runtime Version reported by the node"),
-        ]
-
-    def row(self, obj: Object, now: float) -> list[Any]:
-        return [get(obj, "metadata", "name", default=""), node_status(obj), node_roles(obj), age(obj, now),
-                get(obj, "status", "nodeInfo", "kubeletVersion", default=""),
-                _address(obj, "InternalIP"), _address(obj, "ExternalIP"),
-                get(obj, "status", "nodeInfo", "osImage", default="") or "<unknown>",
-                get(obj, "status", "nodeInfo", "kernelVersion", default="") or "<unknown>",
-                get(obj, "status", "nodeInfo", "containerRuntimeVersion", default="") or "<unknown>"]
-
-
-def node_status(node: Object) -> str:
-    ready = [c for c in get(node, "status", "conditions", default=[])
-             if isinstance(c, dict) and c.get("type") == "Ready"]
-    states = ["Unknown"] if not ready else ["Ready" if ready[0].get("status") == "True" else "NotReady"]
-    if get(node, "spec", "unschedulable"):
-        states.append("SchedulingDisabled")
-    return ",".join(states)
-
-
-def node_roles(node: Object) -> str:
-    roles = set()
-    for key, value in (get(node, "metadata", "labels", default={}) or {}).items():
-        if key.startswith("node-role.kubernetes.io/"):
-            roles.add(key.split("/", 1)[1])
-        elif key == "kubernetes.io/role" and value:
-            roles.add(value)
-    return ",".join(sorted(r for r in roles if r)) or NONE
-
-
-def _address(node: Object, kind: str) -> str:
-    for addr in get(node, "status", "addresses", default=[]):
-        if isinstance(addr, dict) and addr.get("type") == kind:
-            return addr.get("address", "") or NONE
-    return NONE
-

@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from hyperkube.api.registry import Column, Object
-from hyperkube.api.strategies.base import Causes, PlainStrategy, get
+from hyperkube.api.strategies.base import Causes, PlainStrategy, get, mapping
 from hyperkube.api.strategies.common import since
 from hyperkube.machinery import validation as v
 
@@ -42,23 +42,35 @@ def to_v1(event: Object) -> Object:
     return out
 
 
-def _validate_core(event: Object) -> Causes:
+def _validate_core(event: Object, controller_field: str = "reportingComponent") -> Causes:
+    """Kubernetes' legacy event rules, which every write of a core/v1 Event follows.
+
+    Old-style events (no eventTime) must sit in their object's namespace (or "default" for
+    cluster-scoped objects); new-style ones must name their reporter, instance, action and reason.
+    """
     out: Causes = []
     namespace = get(event, "metadata", "namespace", default="")
     involved_ns = get(event, "involvedObject", "namespace", default="")
-    if involved_ns and involved_ns != namespace:
-        out.append(v.invalid("involvedObject.namespace", involved_ns, "does not match event.namespace"))
-    elif not involved_ns and namespace not in ("", "default") and get(event, "involvedObject", "kind") in (
-            "Node", "Namespace", "PersistentVolume", "StorageClass", "ClusterRole", "ClusterRoleBinding"):
-        out.append(v.invalid("involvedObject.namespace", involved_ns, "does not match event.namespace"))
-    if event.get("eventTime"):
-        for field in ("reportingComponent", "reportingInstance", "action", "reason"):
-            if not event.get(field):
-                out.append(v.required(field))
-        out += v.enum("type", event.get("type"), ("Normal", "Warning"), allow_empty=False)
-    for field in ("action", "reason"):
-        if len(str(event.get(field) or "")) > 128:
-            out.append(v.too_long(field, 128))
+    mismatch = v.invalid("involvedObject.namespace", involved_ns, "does not match event.namespace")
+    if not event.get("eventTime"):
+        if (not involved_ns and namespace not in ("", "default")) or (involved_ns and involved_ns != namespace):
+            out.append(mismatch)
+        return out
+    if not involved_ns and namespace not in ("default", "kube-system"):
+        out.append(mismatch)
+    controller = event.get("reportingComponent")
+    if not controller:
+        out.append(v.required(controller_field))
+    else:
+        out += v.checked(controller_field, controller, v.qualified_name)
+    for field, limit in (("reportingInstance", 128), ("action", 128), ("reason", 128)):
+        value = event.get(field)
+        if not value:
+            out.append(v.required(field))
+        elif len(str(value)) > limit:
+            out.append(v.invalid(field, "", f"can have at most {limit} characters"))
+    if len(str(event.get("message") or "")) > 1024:
+        out.append(v.invalid("message", "", "can have at most 1024 characters"))
     return out
 
 
@@ -88,7 +100,7 @@ class EventStrategy(PlainStrategy):
             Column("Source", priority=1, description="The component reporting this event."),
             Column("Message", description="A human-readable description of the status of this operation."),
             Column("First Seen", priority=1, description="The time at which the event was first recorded."),
-            Column("Count", type="integer", priority=1, description="The number of times this event has "
+            Column("Count", priority=1, description="The number of times this event has "
                    "occurred."),
             Column("Name", priority=1, format="name", description="Name of the event"),
         ]
@@ -105,7 +117,7 @@ class EventStrategy(PlainStrategy):
             count = series.get("count") or 0
         elif not count:
             count = 1
-        involved = event.get("involvedObject") or {}
+        involved = mapping(event.get("involvedObject"))
         kind = str(involved.get("kind") or "").lower()
         target = f"{kind}/{involved['name']}" if involved.get("name") else kind
         return [last, event.get("type", ""), event.get("reason", ""), target, involved.get("fieldPath", ""),
@@ -114,11 +126,8 @@ class EventStrategy(PlainStrategy):
 
 
 def event_source(event: Object) -> str:
-    component = get(event, "source", "component", default="")
-    host = get(event, "source", "host", default="")
-    if not component:
-        component = event.get("reportingComponent") or ""
-        host = event.get("reportingInstance") or ""
+    component = get(event, "source", "component", default="") or event.get("reportingComponent") or ""
+    host = get(event, "source", "host", default="") or event.get("reportingInstance") or ""
     return f"{component}, {host}" if host else component
 
 

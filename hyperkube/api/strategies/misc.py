@@ -9,27 +9,57 @@ import json
 from typing import Any
 
 from hyperkube.api.registry import AGE_COLUMN, NAME_COLUMN, Column, Object
-from hyperkube.api.strategies.base import Causes, KindStrategy, PlainStrategy, get, spec
-from hyperkube.api.strategies.common import NONE, int_cell, validate_label_selector
+from hyperkube.api.strategies.base import (
+    Causes,
+    KindStrategy,
+    PlainStrategy,
+    dicts,
+    ensure_map,
+    get,
+    mapping,
+    name_of,
+    spec,
+    text,
+)
+from hyperkube.api.strategies.common import NONE, age, int_cell, validate_label_selector
 from hyperkube.machinery import validation as v
-from hyperkube.machinery.durations import age
 
 #: where a v1 HPA keeps the v2 metrics it cannot express (as Kubernetes does)
 METRICS_ANNOTATION = "autoscaling.alpha.kubernetes.io/metrics"
 
 
+#: the scaling rules Kubernetes fills into a given spec.behavior
+SCALING_RULES = {
+    "scaleUp": {"stabilizationWindowSeconds": 0, "selectPolicy": "Max",
+                "policies": [{"type": "Pods", "value": 4, "periodSeconds": 15},
+                             {"type": "Percent", "value": 100, "periodSeconds": 15}]},
+    "scaleDown": {"stabilizationWindowSeconds": 300, "selectPolicy": "Max",
+                  "policies": [{"type": "Percent", "value": 100, "periodSeconds": 15}]},
+}
+
+
 class HorizontalPodAutoscalerStrategy(KindStrategy):
+    status_zero = ("desiredReplicas",)
     def default(self, obj: Object) -> None:
         s = spec(obj)
         s.setdefault("minReplicas", 1)
         if not s.get("metrics"):
             s["metrics"] = [{"type": "Resource", "resource": {
                 "name": "cpu", "target": {"type": "Utilization", "averageUtilization": 80}}}]
+        behavior = s.get("behavior")
+        if isinstance(behavior, dict):  # only a given behavior gets its gaps filled
+            for direction, defaults in SCALING_RULES.items():
+                rules = behavior.get(direction)
+                if not isinstance(rules, dict):
+                    rules = behavior[direction] = {}
+                for field, value in defaults.items():
+                    if rules.get(field) is None:
+                        rules[field] = copy.deepcopy(value)
 
     def validate_spec(self, obj: Object) -> Causes:
-        s = obj.get("spec") or {}
+        s = mapping(obj.get("spec"))
         out: Causes = []
-        ref = s.get("scaleTargetRef") or {}
+        ref = mapping(s.get("scaleTargetRef"))
         for field in ("kind", "name"):
             if not ref.get(field):
                 out.append(v.required(f"spec.scaleTargetRef.{field}"))
@@ -41,7 +71,7 @@ class HorizontalPodAutoscalerStrategy(KindStrategy):
             out.append(v.invalid("spec.maxReplicas", maximum, "must be greater than 0"))
         elif isinstance(minimum, int) and maximum < minimum:
             out.append(v.invalid("spec.maxReplicas", maximum, "must be greater than or equal to `minReplicas`"))
-        for i, metric in enumerate(s.get("metrics") or []):
+        for i, metric in enumerate(dicts(s.get("metrics"))):
             out += v.enum(f"spec.metrics[{i}].type", metric.get("type"),
                           ("Object", "Pods", "Resource", "ContainerResource", "External"), allow_empty=False)
         return out
@@ -51,48 +81,63 @@ class HorizontalPodAutoscalerStrategy(KindStrategy):
                 Column("Reference", description="Reference to the target resource of this autoscaler"),
                 Column("Targets", description="The current and target metrics"),
                 Column("MinPods", description="Lower limit for the number of pods"),
-                Column("MaxPods", type="integer", description="Upper limit for the number of pods"),
-                Column("Replicas", type="integer", description="Current number of replicas"), AGE_COLUMN]
+                Column("MaxPods", description="Upper limit for the number of pods"),
+                Column("Replicas", description="Current number of replicas"), AGE_COLUMN]
 
     def row(self, obj: Object, now: float) -> list[Any]:
         hpa = self.to_storage(copy.deepcopy(obj))
-        s, st = hpa.get("spec") or {}, hpa.get("status") or {}
-        ref = s.get("scaleTargetRef") or {}
+        s, st = mapping(hpa.get("spec")), mapping(hpa.get("status"))
+        ref = mapping(s.get("scaleTargetRef"))
         minimum = s.get("minReplicas")
         return [get(obj, "metadata", "name", default=""), f"{ref.get('kind', '')}/{ref.get('name', '')}",
-                hpa_targets(s.get("metrics") or [], st.get("currentMetrics") or []),
+                hpa_targets(dicts(s.get("metrics")), dicts(st.get("currentMetrics"))),
                 str(minimum) if minimum is not None else "<unset>", int_cell(s.get("maxReplicas")),
                 int_cell(st.get("currentReplicas")), age(obj, now)]
 
 
-def _target_text(target: dict[str, Any], current: dict[str, Any] | None) -> tuple[str, str]:
-    if target.get("type") == "Utilization":
-        now = current.get("averageUtilization") if current else None
-        return (f"{now}%" if now is not None else "<unknown>"), f"{target.get('averageUtilization')}%"
-    key = "averageValue" if target.get("type") == "AverageValue" else "value"
-    now = current.get(key) if current else None
-    return (str(now) if now is not None else "<unknown>"), str(target.get(key, ""))
+_METRIC_FIELDS = {"Resource": "resource", "ContainerResource": "containerResource", "Pods": "pods",
+                  "Object": "object", "External": "external"}
+
+
+def _metric_cell(kind: str, target: dict[str, Any], current: dict[str, Any] | None, name: str) -> str:
+    current = current or {}
+    if kind in ("Resource", "ContainerResource"):
+        if target.get("averageValue") is not None:
+            return f"{name}: {current.get('averageValue', '<unknown>')}/{target['averageValue']}"
+        now = current.get("averageUtilization")
+        goal = target.get("averageUtilization")
+        return (f"{name}: {f'{now}%' if now is not None else '<unknown>'}/"
+                f"{f'{goal}%' if goal is not None else '<auto>'}")
+    if kind == "Pods":
+        return f"{current.get('averageValue', '<unknown>')}/{target.get('averageValue', '')}"
+    if target.get("averageValue") is not None:
+        return f"{current.get('averageValue', '<unknown>')}/{target['averageValue']} (avg)"
+    return f"{current.get('value', '<unknown>')}/{target.get('value', '')}"
 
 
 def hpa_targets(metrics: list[dict[str, Any]], current: list[dict[str, Any]]) -> str:
-    cells = []
-    for i, metric in enumerate(metrics):
-        kind = metric.get("type", "")
-        field = {"Resource": "resource", "ContainerResource": "containerResource", "Pods": "pods",
-                 "Object": "object", "External": "external"}.get(kind, "")
-        body = metric.get(field) or {}
-        now_body = (current[i].get(field) or {}) if i < len(current) else {}
-        now_value, target_value = _target_text(body.get("target") or {}, now_body.get("current"))
-        prefix = f"{body.get('name')}: " if kind in ("Resource", "ContainerResource") else ""
-        cells.append(f"{prefix}{now_value}/{target_value}")
-    if not cells:
+    """The TARGETS cell: ``cpu: 50%/80%``, two metrics at most then ``+ N more...``."""
+    if not metrics:
         return NONE
-    text = ", ".join(cells[:3])
-    return text + (f" + {len(cells) - 3} more..." if len(cells) > 3 else "")
+    cells = []
+    for i, metric in enumerate(dicts(metrics)):
+        kind = text(metric.get("type"))
+        field = _METRIC_FIELDS.get(kind)
+        if field is None:
+            cells.append("<unknown type>")
+            continue
+        body = mapping(metric.get(field))
+        status = mapping(current[i].get(field)) if i < len(current) and isinstance(current[i], dict) else {}
+        cells.append(_metric_cell(kind, mapping(body.get("target")), mapping(status.get("current")),
+                                  text(body.get("name"))))
+    joined = ", ".join(cells[:2])
+    return joined + (f" + {len(cells) - 2} more..." if len(cells) > 2 else "")
 
 
 class HorizontalPodAutoscalerV1Strategy(HorizontalPodAutoscalerStrategy):
     """autoscaling/v1: targetCPUUtilizationPercentage over the stored v2 metrics."""
+
+    status_zero = ("currentReplicas", "desiredReplicas")
 
     def default(self, obj: Object) -> None:
         spec(obj).setdefault("minReplicas", 1)
@@ -105,9 +150,9 @@ class HorizontalPodAutoscalerV1Strategy(HorizontalPodAutoscalerStrategy):
             return obj
         out = copy.deepcopy(obj)
         out["apiVersion"] = "autoscaling/v2"
-        s = out.setdefault("spec", {})
+        s = ensure_map(out, "spec")
         target = s.pop("targetCPUUtilizationPercentage", None)
-        annotations = (out.get("metadata") or {}).get("annotations") or {}
+        annotations = mapping(mapping(out.get("metadata")).get("annotations"))
         extra = annotations.pop(METRICS_ANNOTATION, None)
         metrics = json.loads(extra) if extra else []
         if target is not None:
@@ -127,24 +172,26 @@ class HorizontalPodAutoscalerV1Strategy(HorizontalPodAutoscalerStrategy):
     def from_storage(self, obj: Object) -> Object:
         out = copy.deepcopy(obj)
         out["apiVersion"] = "autoscaling/v1"
-        s = out.setdefault("spec", {})
+        s = ensure_map(out, "spec")
         rest = []
-        for metric in s.pop("metrics", None) or []:
-            resource = metric.get("resource") or {}
-            target = resource.get("target") or {}
+        for metric in dicts(s.pop("metrics", None)):
+            resource = mapping(metric.get("resource"))
+            target = mapping(resource.get("target"))
             if (metric.get("type") == "Resource" and resource.get("name") == "cpu"
                     and target.get("type") == "Utilization" and "targetCPUUtilizationPercentage" not in s):
                 s["targetCPUUtilizationPercentage"] = target.get("averageUtilization")
             else:
                 rest.append(metric)
         if rest:
-            out.setdefault("metadata", {}).setdefault("annotations", {})[METRICS_ANNOTATION] = json.dumps(rest)
+            ensure_map(ensure_map(out, "metadata"), "annotations")[METRICS_ANNOTATION] = json.dumps(rest)
         s.pop("behavior", None)
         st = out.get("status")
         if isinstance(st, dict):
-            for metric in st.pop("currentMetrics", None) or []:
-                resource = metric.get("resource") or {}
-                if resource.get("name") == "cpu" and "averageUtilization" in (resource.get("current") or {}):
+            st.setdefault("currentReplicas", 0)
+            st.setdefault("desiredReplicas", 0)
+            for metric in dicts(st.pop("currentMetrics", None)):
+                resource = mapping(metric.get("resource"))
+                if resource.get("name") == "cpu" and "averageUtilization" in mapping(resource.get("current")):
                     st["currentCPUUtilizationPercentage"] = resource["current"]["averageUtilization"]
             st.pop("conditions", None)
         return out
@@ -164,8 +211,9 @@ def _int_or_percent(value: Any, field: str) -> Causes:
 
 
 class PodDisruptionBudgetStrategy(KindStrategy):
+    status_zero = ("currentHealthy", "desiredHealthy", "disruptionsAllowed", "expectedPods")
     def validate_spec(self, obj: Object) -> Causes:
-        s = obj.get("spec") or {}
+        s = mapping(obj.get("spec"))
         out: Causes = []
         if s.get("minAvailable") is not None and s.get("maxUnavailable") is not None:
             out.append(v.invalid("spec", s, "minAvailable and maxUnavailable cannot be both set"))
@@ -175,9 +223,6 @@ class PodDisruptionBudgetStrategy(KindStrategy):
         out += v.enum("spec.unhealthyPodEvictionPolicy", s.get("unhealthyPodEvictionPolicy"),
                       ("IfHealthyBudget", "AlwaysAllow"))
         return out
-
-    def initial_status(self, obj: Object) -> Object:
-        return {"currentHealthy": 0, "desiredHealthy": 0, "disruptionsAllowed": 0, "expectedPods": 0}
 
     def columns(self) -> list[Column]:
         return [NAME_COLUMN,
@@ -189,7 +234,7 @@ class PodDisruptionBudgetStrategy(KindStrategy):
                        "be disrupted at this time"), AGE_COLUMN]
 
     def row(self, obj: Object, now: float) -> list[Any]:
-        s = obj.get("spec") or {}
+        s = mapping(obj.get("spec"))
         minimum, maximum = s.get("minAvailable"), s.get("maxUnavailable")
         return [get(obj, "metadata", "name", default=""), "N/A" if minimum is None else str(minimum),
                 "N/A" if maximum is None else str(maximum),
@@ -198,7 +243,7 @@ class PodDisruptionBudgetStrategy(KindStrategy):
 
 class LeaseStrategy(PlainStrategy):
     def validate_spec(self, obj: Object) -> Causes:
-        s = obj.get("spec") or {}
+        s = mapping(obj.get("spec"))
         out: Causes = v.non_negative("spec.leaseTransitions", s.get("leaseTransitions"))
         duration = s.get("leaseDurationSeconds")
         if duration is not None and (not isinstance(duration, int) or duration <= 0):
@@ -219,12 +264,13 @@ SYSTEM_PRIORITY_CLASSES = {"system-node-critical": 2_000_001_000, "system-cluste
 
 class PriorityClassStrategy(PlainStrategy):
     namespaced = False
+    tracks_generation = True  # created at generation 1, as Kubernetes does
 
     def default(self, obj: Object) -> None:
         obj.setdefault("preemptionPolicy", "PreemptLowerPriority")
 
     def validate_spec(self, obj: Object) -> Causes:
-        name = get(obj, "metadata", "name", default="")
+        name = name_of(obj)
         value = obj.get("value")
         out: Causes = []
         if name in SYSTEM_PRIORITY_CLASSES:
@@ -250,9 +296,10 @@ class PriorityClassStrategy(PlainStrategy):
         return [NAME_COLUMN, Column("Value", type="integer", description="The value of this priority class."),
                 Column("Global-Default", type="boolean", description="globalDefault specifies whether this "
                        "PriorityClass should be considered as the default priority."),
+                AGE_COLUMN,
                 Column("PreemptionPolicy", description="PreemptionPolicy is the Policy for preempting pods with "
-                       "lower priority."), AGE_COLUMN]
+                       "lower priority.")]
 
     def row(self, obj: Object, now: float) -> list[Any]:
         return [get(obj, "metadata", "name", default=""), int_cell(obj.get("value")), bool(obj.get("globalDefault")),
-                obj.get("preemptionPolicy") or "PreemptLowerPriority", age(obj, now)]
+                age(obj, now), obj.get("preemptionPolicy") or ""]

@@ -2,15 +2,36 @@
 
 from __future__ import annotations
 
+import ipaddress
 from typing import Any
 
 from hyperkube.api.registry import AGE_COLUMN, NAME_COLUMN, Column, Object
-from hyperkube.api.strategies.base import Causes, ClusterStrategy, KindStrategy, get, spec
-from hyperkube.api.strategies.common import NONE, selector_is_empty, selector_string, validate_label_selector
+from hyperkube.api.strategies.base import (
+    Causes,
+    ClusterStrategy,
+    KindStrategy,
+    dicts,
+    ensure_map,
+    get,
+    get_dicts,
+    mapping,
+    seq,
+    spec,
+    text,
+)
+from hyperkube.api.strategies.common import NONE, age, format_label_selector, validate_label_selector
+from hyperkube.api.strategies.services import load_balancer_addresses
 from hyperkube.machinery import validation as v
-from hyperkube.machinery.durations import age
 
 PATH_TYPES = ("Exact", "Prefix", "ImplementationSpecific")
+
+
+def _is_ip(value: str) -> bool:
+    try:
+        ipaddress.ip_address(value)
+    except ValueError:
+        return False
+    return True
 
 
 def _validate_backend(backend: Any, path: str) -> Causes:
@@ -25,7 +46,7 @@ def _validate_backend(backend: Any, path: str) -> Causes:
     if not isinstance(service, dict):
         return [v.invalid(path, "", "resource or service backend is required")]
     out = v.checked(f"{path}.service.name", service.get("name", ""), v.dns1035_label)
-    port = service.get("port") or {}
+    port = mapping(service.get("port"))
     if port.get("name") and port.get("number"):
         out.append(v.invalid(f"{path}.service.port", port, "cannot set both port name & port number"))
     elif port.get("name"):
@@ -39,7 +60,7 @@ def _validate_backend(backend: Any, path: str) -> Causes:
 
 class IngressStrategy(KindStrategy):
     def validate_spec(self, obj: Object) -> Causes:
-        s = obj.get("spec") or {}
+        s = mapping(obj.get("spec"))
         out: Causes = []
         if not s.get("defaultBackend") and not s.get("rules"):
             out.append(v.invalid("spec", s, "either `defaultBackend` or `rules` must be specified"))
@@ -47,19 +68,21 @@ class IngressStrategy(KindStrategy):
             out += _validate_backend(s["defaultBackend"], "spec.defaultBackend")
         if s.get("ingressClassName"):
             out += v.checked("spec.ingressClassName", s["ingressClassName"], v.dns1123_subdomain)
-        for i, rule in enumerate(s.get("rules") or []):
+        for i, rule in enumerate(dicts(s.get("rules"))):
             if not isinstance(rule, dict):
                 continue
-            host = rule.get("host")
-            if host:
+            host = text(rule.get("host"))
+            if host and _is_ip(host):
+                out.append(v.invalid(f"spec.rules[{i}].host", host, "must be a DNS name, not an IP address"))
+            elif host:
                 check = host[2:] if host.startswith("*.") else host
                 out += [v.invalid(f"spec.rules[{i}].host", host, m) for m in v.dns1123_subdomain(check)]
-            http = rule.get("http")
-            if http is None:
+            if rule.get("http") is None:
                 continue
+            http = mapping(rule.get("http"))
             if not http.get("paths"):
                 out.append(v.required(f"spec.rules[{i}].http.paths"))
-            for j, item in enumerate(http.get("paths") or []):
+            for j, item in enumerate(dicts(http.get("paths"))):
                 p = f"spec.rules[{i}].http.paths[{j}]"
                 path_type = item.get("pathType")
                 if not path_type:
@@ -80,15 +103,16 @@ class IngressStrategy(KindStrategy):
                 Column("Ports", description="Ports of TLS configurations that open"), AGE_COLUMN]
 
     def row(self, obj: Object, now: float) -> list[Any]:
-        s = obj.get("spec") or {}
-        klass = s.get("ingressClassName") or \
-            get(obj, "metadata", "annotations", default={}).get("kubernetes.io/ingress.class") or NONE
-        hosts = [rule.get("host") or "*" for rule in s.get("rules") or [] if isinstance(rule, dict)]
-        hosts_cell = ",".join(hosts[:3]) + (f" + {len(hosts) - 3} more..." if len(hosts) > 3 else "")
-        ingress = get(obj, "status", "loadBalancer", "ingress", default=[])
-        address = ",".join(i.get("ip") or i.get("hostname") or "" for i in ingress if isinstance(i, dict))
+        s = mapping(obj.get("spec"))
+        rules = [rule for rule in dicts(s.get("rules")) if isinstance(rule, dict)]
+        hosts = [rule["host"] for rule in rules[:3] if rule.get("host")]
+        hosts_cell = ",".join(hosts) or "*"
+        if len(rules) > 3 and hosts:
+            hosts_cell += f" + {len(rules) - 3} more..."
+        address = ",".join(load_balancer_addresses(get_dicts(obj, "status", "loadBalancer", "ingress")))
         ports = "80, 443" if s.get("tls") else "80"
-        return [get(obj, "metadata", "name", default=""), klass, hosts_cell or "*", address, ports, age(obj, now)]
+        return [get(obj, "metadata", "name", default=""), s.get("ingressClassName") or NONE, hosts_cell, address,
+                ports, age(obj, now)]
 
 
 class IngressClassStrategy(ClusterStrategy):
@@ -130,23 +154,23 @@ class NetworkPolicyStrategy(KindStrategy):
 
     def default(self, obj: Object) -> None:
         s = spec(obj)
-        s.setdefault("podSelector", {})
+        ensure_map(s, "podSelector")
         if not s.get("policyTypes"):
             s["policyTypes"] = ["Ingress"] + (["Egress"] if s.get("egress") else [])
         for direction in ("ingress", "egress"):
-            for rule in s.get(direction) or []:
-                for port in (rule or {}).get("ports") or []:
+            for rule in dicts(s.get(direction)):
+                for port in dicts(rule.get("ports")):
                     if isinstance(port, dict):
                         port.setdefault("protocol", "TCP")
 
     def validate_spec(self, obj: Object) -> Causes:
-        s = obj.get("spec") or {}
+        s = mapping(obj.get("spec"))
         out = validate_label_selector(s.get("podSelector"), "spec.podSelector")
-        for i, kind in enumerate(s.get("policyTypes") or []):
+        for i, kind in enumerate(seq(s.get("policyTypes"))):
             out += v.enum(f"spec.policyTypes[{i}]", kind, ("Ingress", "Egress"), allow_empty=False)
         for direction in ("ingress", "egress"):
-            for i, rule in enumerate(s.get(direction) or []):
-                for j, port in enumerate((rule or {}).get("ports") or []):
+            for i, rule in enumerate(dicts(s.get(direction))):
+                for j, port in enumerate(dicts(rule.get("ports"))):
                     p = f"spec.{direction}[{i}].ports[{j}]"
                     out += v.enum(f"{p}.protocol", port.get("protocol"), ("TCP", "UDP", "SCTP"))
                     number = port.get("port")
@@ -161,6 +185,5 @@ class NetworkPolicyStrategy(KindStrategy):
                                     "object applies."), AGE_COLUMN]
 
     def row(self, obj: Object, now: float) -> list[Any]:
-        selector = get(obj, "spec", "podSelector", default={})
-        text = NONE if selector_is_empty(selector) else selector_string(selector)
-        return [get(obj, "metadata", "name", default=""), text, age(obj, now)]
+        return [get(obj, "metadata", "name", default=""), format_label_selector(get(obj, "spec", "podSelector")),
+                age(obj, now)]

@@ -5,15 +5,41 @@ selectors, graceful deletion and the ``kubectl get pods`` Table (STATUS computed
 from __future__ import annotations
 
 import copy
+import ipaddress
 from decimal import Decimal
 from typing import Any
 
 from hyperkube.api.registry import AGE_COLUMN, NAME_COLUMN, Column, Object
-from hyperkube.api.strategies.base import Causes, KindStrategy, get, spec
-from hyperkube.api.strategies.common import NONE, parse_quantity
-from hyperkube.api.strategies.podspec import default_pod_spec, validate_pod_spec
+from hyperkube.api.strategies.base import (
+    Causes,
+    KindStrategy,
+    PlainStrategy,
+    dicts,
+    ensure_list,
+    get,
+    get_dicts,
+    mapping,
+    name_of,
+    spec,
+    text,
+)
+from hyperkube.api.strategies.common import (
+    NONE,
+    age,
+    containers_cell,
+    images_cell,
+    map_selector_string,
+    parse_quantity,
+)
+from hyperkube.api.strategies.podspec import (
+    RESTART_POLICIES,
+    default_pod_spec,
+    default_template,
+    validate_pod_spec,
+    validate_template,
+)
 from hyperkube.machinery import validation as v
-from hyperkube.machinery.durations import age, human_duration, parse_rfc3339
+from hyperkube.machinery.durations import human_duration, parse_rfc3339
 
 #: what DefaultTolerationSeconds admission adds to every pod
 DEFAULT_TOLERATIONS = (
@@ -35,14 +61,14 @@ def qos_class(pod_spec: dict[str, Any]) -> str:
     requests: dict[str, Decimal] = {}
     limits: dict[str, Decimal] = {}
     guaranteed = True
-    for c in (pod_spec.get("containers") or []) + (pod_spec.get("initContainers") or []):
-        res = c.get("resources") or {} if isinstance(c, dict) else {}
-        for name, qty in (res.get("requests") or {}).items():
+    for c in dicts(pod_spec.get("containers")) + dicts(pod_spec.get("initContainers")):
+        res = mapping(c.get("resources")) if isinstance(c, dict) else {}
+        for name, qty in mapping(res.get("requests")).items():
             number = parse_quantity(qty)
             if name in ("cpu", "memory") and number and number > 0:
                 requests[name] = requests.get(name, Decimal(0)) + number
         found = set()
-        for name, qty in (res.get("limits") or {}).items():
+        for name, qty in mapping(res.get("limits")).items():
             number = parse_quantity(qty)
             if name in ("cpu", "memory") and number and number > 0:
                 found.add(name)
@@ -59,7 +85,7 @@ def qos_class(pod_spec: dict[str, Any]) -> str:
 def _mask_mutable(pod_spec: Any) -> Any:
     masked = copy.deepcopy(pod_spec) if isinstance(pod_spec, dict) else {}
     for group in ("containers", "initContainers"):
-        for c in masked.get(group) or []:
+        for c in dicts(masked.get(group)):
             if isinstance(c, dict):
                 c.pop("image", None)
     for field in ("activeDeadlineSeconds", "tolerations", "ephemeralContainers", "schedulingGates"):
@@ -78,17 +104,18 @@ class PodStrategy(KindStrategy):
         pod_spec = spec(obj)
         default_pod_spec(pod_spec)
         for group in ("initContainers", "containers"):
-            for c in pod_spec.get(group) or []:
-                res = c.get("resources") if isinstance(c, dict) else None
-                if isinstance(res, dict) and res.get("limits"):
-                    requests = res.setdefault("requests", {})
+            for c in dicts(pod_spec.get(group)):
+                res = c.get("resources")
+                if isinstance(res, dict) and isinstance(res.get("limits"), dict) and res["limits"]:
+                    if not isinstance(res.get("requests"), dict):
+                        res["requests"] = {}
                     for name, qty in res["limits"].items():
-                        requests.setdefault(name, qty)
+                        res["requests"].setdefault(name, qty)
 
     def prepare_for_create(self, obj: Object) -> None:
         pod_spec = spec(obj)
         pod_spec.setdefault("serviceAccountName", "default")
-        tolerations = pod_spec.setdefault("tolerations", [])
+        tolerations = ensure_list(pod_spec, "tolerations")
         if isinstance(tolerations, list):
             for default in DEFAULT_TOLERATIONS:
                 if not any(isinstance(t, dict) and t.get("key") == default["key"] and
@@ -103,7 +130,7 @@ class PodStrategy(KindStrategy):
         return {"phase": "Pending", "qosClass": qos_class(spec(obj))}
 
     def prepare_for_update(self, new: Object, old: Object) -> None:
-        new_spec, old_spec = spec(new), old.get("spec") or {}
+        new_spec, old_spec = spec(new), mapping(old.get("spec"))
         for field in CARRIED_OVER:
             if field in old_spec and not new_spec.get(field):
                 new_spec[field] = copy.deepcopy(old_spec[field])
@@ -113,7 +140,7 @@ class PodStrategy(KindStrategy):
         return validate_pod_spec(obj.get("spec"), for_pod=True)
 
     def validate_spec_update(self, new: Object, old: Object) -> Causes:
-        new_spec, old_spec = new.get("spec") or {}, old.get("spec") or {}
+        new_spec, old_spec = mapping(new.get("spec")), mapping(old.get("spec"))
         out: Causes = []
         if _mask_mutable(new_spec) != _mask_mutable(old_spec):
             out.append(v.forbidden("spec", IMMUTABLE_MESSAGE))
@@ -121,12 +148,28 @@ class PodStrategy(KindStrategy):
         if old_deadline is not None and (new_deadline is None or new_deadline > old_deadline):
             out.append(v.invalid("spec.activeDeadlineSeconds", new_deadline,
                                  "must be less than or equal to previous value"))
-        new_tolerations = new_spec.get("tolerations") or []
-        for tol in old_spec.get("tolerations") or []:
+        new_tolerations = dicts(new_spec.get("tolerations"))
+        for tol in dicts(old_spec.get("tolerations")):
             if tol not in new_tolerations:
                 out.append(v.forbidden("spec.tolerations", "existing toleration can not be modified except its "
                                        "tolerationSeconds"))
                 break
+        return out
+
+    def validate_status_update(self, new: Object, old: Object) -> Causes:
+        out = super().validate_status_update(new, old)
+        status = mapping(new.get("status"))
+        out += v.enum("status.phase", status.get("phase"), POD_PHASES)
+        for i, condition in enumerate(dicts(status.get("conditions"))):
+            if not condition.get("type"):
+                out.append(v.required(f"status.conditions[{i}].type"))
+            out += v.enum(f"status.conditions[{i}].status", condition.get("status"), ("True", "False", "Unknown"))
+        for field in ("podIP", "hostIP"):
+            if status.get(field) and not _is_ip(status[field]):
+                out.append(v.invalid(f"status.{field}", status[field], "must be a valid IP address"))
+        for i, entry in enumerate(dicts(status.get("podIPs"))):
+            if not _is_ip(entry.get("ip")):
+                out.append(v.invalid(f"status.podIPs[{i}].ip", entry.get("ip"), "must be a valid IP address"))
         return out
 
     def graceful_delete_seconds(self, obj: Object) -> int | None:
@@ -134,10 +177,12 @@ class PodStrategy(KindStrategy):
         if not get(obj, "spec", "nodeName") or get(obj, "status", "phase") in ("Succeeded", "Failed"):
             return 0
         seconds = get(obj, "spec", "terminationGracePeriodSeconds", default=30)
-        return max(int(seconds), 1) if isinstance(seconds, int) else 30
+        if isinstance(seconds, bool) or not isinstance(seconds, int):
+            return 30
+        return seconds if seconds >= 0 else 1
 
     def field_values(self, obj: Object) -> dict[str, str]:
-        pod_ips = [ip.get("ip", "") for ip in get(obj, "status", "podIPs", default=[]) if isinstance(ip, dict)]
+        pod_ips = [ip.get("ip", "") for ip in get_dicts(obj, "status", "podIPs") if isinstance(ip, dict)]
         return {
             "spec.nodeName": str(get(obj, "spec", "nodeName", default="")),
             "spec.restartPolicy": str(get(obj, "spec", "restartPolicy", default="")),
@@ -167,13 +212,13 @@ class PodStrategy(KindStrategy):
 
     def row(self, obj: Object, now: float) -> list[Any]:
         ready, status, restarts = pod_status_cells(obj, now)
-        gates = get(obj, "spec", "readinessGates", default=[])
+        gates = get_dicts(obj, "spec", "readinessGates")
         gates_cell = NONE
         if gates:
-            true = {c.get("type") for c in get(obj, "status", "conditions", default=[])
+            true = {c.get("type") for c in get_dicts(obj, "status", "conditions")
                     if isinstance(c, dict) and c.get("status") == "True"}
             gates_cell = f"{sum(1 for g in gates if g.get('conditionType') in true)}/{len(gates)}"
-        pod_ips = get(obj, "status", "podIPs", default=[])
+        pod_ips = get_dicts(obj, "status", "podIPs")
         ip = (pod_ips[0].get("ip") if pod_ips and isinstance(pod_ips[0], dict) else None) or \
             get(obj, "status", "podIP", default="")
         return [get(obj, "metadata", "name", default=""), ready, status, restarts, age(obj, now),
@@ -181,8 +226,41 @@ class PodStrategy(KindStrategy):
                 get(obj, "status", "nominatedNodeName", default="") or NONE, gates_cell]
 
 
+POD_PHASES = ("Pending", "Running", "Succeeded", "Failed", "Unknown")
+
+
+def _is_ip(value: Any) -> bool:
+    try:
+        ipaddress.ip_address(value)
+    except ValueError:
+        return False
+    return True
+
+
+class PodTemplateStrategy(PlainStrategy):
+    """core/v1 PodTemplates: a template with pod defaults; no status, but a generation."""
+
+    tracks_generation = True
+
+    def default(self, obj: Object) -> None:
+        default_template(obj.get("template"))
+
+    def validate_spec(self, obj: Object) -> Causes:
+        return validate_template(obj.get("template"), "template", restart_policies=RESTART_POLICIES)
+
+    def columns(self) -> list[Column]:
+        return [NAME_COLUMN, Column("Containers", description="Names of each container in the template."),
+                Column("Images", description="Images referenced by each container in the template."),
+                Column("Pod Labels", description="The labels for the pod template.")]
+
+    def row(self, obj: Object, now: float) -> list[Any]:
+        template_spec = get(obj, "template", "spec")
+        return [name_of(obj), containers_cell(template_spec), images_cell(template_spec),
+                map_selector_string(get(obj, "template", "metadata", "labels"))]
+
+
 def _finished_at(state: dict[str, Any]) -> float:
-    finished = (state.get("lastState") or {}).get("terminated", {}) or {}
+    finished = mapping(mapping(state.get("lastState")).get("terminated"))
     try:
         return parse_rfc3339(finished["finishedAt"]) if finished.get("finishedAt") else 0.0
     except ValueError:
@@ -191,32 +269,33 @@ def _finished_at(state: dict[str, Any]) -> float:
 
 def pod_status_cells(pod: Object, now: float) -> tuple[str, str, str]:
     """READY, STATUS and RESTARTS, computed the way kubectl's pod printer does."""
-    pod_spec = pod.get("spec") or {}
-    status = pod.get("status") or {}
-    init_specs = pod_spec.get("initContainers") or []
-    sidecars = {c.get("name") for c in init_specs if isinstance(c, dict) and c.get("restartPolicy") == "Always"}
-    total = len(pod_spec.get("containers") or []) + len(sidecars)
+    pod_spec = mapping(pod.get("spec"))
+    status = mapping(pod.get("status"))
+    init_specs = dicts(pod_spec.get("initContainers"))
+    sidecars = {text(c.get("name")) for c in init_specs if c.get("restartPolicy") == "Always"}
+    total = len(dicts(pod_spec.get("containers"))) + len(sidecars)
     ready = restarts = sidecar_restarts = 0
-    last_restart = 0.0
+    last_restart = sidecar_last_restart = 0.0
     reason = status.get("reason") or status.get("phase") or ""
-    conditions = [c for c in status.get("conditions") or [] if isinstance(c, dict)]
+    conditions = [c for c in dicts(status.get("conditions")) if isinstance(c, dict)]
     for cond in conditions:
         if cond.get("type") == "PodScheduled" and cond.get("reason") == "SchedulingGated":
             reason = "SchedulingGated"
     initializing = False
-    for i, cs in enumerate(status.get("initContainerStatuses") or []):
+    for i, cs in enumerate(dicts(status.get("initContainerStatuses"))):
         restarts += int(cs.get("restartCount") or 0)
         last_restart = max(last_restart, _finished_at(cs))
-        state = cs.get("state") or {}
+        state = mapping(cs.get("state"))
         terminated, waiting = state.get("terminated"), state.get("waiting")
-        sidecar = cs.get("name") in sidecars
+        sidecar = text(cs.get("name")) in sidecars
         if sidecar:
             sidecar_restarts += int(cs.get("restartCount") or 0)
-            if cs.get("started") and cs.get("ready"):
-                ready += 1
+            sidecar_last_restart = max(sidecar_last_restart, _finished_at(cs))
         if terminated is not None and int(terminated.get("exitCode") or 0) == 0:
             continue
         if sidecar and cs.get("started"):
+            if cs.get("ready"):
+                ready += 1
             continue
         if terminated is not None:
             if terminated.get("reason"):
@@ -234,11 +313,12 @@ def pod_status_cells(pod: Object, now: float) -> tuple[str, str, str]:
     initialized = any(c.get("type") == "Initialized" and c.get("status") == "True" for c in conditions)
     if not initializing or initialized:
         restarts = sidecar_restarts
+        last_restart = sidecar_last_restart
         running = False
-        for cs in reversed(status.get("containerStatuses") or []):
+        for cs in reversed(dicts(status.get("containerStatuses"))):
             restarts += int(cs.get("restartCount") or 0)
             last_restart = max(last_restart, _finished_at(cs))
-            state = cs.get("state") or {}
+            state = mapping(cs.get("state"))
             terminated, waiting = state.get("terminated"), state.get("waiting")
             if waiting is not None and waiting.get("reason"):
                 reason = waiting["reason"]
@@ -253,7 +333,7 @@ def pod_status_cells(pod: Object, now: float) -> tuple[str, str, str]:
         if reason == "Completed" and running:
             has_ready = any(c.get("type") == "Ready" and c.get("status") == "True" for c in conditions)
             reason = "Running" if has_ready else "NotReady"
-    deleting = bool((pod.get("metadata") or {}).get("deletionTimestamp"))
+    deleting = bool(mapping(pod.get("metadata")).get("deletionTimestamp"))
     if deleting and status.get("reason") == "NodeLost":
         reason = "Unknown"
     elif deleting and status.get("phase") not in ("Succeeded", "Failed"):

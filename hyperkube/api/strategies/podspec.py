@@ -10,7 +10,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from hyperkube.api.strategies.common import parse_quantity, validate_resource_list
+from hyperkube.api.strategies.common import (
+    dicts,
+    ensure_map,
+    mapping,
+    parse_quantity,
+    text,
+    validate_resource_list,
+)
 from hyperkube.machinery import validation as v
 
 Causes = list[dict[str, str]]
@@ -55,20 +62,20 @@ def _default_container(container: dict[str, Any], host_network: bool) -> None:
         container["imagePullPolicy"] = default_pull_policy(str(container.get("image") or ""))
     container.setdefault("terminationMessagePath", "/dev/termination-log")
     container.setdefault("terminationMessagePolicy", "File")
-    container.setdefault("resources", {})
-    for port in container.get("ports") or []:
+    ensure_map(container, "resources")
+    for port in dicts(container.get("ports")):
         if isinstance(port, dict):
             port.setdefault("protocol", "TCP")
             if host_network and port.get("containerPort") and not port.get("hostPort"):
                 port["hostPort"] = port["containerPort"]
-    for env in container.get("env") or []:
-        ref = env.get("valueFrom", {}).get("fieldRef") if isinstance(env, dict) else None
+    for env in dicts(container.get("env")):
+        ref = mapping(env.get("valueFrom")).get("fieldRef")
         if isinstance(ref, dict):
             ref.setdefault("apiVersion", "v1")
     for probe in ("livenessProbe", "readinessProbe", "startupProbe"):
         _default_probe(container.get(probe))
     for hook in ("postStart", "preStop"):
-        handler = (container.get("lifecycle") or {}).get(hook)
+        handler = mapping(container.get("lifecycle")).get(hook)
         if isinstance(handler, dict) and isinstance(handler.get("httpGet"), dict):
             handler["httpGet"].setdefault("scheme", "HTTP")
 
@@ -98,26 +105,25 @@ def default_pod_spec(spec: dict[str, Any]) -> None:
         spec["serviceAccountName"] = spec["serviceAccount"]
     host_network = bool(spec.get("hostNetwork"))
     for group in ("initContainers", "containers", "ephemeralContainers"):
-        for container in spec.get(group) or []:
+        for container in dicts(spec.get(group)):
             if isinstance(container, dict):
                 _default_container(container, host_network)
-    for volume in spec.get("volumes") or []:
+    for volume in dicts(spec.get("volumes")):
         if isinstance(volume, dict):
             _default_volume(volume)
 
 
-def _validate_ports(ports: Any, path: str) -> Causes:
+def _validate_ports(ports: Any, path: str, host_network: bool) -> Causes:
     out: Causes = []
     names: set[str] = set()
-    for i, port in enumerate(ports or []):
-        if not isinstance(port, dict):
-            continue
+    for i, port in enumerate(dicts(ports)):
         p = f"{path}[{i}]"
-        if port.get("name"):
-            out += v.checked(f"{p}.name", port["name"], v.port_name)
-            if port["name"] in names:
-                out.append(v.duplicate(f"{p}.name", port["name"]))
-            names.add(port["name"])
+        name = port.get("name")
+        if name:
+            out += v.checked(f"{p}.name", name, v.port_name)
+            if text(name) in names:
+                out.append(v.duplicate(f"{p}.name", name))
+            names.add(text(name))
         if "containerPort" not in port:
             out.append(v.required(f"{p}.containerPort"))
         else:
@@ -125,7 +131,74 @@ def _validate_ports(ports: Any, path: str) -> Causes:
                     for m in v.port_number(port["containerPort"])]
         if port.get("hostPort"):
             out += [v.invalid(f"{p}.hostPort", port["hostPort"], m) for m in v.port_number(port["hostPort"])]
+            if host_network and port.get("hostPort") != port.get("containerPort"):
+                out.append(v.invalid(f"{p}.hostPort", port["hostPort"],
+                                     "must match `containerPort` when `hostNetwork` is true"))
         out += v.enum(f"{p}.protocol", port.get("protocol"), PROTOCOLS)
+    return out
+
+
+PROBE_HANDLERS = ("exec", "httpGet", "tcpSocket", "grpc")
+
+
+def _validate_probe(probe: Any, path: str, *, success_must_be_one: bool) -> Causes:
+    if probe is None:
+        return []
+    if not isinstance(probe, dict):
+        return [v.invalid(path, probe, "must be an object")]
+    handlers = [h for h in PROBE_HANDLERS if probe.get(h) is not None]
+    out: Causes = []
+    if not handlers:
+        out.append(v.required(path, "must specify a handler type"))
+    elif len(handlers) > 1:
+        out.append(v.forbidden(f"{path}.{handlers[1]}", "may not specify more than 1 handler type"))
+    for field in ("initialDelaySeconds", "timeoutSeconds", "periodSeconds", "successThreshold", "failureThreshold"):
+        out += v.non_negative(f"{path}.{field}", probe.get(field))
+    if success_must_be_one and probe.get("successThreshold") not in (None, 1):
+        out.append(v.invalid(f"{path}.successThreshold", probe.get("successThreshold"), "must be 1"))
+    http = probe.get("httpGet")
+    if isinstance(http, dict):
+        port = http.get("port")
+        if port is None:
+            out.append(v.required(f"{path}.httpGet.port"))
+        elif isinstance(port, str):
+            out += v.checked(f"{path}.httpGet.port", port, v.port_name)
+        else:
+            out += [v.invalid(f"{path}.httpGet.port", port, m) for m in v.port_number(port)]
+        out += v.enum(f"{path}.httpGet.scheme", http.get("scheme"), ("HTTP", "HTTPS"))
+    exec_ = probe.get("exec")
+    if isinstance(exec_, dict) and not exec_.get("command"):
+        out.append(v.required(f"{path}.exec.command"))
+    return out
+
+
+def _validate_env(env: Any, path: str) -> Causes:
+    out: Causes = []
+    for i, item in enumerate(dicts(env)):
+        p = f"{path}[{i}]"
+        if not item.get("name"):
+            out.append(v.required(f"{p}.name"))
+        else:
+            out += v.checked(f"{p}.name", item["name"], v.env_var_name)
+        source = item.get("valueFrom")
+        if source is None:
+            continue
+        if item.get("value"):
+            out.append(v.invalid(f"{p}.valueFrom", "", "may not be specified when `value` is not empty"))
+        kinds = [k for k in ("fieldRef", "resourceFieldRef", "configMapKeyRef", "secretKeyRef", "fileKeyRef")
+                 if mapping(source).get(k) is not None]
+        if not kinds:
+            out.append(v.invalid(f"{p}.valueFrom", "", "must specify one of: `fieldRef`, `resourceFieldRef`, "
+                                 "`configMapKeyRef` or `secretKeyRef`"))
+        elif len(kinds) > 1:
+            out.append(v.invalid(f"{p}.valueFrom", "", "may not have more than one field specified at a time"))
+        for ref in ("configMapKeyRef", "secretKeyRef"):
+            selector = mapping(source).get(ref)
+            if isinstance(selector, dict) and not selector.get("key"):
+                out.append(v.required(f"{p}.valueFrom.{ref}.key"))
+        field_ref = mapping(source).get("fieldRef")
+        if isinstance(field_ref, dict) and not field_ref.get("fieldPath"):
+            out.append(v.required(f"{p}.valueFrom.fieldRef.fieldPath"))
     return out
 
 
@@ -134,8 +207,8 @@ def _validate_resources(resources: Any, path: str) -> Causes:
         return []
     out = validate_resource_list(resources.get("limits"), f"{path}.limits")
     out += validate_resource_list(resources.get("requests"), f"{path}.requests")
-    limits = resources.get("limits") or {}
-    for name, qty in (resources.get("requests") or {}).items():
+    limits = mapping(resources.get("limits"))
+    for name, qty in mapping(resources.get("requests")).items():
         if name in limits:
             request, limit = parse_quantity(qty), parse_quantity(limits[name])
             if request is not None and limit is not None and request > limit:
@@ -144,7 +217,8 @@ def _validate_resources(resources: Any, path: str) -> Causes:
     return out
 
 
-def _validate_container(c: dict[str, Any], path: str, volumes: set[str], for_pod: bool) -> Causes:
+def _validate_container(c: dict[str, Any], path: str, volumes: set[str], *, for_pod: bool, group: str,
+                        host_network: bool) -> Causes:
     out: Causes = []
     if not c.get("name"):
         out.append(v.required(f"{path}.name"))
@@ -158,30 +232,35 @@ def _validate_container(c: dict[str, Any], path: str, volumes: set[str], for_pod
     out += v.enum(f"{path}.imagePullPolicy", c.get("imagePullPolicy"), PULL_POLICIES)
     out += v.enum(f"{path}.terminationMessagePolicy", c.get("terminationMessagePolicy"),
                   ("File", "FallbackToLogsOnError"))
-    out += _validate_ports(c.get("ports"), f"{path}.ports")
-    for i, env in enumerate(c.get("env") or []):
-        if isinstance(env, dict):
-            if not env.get("name"):
-                out.append(v.required(f"{path}.env[{i}].name"))
-            else:
-                out += v.checked(f"{path}.env[{i}].name", env["name"], v.env_var_name)
-            if env.get("value") and env.get("valueFrom"):
-                out.append(v.invalid(f"{path}.env[{i}].valueFrom", "",
-                                     "may not be specified when `value` is not empty"))
-    mount_paths: set[str] = set()
-    for i, mount in enumerate(c.get("volumeMounts") or []):
-        if not isinstance(mount, dict):
+    out += _validate_ports(c.get("ports"), f"{path}.ports", host_network)
+    out += _validate_env(c.get("env"), f"{path}.env")
+    sidecar = group == "initContainers" and c.get("restartPolicy") == "Always"
+    if group == "initContainers":
+        out += v.enum(f"{path}.restartPolicy", c.get("restartPolicy"), ("Always",))
+    elif c.get("restartPolicy") is not None and group == "ephemeralContainers":
+        out.append(v.forbidden(f"{path}.restartPolicy", "may not be set for ephemeral containers"))
+    for probe in ("livenessProbe", "readinessProbe", "startupProbe"):
+        if c.get(probe) is None:
             continue
+        if group == "ephemeralContainers" or (group == "initContainers" and not sidecar):
+            out.append(v.forbidden(f"{path}.{probe}", "may not be set for init containers without "
+                                   "restartPolicy=Always" if group == "initContainers" else
+                                   "may not be set for ephemeral containers"))
+            continue
+        out += _validate_probe(c[probe], f"{path}.{probe}", success_must_be_one=probe != "readinessProbe")
+    mount_paths: set[str] = set()
+    for i, mount in enumerate(dicts(c.get("volumeMounts"))):
         mp = f"{path}.volumeMounts[{i}]"
         if not mount.get("name"):
             out.append(v.required(f"{mp}.name"))
-        elif mount["name"] not in volumes:
+        elif text(mount["name"]) not in volumes:
             out.append(v.not_found(f"{mp}.name", mount["name"]))
-        if not mount.get("mountPath"):
+        mount_path = text(mount.get("mountPath"))
+        if not mount_path:
             out.append(v.required(f"{mp}.mountPath"))
-        elif mount["mountPath"] in mount_paths:
-            out.append(v.invalid(f"{mp}.mountPath", mount["mountPath"], "must be unique"))
-        mount_paths.add(mount.get("mountPath", ""))
+        elif mount_path in mount_paths:
+            out.append(v.invalid(f"{mp}.mountPath", mount_path, "must be unique"))
+        mount_paths.add(mount_path)
     out += _validate_resources(c.get("resources"), f"{path}.resources")
     return out
 
@@ -189,7 +268,7 @@ def _validate_container(c: dict[str, Any], path: str, volumes: set[str], for_pod
 def _validate_volumes(volumes: Any, path: str) -> tuple[Causes, set[str]]:
     out: Causes = []
     names: set[str] = set()
-    for i, volume in enumerate(volumes or []):
+    for i, volume in enumerate(dicts(volumes)):
         if not isinstance(volume, dict):
             continue
         p = f"{path}[{i}]"
@@ -198,9 +277,9 @@ def _validate_volumes(volumes: Any, path: str) -> tuple[Causes, set[str]]:
             out.append(v.required(f"{p}.name"))
         else:
             out += v.checked(f"{p}.name", name, v.dns1123_label)
-            if name in names:
+            if text(name) in names:
                 out.append(v.duplicate(f"{p}.name", name))
-            names.add(name)
+            names.add(text(name))
         sources = [s for s in VOLUME_SOURCES if s in volume]
         if not sources:
             out.append(v.required(p, "must specify a volume type"))
@@ -211,8 +290,8 @@ def _validate_volumes(volumes: Any, path: str) -> tuple[Causes, set[str]]:
             out.append(v.required(f"{p}.persistentVolumeClaim.claimName"))
         for kind, key in (("configMap", "name"), ("secret", "secretName")):
             src = volume.get(kind)
-            if isinstance(src, dict) and kind == "secret" and not src.get(key):
-                out.append(v.required(f"{p}.secret.secretName"))
+            if isinstance(src, dict) and not src.get(key):
+                out.append(v.required(f"{p}.{kind}.{key}"))
         host = volume.get("hostPath")
         if isinstance(host, dict) and not host.get("path"):
             out.append(v.required(f"{p}.hostPath.path"))
@@ -228,16 +307,25 @@ def validate_pod_spec(spec: Any, path: str = "spec", *, for_pod: bool = False) -
     if not containers:
         out.append(v.required(f"{path}.containers"))
     seen: set[str] = set()
+    host_ports: set[str] = set()
+    host_network = bool(spec.get("hostNetwork"))
     for group in ("initContainers", "containers", "ephemeralContainers"):
-        for i, c in enumerate(spec.get(group) or []):
-            if not isinstance(c, dict):
-                continue
+        for i, c in enumerate(dicts(spec.get(group))):
             cpath = f"{path}.{group}[{i}]"
-            out += _validate_container(c, cpath, volumes, for_pod)
-            name = c.get("name")
+            out += _validate_container(c, cpath, volumes, for_pod=for_pod, group=group, host_network=host_network)
+            name = text(c.get("name"))
             if name and name in seen:
                 out.append(v.duplicate(f"{cpath}.name", name))
-            seen.add(name or "")
+            seen.add(name)
+            if group == "ephemeralContainers":
+                continue
+            for j, port in enumerate(dicts(c.get("ports"))):
+                host_port = port.get("hostPort")
+                if host_port:
+                    key = f"{host_port}/{text(port.get('protocol')) or 'TCP'}"
+                    if key in host_ports:
+                        out.append(v.duplicate(f"{cpath}.ports[{j}].hostPort", key))
+                    host_ports.add(key)
     out += v.enum(f"{path}.restartPolicy", spec.get("restartPolicy"), RESTART_POLICIES)
     dns = spec.get("dnsPolicy")
     out += v.enum(f"{path}.dnsPolicy", dns, DNS_POLICIES)
@@ -253,7 +341,7 @@ def validate_pod_spec(spec: Any, path: str = "spec", *, for_pod: bool = False) -
         if spec.get(field):
             out += v.checked(f"{path}.{field}", spec[field], check)
     out += v.validate_labels(spec.get("nodeSelector"), f"{path}.nodeSelector")
-    for i, tol in enumerate(spec.get("tolerations") or []):
+    for i, tol in enumerate(dicts(spec.get("tolerations"))):
         if not isinstance(tol, dict):
             continue
         op = tol.get("operator") or "Equal"
@@ -274,7 +362,7 @@ def validate_template(template: Any, path: str, *, restart_policies: tuple[str, 
     """A PodTemplateSpec inside a workload: its labels, its pod spec, the restart policies allowed."""
     if not isinstance(template, dict):
         return [v.required(path)]
-    meta = template.get("metadata") or {}
+    meta = mapping(template.get("metadata"))
     out = v.validate_labels(meta.get("labels"), f"{path}.metadata.labels")
     out += v.validate_annotations(meta.get("annotations"), f"{path}.metadata.annotations")
     pod_spec = template.get("spec")

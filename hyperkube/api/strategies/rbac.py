@@ -9,11 +9,10 @@ from __future__ import annotations
 from typing import Any
 
 from hyperkube.api.registry import AGE_COLUMN, NAME_COLUMN, Column, Object
-from hyperkube.api.strategies.base import Causes, PlainStrategy, get
-from hyperkube.api.strategies.common import selector_is_empty, validate_label_selector
+from hyperkube.api.strategies.base import Causes, PlainStrategy, dicts, get, mapping, text
+from hyperkube.api.strategies.common import age, selector_is_empty, validate_label_selector
 from hyperkube.api.strategies.core import CREATED_AT, created_at_row
 from hyperkube.machinery import validation as v
-from hyperkube.machinery.durations import age
 
 RBAC_GROUP = "rbac.authorization.k8s.io"
 
@@ -24,7 +23,7 @@ class _RBACStrategy(PlainStrategy):
 
 def validate_rules(rules: Any, *, namespaced: bool) -> Causes:
     out: Causes = []
-    for i, rule in enumerate(rules or []):
+    for i, rule in enumerate(dicts(rules)):
         if not isinstance(rule, dict):
             continue
         p = f"rules[{i}]"
@@ -63,7 +62,7 @@ class ClusterRoleStrategy(RoleStrategy):
         out = validate_rules(obj.get("rules"), namespaced=False)
         aggregation = obj.get("aggregationRule")
         if isinstance(aggregation, dict):
-            selectors = aggregation.get("clusterRoleSelectors") or []
+            selectors = dicts(aggregation.get("clusterRoleSelectors"))
             if not selectors:
                 out.append(v.required("aggregationRule.clusterRoleSelectors"))
             for i, selector in enumerate(selectors):
@@ -77,7 +76,7 @@ class RoleBindingStrategy(_RBACStrategy):
     role_kinds: tuple[str, ...] = ("Role", "ClusterRole")
 
     def default(self, obj: Object) -> None:
-        for subject in obj.get("subjects") or []:
+        for subject in dicts(obj.get("subjects")):
             if isinstance(subject, dict) and "apiGroup" not in subject:
                 subject["apiGroup"] = RBAC_GROUP if subject.get("kind") in ("User", "Group") else ""
 
@@ -94,7 +93,7 @@ class RoleBindingStrategy(_RBACStrategy):
                 out.append(v.required("roleRef.name"))
             else:
                 out += v.checked("roleRef.name", ref["name"], v.path_segment_name)
-        for i, subject in enumerate(obj.get("subjects") or []):
+        for i, subject in enumerate(dicts(obj.get("subjects"))):
             if not isinstance(subject, dict):
                 continue
             p = f"subjects[{i}]"
@@ -126,15 +125,16 @@ class RoleBindingStrategy(_RBACStrategy):
 
     def row(self, obj: Object, now: float) -> list[Any]:
         users, groups, accounts = [], [], []
-        for subject in obj.get("subjects") or []:
-            kind, name = subject.get("kind"), subject.get("name", "")
+        for subject in dicts(obj.get("subjects")):
+            kind, name = subject.get("kind"), text(subject.get("name"))
             if kind == "User":
                 users.append(name)
             elif kind == "Group":
                 groups.append(name)
             elif kind == "ServiceAccount":
-                accounts.append(f"{subject['namespace']}/{name}" if subject.get("namespace") else name)
-        ref = obj.get("roleRef") or {}
+                namespace = text(subject.get("namespace"))
+                accounts.append(f"{namespace}/{name}" if namespace else name)
+        ref = mapping(obj.get("roleRef"))
         return [get(obj, "metadata", "name", default=""), f"{ref.get('kind', '')}/{ref.get('name', '')}",
                 age(obj, now), ", ".join(users), ", ".join(groups), ", ".join(accounts)]
 

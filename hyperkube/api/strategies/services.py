@@ -8,13 +8,24 @@ objects); this strategy only defaults, validates, carries allocated values over 
 from __future__ import annotations
 
 import copy
+import ipaddress
 from typing import Any
 
 from hyperkube.api.registry import AGE_COLUMN, NAME_COLUMN, Column, Object
-from hyperkube.api.strategies.base import Causes, KindStrategy, PlainStrategy, get, spec
-from hyperkube.api.strategies.common import NONE, map_selector_string, more_list
+from hyperkube.api.strategies.base import (
+    Causes,
+    KindStrategy,
+    PlainStrategy,
+    dicts,
+    get,
+    get_dicts,
+    mapping,
+    seq,
+    spec,
+    text,
+)
+from hyperkube.api.strategies.common import NONE, age, map_selector_string, more_list
 from hyperkube.machinery import validation as v
-from hyperkube.machinery.durations import age
 
 SERVICE_TYPES = ("ClusterIP", "NodePort", "LoadBalancer", "ExternalName")
 PROTOCOLS = ("TCP", "UDP", "SCTP")
@@ -31,7 +42,7 @@ class ServiceStrategy(KindStrategy):
         s.setdefault("sessionAffinity", "None")
         if s["sessionAffinity"] == "ClientIP":
             s.setdefault("sessionAffinityConfig", {"clientIP": {"timeoutSeconds": 10800}})
-        for port in s.get("ports") or []:
+        for port in dicts(s.get("ports")):
             if isinstance(port, dict):
                 port.setdefault("protocol", "TCP")
                 if port.get("targetPort") in (None, "", 0) and port.get("port") is not None:
@@ -54,18 +65,18 @@ class ServiceStrategy(KindStrategy):
 
     def prepare_for_update(self, new: Object, old: Object) -> None:
         """Keep what the server allocated when the new body leaves it out."""
-        new_spec, old_spec = spec(new), old.get("spec") or {}
+        new_spec, old_spec = spec(new), mapping(old.get("spec"))
         same_type = new_spec.get("type", "ClusterIP") == old_spec.get("type")
         if same_type or new_spec.get("type") not in ("ExternalName",):
             for field in ("clusterIP", "clusterIPs", "ipFamilies", "ipFamilyPolicy"):
                 if field in old_spec and not new_spec.get(field) and old_spec.get("type") != "ExternalName":
                     new_spec[field] = copy.deepcopy(old_spec[field])
         if new_spec.get("type") in ("NodePort", "LoadBalancer"):
-            old_ports = {(p.get("port"), p.get("protocol", "TCP")): p.get("nodePort")
-                         for p in old_spec.get("ports") or [] if isinstance(p, dict)}
-            for port in new_spec.get("ports") or []:
-                if isinstance(port, dict) and not port.get("nodePort"):
-                    node_port = old_ports.get((port.get("port"), port.get("protocol", "TCP")))
+            old_ports = {(repr(p.get("port")), repr(p.get("protocol", "TCP"))): p.get("nodePort")
+                         for p in dicts(old_spec.get("ports"))}
+            for port in dicts(new_spec.get("ports")):
+                if not port.get("nodePort"):
+                    node_port = old_ports.get((repr(port.get("port")), repr(port.get("protocol", "TCP"))))
                     if node_port:
                         port["nodePort"] = node_port
             if old_spec.get("healthCheckNodePort") and not new_spec.get("healthCheckNodePort"):
@@ -73,11 +84,11 @@ class ServiceStrategy(KindStrategy):
         super().prepare_for_update(new, old)
 
     def validate_spec(self, obj: Object) -> Causes:
-        s = obj.get("spec") or {}
+        s = mapping(obj.get("spec"))
         out: Causes = v.enum("spec.type", s.get("type"), SERVICE_TYPES)
         out += v.enum("spec.sessionAffinity", s.get("sessionAffinity"), ("None", "ClientIP"))
         kind = s.get("type", "ClusterIP")
-        ports = s.get("ports") or []
+        ports = dicts(s.get("ports"))
         if kind == "ExternalName":
             if not s.get("externalName"):
                 out.append(v.required("spec.externalName"))
@@ -113,17 +124,18 @@ class ServiceStrategy(KindStrategy):
                 if kind not in ("NodePort", "LoadBalancer"):
                     out.append(v.forbidden(f"{p}.nodePort", "may not be used when `type` is 'ClusterIP'"))
                 out += [v.invalid(f"{p}.nodePort", port["nodePort"], m) for m in v.port_number(port["nodePort"])]
-            key = (port.get("port"), port.get("protocol", "TCP"))
+            key = (repr(port.get("port")), repr(port.get("protocol", "TCP")))
             if key in seen:
-                out.append(v.duplicate(p, {"port": key[0], "protocol": key[1]}))
+                out.append(v.duplicate(p, {"port": port.get("port"), "protocol": port.get("protocol", "TCP")}))
             seen.add(key)
         out += v.validate_labels(s.get("selector"), "spec.selector")
+        out += _validate_addresses(s, kind)
         if kind == "LoadBalancer" and s.get("clusterIP") == "None":
             out.append(v.invalid("spec.clusterIP", "None", "may not be set to 'None' for LoadBalancer services"))
         return out
 
     def validate_spec_update(self, new: Object, old: Object) -> Causes:
-        new_spec, old_spec = new.get("spec") or {}, old.get("spec") or {}
+        new_spec, old_spec = mapping(new.get("spec")), mapping(old.get("spec"))
         old_ip = old_spec.get("clusterIP")
         if (old_ip and old_spec.get("type") != "ExternalName" and new_spec.get("type") != "ExternalName"
                 and new_spec.get("clusterIP") != old_ip):
@@ -143,14 +155,54 @@ class ServiceStrategy(KindStrategy):
                        "values matching this selector.")]
 
     def row(self, obj: Object, now: float) -> list[Any]:
-        s = obj.get("spec") or {}
-        return [get(obj, "metadata", "name", default=""), s.get("type", ""), s.get("clusterIP") or NONE,
+        s = mapping(obj.get("spec"))
+        cluster_ips = seq(s.get("clusterIPs")) or [s.get("clusterIP")]
+        return [get(obj, "metadata", "name", default=""), s.get("type", ""), text(cluster_ips[0]) or NONE,
                 external_ip(obj), service_ports(s), age(obj, now), map_selector_string(s.get("selector"))]
+
+
+def _is_ip(value: Any) -> bool:
+    try:
+        ipaddress.ip_address(value)
+    except ValueError:
+        return False
+    return True
+
+
+def _validate_addresses(s: dict[str, Any], kind: Any) -> Causes:
+    """clusterIP(s), externalIPs, IP families and traffic policies."""
+    out: Causes = []
+    cluster_ip = s.get("clusterIP")
+    if kind == "ExternalName":
+        if cluster_ip not in (None, ""):
+            out.append(v.forbidden("spec.clusterIPs", "may not be set for ExternalName services"))
+    elif cluster_ip not in (None, "", "None") and not _is_ip(cluster_ip):
+        out.append(v.invalid("spec.clusterIPs[0]", cluster_ip, "must be a valid IP address, (e.g. 10.9.8.7 or "
+                             "2001:db8::ffff)"))
+    ips = seq(s.get("clusterIPs"))
+    if ips and cluster_ip and ips[0] != cluster_ip:
+        out.append(v.invalid("spec.clusterIPs", ips, "first value must match `clusterIP`"))
+    for i, ip in enumerate(seq(s.get("externalIPs"))):
+        if not _is_ip(ip):
+            out.append(v.invalid(f"spec.externalIPs[{i}]", ip, "must be a valid IP address, (e.g. 10.9.8.7 or "
+                                 "2001:db8::ffff)"))
+    for i, family in enumerate(seq(s.get("ipFamilies"))):
+        out += v.enum(f"spec.ipFamilies[{i}]", family, ("IPv4", "IPv6"), allow_empty=False)
+    out += v.enum("spec.ipFamilyPolicy", s.get("ipFamilyPolicy"),
+                  ("SingleStack", "PreferDualStack", "RequireDualStack"))
+    out += v.enum("spec.internalTrafficPolicy", s.get("internalTrafficPolicy"), ("Cluster", "Local"))
+    policy = s.get("externalTrafficPolicy")
+    if policy not in (None, "") and kind not in ("NodePort", "LoadBalancer"):
+        out.append(v.invalid("spec.externalTrafficPolicy", policy,
+                             "may only be set when `type` is 'NodePort' or 'LoadBalancer'"))
+    else:
+        out += v.enum("spec.externalTrafficPolicy", policy, ("Cluster", "Local"))
+    return out
 
 
 def service_ports(s: dict[str, Any]) -> str:
     cells = []
-    for port in s.get("ports") or []:
+    for port in dicts(s.get("ports")):
         if not isinstance(port, dict):
             continue
         if port.get("nodePort"):
@@ -161,19 +213,23 @@ def service_ports(s: dict[str, Any]) -> str:
 
 
 def external_ip(service: Object) -> str:
-    s = service.get("spec") or {}
+    s = mapping(service.get("spec"))
     kind = s.get("type", "ClusterIP")
-    external = [ip for ip in s.get("externalIPs") or []]
+    external = [str(ip) for ip in seq(s.get("externalIPs"))]
     if kind in ("ClusterIP", "NodePort"):
         return ",".join(external) or NONE
     if kind == "LoadBalancer":
-        ingress = get(service, "status", "loadBalancer", "ingress", default=[])
-        found = [i.get("ip") or i.get("hostname") for i in ingress if isinstance(i, dict)]
-        found = [f for f in found if f] + external
+        found = load_balancer_addresses(get_dicts(service, "status", "loadBalancer", "ingress")) + external
         return ",".join(found) or "<pending>"
     if kind == "ExternalName":
         return s.get("externalName", "")
     return "<unknown>"
+
+
+def load_balancer_addresses(ingress: Any) -> list[str]:
+    """IPs (or hostnames when no IP) of load-balancer ingress points, sorted and unique."""
+    found = {text(i.get("ip")) or text(i.get("hostname")) for i in dicts(ingress)}
+    return sorted(f for f in found if f)
 
 
 class EndpointsStrategy(PlainStrategy):
@@ -181,14 +237,14 @@ class EndpointsStrategy(PlainStrategy):
 
     def validate_spec(self, obj: Object) -> Causes:
         out: Causes = []
-        for i, subset in enumerate(obj.get("subsets") or []):
+        for i, subset in enumerate(dicts(obj.get("subsets"))):
             if not isinstance(subset, dict):
                 continue
             for kind in ("addresses", "notReadyAddresses"):
-                for j, addr in enumerate(subset.get(kind) or []):
+                for j, addr in enumerate(dicts(subset.get(kind))):
                     if isinstance(addr, dict) and not addr.get("ip"):
                         out.append(v.required(f"subsets[{i}].{kind}[{j}].ip"))
-            for j, port in enumerate(subset.get("ports") or []):
+            for j, port in enumerate(dicts(subset.get("ports"))):
                 if isinstance(port, dict):
                     out += [v.invalid(f"subsets[{i}].ports[{j}].port", port.get("port"), m)
                             for m in v.port_number(port.get("port"))]
@@ -196,8 +252,8 @@ class EndpointsStrategy(PlainStrategy):
         return out
 
     def default(self, obj: Object) -> None:
-        for subset in obj.get("subsets") or []:
-            for port in (subset or {}).get("ports") or []:
+        for subset in dicts(obj.get("subsets")):
+            for port in dicts(mapping(subset).get("ports")):
                 if isinstance(port, dict):
                     port.setdefault("protocol", "TCP")
 
@@ -205,36 +261,42 @@ class EndpointsStrategy(PlainStrategy):
         return [NAME_COLUMN, Column("Endpoints", description="Endpoints of the service"), AGE_COLUMN]
 
     def row(self, obj: Object, now: float) -> list[Any]:
-        cells: list[str] = []
-        total = 0
-        for subset in obj.get("subsets") or []:
-            ports = [p.get("port") for p in subset.get("ports") or []] or [None]
-            for addr in subset.get("addresses") or []:
-                for port in ports:
-                    total += 1
-                    if len(cells) < 3:
-                        cells.append(f"{addr.get('ip')}:{port}" if port is not None else str(addr.get("ip")))
-        text = ",".join(cells) or NONE
-        if total > 3:
-            text += f" + {total - 3} more..."
-        return [get(obj, "metadata", "name", default=""), text, age(obj, now)]
+        return [get(obj, "metadata", "name", default=""), endpoints_cell(obj), age(obj, now)]
+
+
+def endpoints_cell(obj: Object) -> str:
+    """``ip:port`` pairs (ports outer, addresses inner), three at most then ``+ N more...``."""
+    subsets = dicts(obj.get("subsets"))
+    if not subsets:
+        return NONE
+    cells: list[str] = []
+    total = 0
+    for subset in subsets:
+        addresses = [text(a.get("ip")) for a in dicts(subset.get("addresses"))]
+        ports = [p.get("port") for p in dicts(subset.get("ports"))]
+        pairs = [ip for ip in addresses] if not ports else \
+            [f"[{ip}]:{port}" if ":" in ip else f"{ip}:{port}" for port in ports for ip in addresses]
+        total += len(pairs)
+        cells += pairs[:max(0, 3 - len(cells))]
+    joined = ",".join(cells)
+    return f"{joined} + {total - 3} more..." if total > 3 else joined
 
 
 class EndpointSliceStrategy(PlainStrategy):
     tracks_generation = True
 
     def default(self, obj: Object) -> None:
-        for port in obj.get("ports") or []:
+        for port in dicts(obj.get("ports")):
             if isinstance(port, dict):
                 port.setdefault("protocol", "TCP")
                 port.setdefault("name", "")
 
     def validate_spec(self, obj: Object) -> Causes:
         out = v.enum("addressType", obj.get("addressType"), ("IPv4", "IPv6", "FQDN"), allow_empty=False)
-        for i, endpoint in enumerate(obj.get("endpoints") or []):
+        for i, endpoint in enumerate(dicts(obj.get("endpoints"))):
             if isinstance(endpoint, dict) and not endpoint.get("addresses"):
                 out.append(v.required(f"endpoints[{i}].addresses"))
-        for i, port in enumerate(obj.get("ports") or []):
+        for i, port in enumerate(dicts(obj.get("ports"))):
             if isinstance(port, dict) and port.get("port") is not None:
                 out += [v.invalid(f"ports[{i}].port", port["port"], m) for m in v.port_number(port["port"])]
         return out
@@ -251,9 +313,9 @@ class EndpointSliceStrategy(PlainStrategy):
 
     def row(self, obj: Object, now: float) -> list[Any]:
         ports = []
-        for port in obj.get("ports") or []:
+        for port in dicts(obj.get("ports")):
             number = port.get("port")
             ports.append(str(number) if number is not None else (port.get("name") or "*"))
-        addresses = [a for e in obj.get("endpoints") or [] for a in (e.get("addresses") or [])]
+        addresses = [str(a) for e in dicts(obj.get("endpoints")) for a in seq(e.get("addresses"))]
         return [get(obj, "metadata", "name", default=""), obj.get("addressType", ""), more_list(ports),
                 more_list(addresses), age(obj, now)]

@@ -5,11 +5,20 @@ from __future__ import annotations
 from typing import Any
 
 from hyperkube.api.registry import AGE_COLUMN, NAME_COLUMN, Column, Object
-from hyperkube.api.strategies.base import Causes, ClusterStrategy, KindStrategy, PlainStrategy, get, spec
-from hyperkube.api.strategies.common import validate_resource_list
+from hyperkube.api.strategies.base import (
+    Causes,
+    ClusterStrategy,
+    KindStrategy,
+    PlainStrategy,
+    get,
+    get_map,
+    mapping,
+    seq,
+    spec,
+)
+from hyperkube.api.strategies.common import age, validate_resource_list
 from hyperkube.api.strategies.podspec import VOLUME_SOURCES
 from hyperkube.machinery import validation as v
-from hyperkube.machinery.durations import age
 
 ACCESS_MODES = {"ReadWriteOnce": "RWO", "ReadOnlyMany": "ROX", "ReadWriteMany": "RWX", "ReadWriteOncePod": "RWOP"}
 DEFAULT_CLASS_ANNOTATION = "storageclass.kubernetes.io/is-default-class"
@@ -20,7 +29,7 @@ ATTRIBUTES_CLASS = Column("VolumeAttributesClass", description="VolumeAttributes
 
 def access_modes(modes: Any) -> str:
     seen = []
-    for mode in modes or []:
+    for mode in seq(modes):
         short = ACCESS_MODES.get(mode, mode)
         if short not in seen:
             seen.append(short)
@@ -46,9 +55,9 @@ class PersistentVolumeStrategy(ClusterStrategy):
         return {"phase": "Pending"}
 
     def validate_spec(self, obj: Object) -> Causes:
-        s = obj.get("spec") or {}
+        s = mapping(obj.get("spec"))
         out: Causes = []
-        if not (s.get("capacity") or {}).get("storage"):
+        if not mapping(s.get("capacity")).get("storage"):
             out.append(v.required("spec.capacity", "must specify a storage capacity" if s.get("capacity") else ""))
         out += validate_resource_list(s.get("capacity"), "spec.capacity")
         out += _validate_access_modes(s.get("accessModes"), "spec.accessModes")
@@ -78,13 +87,13 @@ class PersistentVolumeStrategy(ClusterStrategy):
                 Column("Reason", description="Reason the volume is in this phase"), AGE_COLUMN, VOLUME_MODE]
 
     def row(self, obj: Object, now: float) -> list[Any]:
-        s, st = obj.get("spec") or {}, obj.get("status") or {}
-        claim = s.get("claimRef") or {}
+        s, st = mapping(obj.get("spec")), mapping(obj.get("status"))
+        claim = mapping(s.get("claimRef"))
         claim_cell = f"{claim.get('namespace', '')}/{claim.get('name', '')}" if claim.get("name") else ""
         phase = st.get("phase", "")
         if get(obj, "metadata", "deletionTimestamp"):
             phase = "Terminating"
-        return [get(obj, "metadata", "name", default=""), str((s.get("capacity") or {}).get("storage", "")),
+        return [get(obj, "metadata", "name", default=""), str(mapping(s.get("capacity")).get("storage", "")),
                 access_modes(s.get("accessModes")), s.get("persistentVolumeReclaimPolicy", ""), phase, claim_cell,
                 s.get("storageClassName", ""), s.get("volumeAttributesClassName") or "<unset>",
                 st.get("reason", ""), age(obj, now), s.get("volumeMode") or "<unset>"]
@@ -100,9 +109,9 @@ class PersistentVolumeClaimStrategy(KindStrategy):
         return {"phase": "Pending"}
 
     def validate_spec(self, obj: Object) -> Causes:
-        s = obj.get("spec") or {}
+        s = mapping(obj.get("spec"))
         out = _validate_access_modes(s.get("accessModes"), "spec.accessModes")
-        requests = get(s, "resources", "requests", default={})
+        requests = get_map(s, "resources", "requests")
         if not requests.get("storage"):
             out.append(v.required("spec.resources[storage]"))
         out += validate_resource_list(requests, "spec.resources.requests")
@@ -111,7 +120,7 @@ class PersistentVolumeClaimStrategy(KindStrategy):
 
     def validate_spec_update(self, new: Object, old: Object) -> Causes:
         def frozen(obj: Object) -> dict[str, Any]:
-            s = dict(obj.get("spec") or {})
+            s = dict(mapping(obj.get("spec")))
             s.pop("resources", None)
             s.pop("volumeAttributesClassName", None)
             if not get(old, "spec", "volumeName"):
@@ -131,12 +140,12 @@ class PersistentVolumeClaimStrategy(KindStrategy):
                 VOLUME_MODE]
 
     def row(self, obj: Object, now: float) -> list[Any]:
-        s, st = obj.get("spec") or {}, obj.get("status") or {}
+        s, st = mapping(obj.get("spec")), mapping(obj.get("status"))
         phase = st.get("phase", "")
         if get(obj, "metadata", "deletionTimestamp"):
             phase = "Terminating"
         bound = bool(s.get("volumeName"))
-        capacity = str((st.get("capacity") or {}).get("storage", "")) if bound else ""
+        capacity = str(mapping(st.get("capacity")).get("storage", "")) if bound else ""
         modes = access_modes(st.get("accessModes")) if bound else ""
         return [get(obj, "metadata", "name", default=""), phase, s.get("volumeName", ""), capacity, modes,
                 s.get("storageClassName") or "", s.get("volumeAttributesClassName") or "<unset>", age(obj, now),
@@ -171,13 +180,13 @@ class StorageClassStrategy(PlainStrategy):
                        "class are created with this reclaimPolicy."),
                 Column("VolumeBindingMode", description="VolumeBindingMode indicates how PersistentVolumeClaims "
                        "should be provisioned and bound."),
-                Column("AllowVolumeExpansion", type="boolean", description="AllowVolumeExpansion shows whether "
+                Column("AllowVolumeExpansion", description="AllowVolumeExpansion shows whether "
                        "the storage class allow volume expand."),
                 AGE_COLUMN]
 
     def row(self, obj: Object, now: float) -> list[Any]:
         name = get(obj, "metadata", "name", default="")
-        annotations = get(obj, "metadata", "annotations", default={})
+        annotations = get_map(obj, "metadata", "annotations")
         if annotations.get(DEFAULT_CLASS_ANNOTATION) == "true" or \
                 annotations.get("storageclass.beta.kubernetes.io/is-default-class") == "true":
             name += " (default)"

@@ -1,0 +1,204 @@
+"""The API server: configuration, the aiohttp application, start and stop.
+
+:class:`APIServer` is what ``hyperkube apiserver`` and ``hyperkube up`` run. ``start()``
+opens the store, builds the application (discovery, OpenAPI, health and metrics from their
+modules, then the generic REST handlers), binds the socket, bootstraps the system namespaces
+and the ``kubernetes`` Service, and only then accepts connections; ``stop()`` undoes it. It
+uses an explicit ``AppRunner`` and a pre-bound socket, so several components share one event
+loop and ``port=0`` (ephemeral) is known before anything is served.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import socket
+import warnings
+from dataclasses import dataclass, field
+from typing import Any
+
+from aiohttp import web
+
+from hyperkube.api.registry import Registry
+from hyperkube.apiserver import bodies, bootstrap, discovery, health, metrics, openapi_routes
+from hyperkube.apiserver.allocators import ServiceAllocators
+from hyperkube.apiserver.feeds import Hub
+from hyperkube.apiserver.handlers import Context, RestAPI
+from hyperkube.apiserver.namespaces import Lifecycle
+from hyperkube.apiserver.objects import Objects
+from hyperkube.machinery import errors
+from hyperkube.storage.interface import (
+    CompactedError,
+    FutureRevisionError,
+    NoSpaceError,
+    StorageError,
+    Store,
+    UnavailableError,
+)
+
+log = logging.getLogger("hyperkube.apiserver")
+
+# request["verb"] / request["resource"] are the string keys the metrics middleware reads
+warnings.filterwarnings("ignore", category=web.NotAppKeyWarning)
+
+
+def default_data_dir() -> str:
+    base = os.environ.get("XDG_DATA_HOME") or os.path.join(os.path.expanduser("~"), ".local", "share")
+    return os.path.join(base, "hyperkube")
+
+
+@dataclass
+class APIServerConfig:
+    bind_address: str = "127.0.0.1"
+    port: int = 8080  # 0 = ephemeral
+    etcd_servers: str = ""  # "" = sqlite:// on state.db in data_dir
+    etcd_prefix: str = "/registry"
+    etcd_servers_overrides: list[str] = field(default_factory=list)
+    data_dir: str = field(default_factory=default_data_dir)
+    service_cluster_ip_range: str = "127.64.0.0/16"
+    service_node_port_range: str = "30000-32767"
+
+
+def status_response(error: errors.APIError) -> web.Response:
+    return bodies.json_response(error.to_status(), error.code)
+
+
+def _from_http(exc: web.HTTPException) -> errors.APIError:
+    if exc.status == 404:
+        return errors.NotFound("the server could not find the requested resource")
+    if exc.status == 405:
+        return errors.MethodNotAllowed("the server does not allow this method on the requested resource")
+    if exc.status == 413:
+        return errors.RequestEntityTooLarge("the request body is too large")
+    reason = exc.reason or "Error"
+    return errors.APIError(reason, reason=reason.replace(" ", ""), code=exc.status)
+
+
+@web.middleware
+async def error_middleware(request: web.Request, handler: Any) -> web.StreamResponse:
+    """Every failure leaves as a Kubernetes Status; nothing leaves as a traceback."""
+    try:
+        return await handler(request)
+    except errors.APIError as exc:
+        return status_response(exc)
+    except web.HTTPException as exc:
+        if exc.status < 400:
+            raise
+        return status_response(_from_http(exc))
+    except CompactedError as exc:
+        return status_response(errors.Gone.expired(f"too old resource version: {exc.requested} "
+                                                   f"({exc.compact_revision})"))
+    except FutureRevisionError as exc:
+        return status_response(errors.Timeout(f"Too large resource version: {exc.requested}, current: "
+                                              f"{exc.current}", details={"retryAfterSeconds": 1}))
+    except (UnavailableError, NoSpaceError) as exc:
+        return status_response(errors.ServiceUnavailable(f"storage unavailable: {exc}"))
+    except StorageError as exc:
+        log.error("storage error on %s %s: %s", request.method, request.path, exc)
+        return status_response(errors.InternalError(f"storage error: {exc}"))
+    except (asyncio.CancelledError, ConnectionError):
+        raise
+    except Exception:
+        log.exception("internal error on %s %s", request.method, request.path_qs)
+        return status_response(errors.InternalError("an internal error occurred"))
+
+
+def build_app(context: Context, health_checks: dict[str, Any]) -> web.Application:
+    app = web.Application(client_max_size=bodies.MAX_BODY + 1,
+                          middlewares=[context.metrics.middleware, error_middleware])
+    discovery.add_routes(app, context.registry)
+    openapi_routes.add_routes(app, context.registry)
+    health.add_routes(app, health_checks)
+    context.metrics.add_routes(app)
+    RestAPI(context).add_routes(app)
+    return app
+
+
+class APIServer:
+    """One API server process's worth of state; several may share one store."""
+
+    def __init__(self, config: APIServerConfig, *, store: Store | None = None,
+                 registry: Registry | None = None) -> None:
+        self.config = config
+        self.store = store
+        self._own_store = store is None
+        self.registry = registry
+        self.port = 0
+        self.hub: Hub | None = None
+        self.lifecycle: Lifecycle | None = None
+        self.runner: web.AppRunner | None = None
+        self.app: web.Application | None = None
+
+    @property
+    def url(self) -> str:
+        host = self.config.bind_address
+        if ":" in host:
+            host = f"[{host}]"
+        return f"http://{host}:{self.port}"
+
+    async def start(self) -> None:
+        config = self.config
+        if self.registry is None:
+            from hyperkube.api.kinds import builtin_registry
+
+            self.registry = builtin_registry()
+        if self.store is None:
+            from hyperkube.storage import open_store
+
+            os.makedirs(config.data_dir, exist_ok=True)
+            self.store = open_store(config.etcd_servers, data_dir=config.data_dir,
+                                    overrides=list(config.etcd_servers_overrides), prefix=config.etcd_prefix)
+            await self.store.start()
+        store = self.store
+        prefix = config.etcd_prefix.rstrip("/") or "/registry"
+        sock = socket.socket(socket.AF_INET6 if ":" in config.bind_address else socket.AF_INET, socket.SOCK_STREAM)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind((config.bind_address, config.port))
+        except OSError:
+            sock.close()
+            raise
+        self.port = sock.getsockname()[1]
+        self.hub = Hub(store)
+        measured = metrics.Metrics()
+        allocators = ServiceAllocators(store, prefix, config.service_cluster_ip_range,
+                                       config.service_node_port_range)
+        objects = Objects(store, self.registry, prefix, allocators=allocators, metrics=measured, hub=self.hub)
+        await bootstrap.bootstrap(objects, self.registry, allocators, config.service_cluster_ip_range, self.port)
+        namespaces = self.registry.get("", "v1", "namespaces")
+        if namespaces is not None:
+            self.lifecycle = Lifecycle(store, self.hub, objects.resource_prefix(namespaces))
+            await self.lifecycle.start()
+            objects.namespaces = self.lifecycle
+        context = Context(self.registry, objects, self.hub, measured)
+
+        async def storage_ready() -> None:
+            await store.current_revision()
+
+        self.app = build_app(context, {"etcd": storage_ready})
+        self.runner = web.AppRunner(self.app, access_log=None, handle_signals=False, shutdown_timeout=1.0)
+        await self.runner.setup()
+        site = web.SockSite(self.runner, sock)
+        await site.start()
+        log.info("Storage: %s (prefix %s)", store.endpoint or type(store).__name__, prefix)
+        log.info("Serving insecurely on %s:%d", config.bind_address, self.port)
+
+    async def stop(self) -> None:
+        if self.hub is not None:
+            self.hub.end_watches()  # open watch streams finish at once instead of holding shutdown
+        if self.runner is not None:
+            with contextlib.suppress(Exception):
+                await self.runner.cleanup()
+            self.runner = None
+        if self.lifecycle is not None:
+            await self.lifecycle.close()
+            self.lifecycle = None
+        if self.hub is not None:
+            await self.hub.close()
+            self.hub = None
+        if self.store is not None and self._own_store:
+            with contextlib.suppress(Exception):
+                await self.store.close()
+            self.store = None

