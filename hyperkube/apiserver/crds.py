@@ -45,17 +45,17 @@ from hyperkube.storage.interface import RangeRequest, prefix_end
 
 log = logging.getLogger("hyperkube.apiserver.crds")
 
-#: schemas are process-wide; API servers sharing a process share them: gvk -> holders
-_schema_holders: dict[tuple[str, str, str], set[int]] = {}
+#: schemas are process-wide; API servers sharing a process share them: gvk -> (controller, CRD) holders
+_schema_holders: dict[tuple[str, str, str], set[tuple[int, str]]] = {}
 
 
-def _hold_schema(gvk: tuple[str, str, str], schema: dict[str, Any], holder: int) -> None:
+def _hold_schema(gvk: tuple[str, str, str], schema: dict[str, Any], holder: tuple[int, str]) -> None:
     if schemas.custom_schemas().get(gvk) != schema:
         schemas.register_schema(*gvk, schema)
     _schema_holders.setdefault(gvk, set()).add(holder)
 
 
-def _release_schema(gvk: tuple[str, str, str], holder: int) -> None:
+def _release_schema(gvk: tuple[str, str, str], holder: tuple[int, str]) -> None:
     holders = _schema_holders.get(gvk)
     if holders is None:
         return
@@ -269,7 +269,7 @@ class CRDController:
         wanted = resources_for(crd, accepted, terminating) if accepted is not None else []
         versions = {str(v.get("name")): v for v in (crd.get("spec") or {}).get("versions") or []
                     if isinstance(v, dict)}
-        holder = id(self)
+        holder = (id(self), name)
         for resource in wanted:
             _hold_schema((resource.group, resource.version, resource.kind), schema_of(versions[resource.version]),
                          holder)
@@ -279,7 +279,7 @@ class CRDController:
         kept_kinds = {(r.group, r.version, r.kind) for r in wanted}
         for old in current[1] if current is not None else []:
             if (old.group, old.version, old.plural) not in kept:
-                self.registry.remove(old.group, old.version, old.plural)
+                self._remove_entry(old)
             if (old.group, old.version, old.kind) not in kept_kinds:
                 _release_schema((old.group, old.version, old.kind), holder)
         self.installed[name] = (fingerprint, wanted)
@@ -289,11 +289,16 @@ class CRDController:
     def _uninstall(self, name: str) -> None:
         _fingerprint, served = self.installed.pop(name)
         for resource in served:
-            self.registry.remove(resource.group, resource.version, resource.plural)
+            self._remove_entry(resource)
         for resource in served:
-            _release_schema((resource.group, resource.version, resource.kind), id(self))
+            _release_schema((resource.group, resource.version, resource.kind), (id(self), name))
         if served:
             log.info("stopped serving %s", name)
+
+    def _remove_entry(self, resource: CustomResource) -> None:
+        """Remove ``resource`` unless another CRD's entry has taken its place meanwhile."""
+        if self.registry.get(resource.group, resource.version, resource.plural) is resource:
+            self.registry.remove(resource.group, resource.version, resource.plural)
 
     async def _write_status(self, name: str, crd: Object, status: dict[str, Any]) -> None:
         body = copy.deepcopy(crd)

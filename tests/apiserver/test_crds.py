@@ -396,3 +396,30 @@ async def test_free_form_crd_without_status_subresource(client):
     assert (await client.get(base + "/b/status"))[0] == 404
     status, resources = await client.get("/apis/example.com/v1")
     assert [r["name"] for r in resources["resources"]] == ["blobs"]
+
+
+async def test_a_released_kind_goes_to_the_crd_that_wanted_it(client):
+    await create_crd(client, definition())
+    rival = definition(plural="gizmos")  # kind Widget: taken
+    rival["spec"]["names"]["shortNames"] = []
+    await client.post(CRDS, rival)
+
+    async def rejected() -> Any:
+        crd = (await client.get(f"{CRDS}/gizmos.example.com"))[1]
+        return any(c["type"] == "NamesAccepted" and c["reason"] == "KindConflict"
+                   for c in crd.get("status", {}).get("conditions", []))
+    await eventually(rejected)
+    await client.request("PATCH", f"{CRDS}/widgets.example.com", {"spec": {"names": {"kind": "Sprocket", "listKind": "SprocketList"}}},
+                         headers=MERGE)
+    await established(client, "gizmos.example.com")
+
+    async def both_served() -> Any:
+        status, resources = await client.get("/apis/example.com/v1")
+        kinds = {r["name"]: r["kind"] for r in resources.get("resources", [])}
+        return kinds if kinds.get("gizmos") == "Widget" and kinds.get("widgets") == "Sprocket" else None
+    await eventually(both_served)
+    status, created = await client.post("/apis/example.com/v1/namespaces/default/gizmos", item("g", size=2))
+    assert status == 201, created
+    status, created = await client.post("/apis/example.com/v1/namespaces/default/widgets",
+                                        item("w", kind="Sprocket", size=3))
+    assert status == 201, created
