@@ -238,3 +238,17 @@ def test_two_api_server_processes_serve_a_crd_created_through_either(tmp_path):
     finally:
         for process in processes:
             stop(process)
+
+
+def test_server_side_apply_of_a_crd_and_its_resources(cluster):
+    group = "ssa.example.com"
+    applied = cluster.kubectl("apply", "--server-side", "-f", "-", input=yaml.safe_dump(crd(group))).stdout
+    assert applied.strip() == f"customresourcedefinition.apiextensions.k8s.io/widgets.{group} serverside-applied"
+    cluster.kubectl("wait", "--for=condition=established", f"crd/widgets.{group}", "--timeout=30s")
+    for size in (2, 3):
+        out = cluster.kubectl("apply", "--server-side", "-f", "-", input=widget(group, "s1", size=size)).stdout
+        assert out.strip() == f"widget.{group}/s1 serverside-applied"
+    assert cluster.kubectl("get", f"widgets.{group}", "s1").stdout.splitlines()[1].split()[:2] == ["s1", "3"]
+    described = cluster.kubectl("describe", f"widgets.{group}", "s1").stdout
+    assert "Kind:         Widget" in described and "Size:   3" in described
+    cluster.kubectl("delete", "crd", f"widgets.{group}", "--timeout=60s")
