@@ -97,6 +97,9 @@ class CustomResourceStrategy(KindStrategy):
         self.terminating = terminating
         subresources = mapping(spec.get("subresources"))
         self.has_status = "status" in subresources
+        # without a status subresource any change but metadata bumps the generation, status too:
+        # the strategy does it itself, since the generic rule only looks at what is not status
+        self.tracks_generation = self.has_status
         scale = subresources.get("scale")
         self.scale_paths: tuple[Any, ...] | None = None
         if isinstance(scale, dict):
@@ -129,6 +132,15 @@ class CustomResourceStrategy(KindStrategy):
         if self.terminating:
             raise errors.MethodNotAllowed("create not allowed while custom resource definition is terminating")
         super().prepare_for_create(obj)
+        if not self.has_status and isinstance(obj.get("metadata"), dict):
+            obj["metadata"]["generation"] = 1
+
+    def prepare_for_update(self, new: Object, old: Object) -> None:
+        super().prepare_for_update(new, old)
+        if not self.has_status and isinstance(new.get("metadata"), dict):
+            generation = mapping(old.get("metadata")).get("generation")
+            if {k: v for k, v in new.items() if k != "metadata"} != {k: v for k, v in old.items() if k != "metadata"}:
+                new["metadata"]["generation"] = (generation if isinstance(generation, int) else 0) + 1
 
     def initial_status(self, obj: Object) -> Object | None:
         return None  # with a status subresource, status is not set on create

@@ -393,6 +393,9 @@ async def test_free_form_crd_without_status_subresource(client):
     # no status subresource: status is written with the rest, and there is no /status
     status, patched = await client.request("PATCH", base + "/b", {"status": {"phase": "changed"}}, headers=MERGE)
     assert patched["status"] == {"phase": "changed"}
+    assert created["metadata"]["generation"] == 1 and patched["metadata"]["generation"] == 2
+    status, same = await client.request("PATCH", base + "/b", {"metadata": {"labels": {"a": "b"}}}, headers=MERGE)
+    assert same["metadata"]["generation"] == 2  # metadata changes leave it
     assert (await client.get(base + "/b/status"))[0] == 404
     status, resources = await client.get("/apis/example.com/v1")
     assert [r["name"] for r in resources["resources"]] == ["blobs"]
