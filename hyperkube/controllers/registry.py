@@ -54,6 +54,7 @@ def register(spec: ControllerSpec) -> ControllerSpec:
 for _spec in (
     ControllerSpec("replicaset", "replicaset:ReplicaSetController", "concurrent-replicaset-syncs", 5),
     ControllerSpec("replicationcontroller", "replicaset:ReplicationManager", "concurrent-rc-syncs", 5),
+    ControllerSpec("deployment", "deployment:DeploymentController", "concurrent-deployment-syncs", 5),
 ):
     register(_spec)
 

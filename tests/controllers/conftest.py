@@ -43,10 +43,10 @@ async def controllers(server) -> AsyncIterator[Callable[..., Awaitable[Controlle
         await client.close()
 
 
-async def eventually(check: Callable[[], Awaitable[Any]], timeout: float = 20.0, interval: float = 0.05) -> Any:
-    """Poll ``check`` until it returns something truthy (its value), or fail after ``timeout``."""
+async def eventually(check: Callable[[], Awaitable[Any]], within: float = 20.0, interval: float = 0.05) -> Any:
+    """Poll ``check`` until it returns something truthy (its value), or fail after ``within`` seconds."""
     last: Any = None
-    async with asyncio.timeout(timeout):
+    async with asyncio.timeout(within):
         while True:
             last = await check()
             if last:
@@ -77,3 +77,34 @@ async def mark_all_ready(kube: Client, namespace: str = "default", selector: str
             await mark_ready(kube, pod)
             count += 1
     return count
+
+
+class FakeKubelet:
+    """Marks every pod Running and Ready shortly after it appears (what kubelets would do),
+    until stopped; ``paused`` holds pods unready."""
+
+    def __init__(self, kube: Client, namespace: str = "default") -> None:
+        self.kube = kube
+        self.namespace = namespace
+        self.paused = False
+        self._task: asyncio.Task[None] | None = None
+
+    async def __aenter__(self) -> FakeKubelet:
+        self._task = asyncio.create_task(self._run())
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        assert self._task is not None
+        self._task.cancel()
+        await asyncio.gather(self._task, return_exceptions=True)
+
+    async def _run(self) -> None:
+        from hyperkube.client import NotFound
+
+        while True:
+            if not self.paused:
+                try:
+                    await mark_all_ready(self.kube, self.namespace)
+                except NotFound:
+                    pass
+            await asyncio.sleep(0.05)
