@@ -55,6 +55,7 @@ for _spec in (
     ControllerSpec("replicaset", "replicaset:ReplicaSetController", "concurrent-replicaset-syncs", 5),
     ControllerSpec("replicationcontroller", "replicaset:ReplicationManager", "concurrent-rc-syncs", 5),
     ControllerSpec("deployment", "deployment:DeploymentController", "concurrent-deployment-syncs", 5),
+    ControllerSpec("garbagecollector", "garbagecollector:GarbageCollector", "concurrent-gc-syncs", 20),
 ):
     register(_spec)
 
