@@ -56,6 +56,9 @@ for _spec in (
     ControllerSpec("replicationcontroller", "replicaset:ReplicationManager", "concurrent-rc-syncs", 5),
     ControllerSpec("deployment", "deployment:DeploymentController", "concurrent-deployment-syncs", 5),
     ControllerSpec("garbagecollector", "garbagecollector:GarbageCollector", "concurrent-gc-syncs", 20),
+    ControllerSpec("job", "job:JobController", "concurrent-job-syncs", 5),
+    ControllerSpec("ttl-after-finished", "ttlafterfinished:TTLAfterFinishedController",
+                   "concurrent-ttl-after-finished-syncs", 5),
 ):
     register(_spec)
 
