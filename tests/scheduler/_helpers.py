@@ -13,11 +13,11 @@ async def node_of(client: Client, name: str, namespace: str = "default") -> str 
     return found["spec"].get("nodeName")
 
 
-async def wait_bound(client: Client, name: str, namespace: str = "default", timeout: float = 15.0) -> str:
+async def wait_bound(client: Client, name: str, namespace: str = "default", within: float = 15.0) -> str:
     async def check() -> str | None:
         return await node_of(client, name, namespace)
 
-    return await eventually(check, timeout)
+    return await eventually(check, within)
 
 
 async def events(client: Client, name: str, reason: str, namespace: str = "default") -> list[dict[str, Any]]:

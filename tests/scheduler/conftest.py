@@ -45,9 +45,9 @@ async def start_scheduler(client: Client) -> AsyncIterator[Callable[..., Any]]:
         await scheduler.stop()
 
 
-async def eventually(check: Callable[[], Any], timeout: float = 15.0, interval: float = 0.05) -> Any:
-    """Poll ``check`` (sync or async) until it returns something truthy; fail after ``timeout``."""
-    async with asyncio.timeout(timeout):
+async def eventually(check: Callable[[], Any], within: float = 15.0, interval: float = 0.05) -> Any:
+    """Poll ``check`` (sync or async) until it returns something truthy; fail after ``within`` seconds."""
+    async with asyncio.timeout(within):
         while True:
             result = check()
             if asyncio.iscoroutine(result):
