@@ -12,6 +12,8 @@ Layout: resources (requests as integers) -> nodeinfo (per-pod and per-node state
 (extension points, registry, policy) -> predicates, priorities -> scheduler (the loop).
 """
 
+from hyperkube.scheduler import predicates as _predicates  # noqa: F401  (registers the filters)
+from hyperkube.scheduler import priorities as _priorities  # noqa: F401  (registers the scores)
 from hyperkube.scheduler.framework import (
     PREDICATES,
     PRIORITIES,
