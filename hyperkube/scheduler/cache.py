@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from hyperkube.scheduler import vectorized
 from hyperkube.scheduler.nodeinfo import NodeInfo, PodInfo
 
 Object = dict[str, Any]
@@ -23,8 +24,13 @@ class SchedulerCache:
     def __init__(self) -> None:
         self._infos: dict[str, NodeInfo] = {}
         self._node_list: list[NodeInfo] | None = []
+        self._table: vectorized.NodeTable | None = None
         self._pod_nodes: dict[str, str] = {}  # pod key -> node name
         self.assumed: set[str] = set()
+        #: pods with required anti-affinity (every incoming pod is checked against them)
+        self.anti_affinity_pods: dict[str, PodInfo] = {}
+        #: names of nodes with any taint (most clusters have few)
+        self.tainted_nodes: set[str] = set()
         #: bumped on every change, so callers can tell whether anything moved
         self.generation = 0
 
@@ -33,8 +39,28 @@ class SchedulerCache:
     @property
     def nodes(self) -> list[NodeInfo]:
         if self._node_list is None:
+            for info in self._infos.values():
+                info.index = -1
             self._node_list = [info for info in self._infos.values() if info.node is not None]
+            for index, info in enumerate(self._node_list):
+                info.index = index
+            self._table = None
         return self._node_list
+
+    @property
+    def table(self) -> vectorized.NodeTable | None:
+        """The nodes as numpy columns, aligned with :attr:`nodes` (None without numpy)."""
+        if not vectorized.ENABLED:
+            return None
+        nodes = self.nodes
+        if self._table is None:
+            self._table = vectorized.NodeTable(nodes)
+        return self._table
+
+    def _changed(self, info: NodeInfo) -> None:
+        self.generation += 1
+        if self._table is not None and self._node_list is not None and info.index >= 0:
+            self._table.update(info.index, info)
 
     def node(self, name: str) -> NodeInfo | None:
         info = self._infos.get(name)
@@ -48,12 +74,17 @@ class SchedulerCache:
         if info.node is None:
             self._node_list = None
         info.set_node(node)
-        self.generation += 1
+        if info.taints:
+            self.tainted_nodes.add(name)
+        else:
+            self.tainted_nodes.discard(name)
+        self._changed(info)
 
     def remove_node(self, name: str) -> None:
         info = self._infos.get(name)
         if info is None:
             return
+        self.tainted_nodes.discard(name)
         if info.pods:
             info.node = None  # keep the pods' accounting until they go too
         else:
@@ -69,7 +100,9 @@ class SchedulerCache:
             node = self._infos[node_name] = NodeInfo(node_name)
         node.add_pod(info)
         self._pod_nodes[info.key] = node_name
-        self.generation += 1
+        if info.required_anti_affinity:
+            self.anti_affinity_pods[info.key] = info
+        self._changed(node)
 
     def _unplace(self, key: str) -> PodInfo | None:
         node_name = self._pod_nodes.pop(key, None)
@@ -79,9 +112,10 @@ class SchedulerCache:
         if node is None:
             return None
         info = node.remove_pod(key)
+        self.anti_affinity_pods.pop(key, None)
         if node.node is None and not node.pods:
             del self._infos[node_name]
-        self.generation += 1
+        self._changed(node)
         return info
 
     def assume(self, info: PodInfo, node_name: str) -> None:

@@ -88,8 +88,8 @@ class NodeInfo:
     pods: dict[str, PodInfo] = field(default_factory=dict)
     ports: Counter[tuple[str, int]] = field(default_factory=Counter)
     host_paths: Counter[str] = field(default_factory=Counter)
-    #: pods here with required anti-affinity terms (checked against every incoming pod)
-    anti_affinity_pods: dict[str, PodInfo] = field(default_factory=dict)
+    #: this node's row in the cache's node list (and NodeTable); -1 when not listed
+    index: int = -1
 
     def set_node(self, node: Object) -> None:
         self.node = node
@@ -134,8 +134,3 @@ class NodeInfo:
             self.host_paths[path] += sign
             if self.host_paths[path] <= 0:
                 del self.host_paths[path]
-        if info.required_anti_affinity:
-            if sign > 0:
-                self.anti_affinity_pods[info.key] = info
-            else:
-                self.anti_affinity_pods.pop(info.key, None)

@@ -8,6 +8,8 @@ PodFitsResources reports every resource the node lacks.
 
 from __future__ import annotations
 
+from typing import Any
+
 from hyperkube.scheduler.affinity import (
     PodAffinityTerm,
     pod_affinity_terms,
@@ -16,6 +18,7 @@ from hyperkube.scheduler.affinity import (
 )
 from hyperkube.scheduler.framework import CycleState, Reasons, predicate
 from hyperkube.scheduler.nodeinfo import NodeInfo
+from hyperkube.scheduler.vectorized import NodeTable, np
 
 NO_SCHEDULE_EFFECTS = frozenset({"NoSchedule", "NoExecute"})
 UNSCHEDULABLE_TAINT = {"key": "node.kubernetes.io/unschedulable", "effect": "NoSchedule"}
@@ -31,6 +34,9 @@ class CheckNodeCondition:
     def filter_many(self, state: CycleState, nodes: list[NodeInfo]) -> list[NodeInfo]:
         return [n for n in nodes if n.ready]
 
+    def mask(self, state: CycleState, table: NodeTable) -> Any:
+        return table.ready
+
     def filter(self, state: CycleState, node: NodeInfo) -> Reasons:
         return None if node.ready else "node(s) were not ready"
 
@@ -44,6 +50,9 @@ class CheckNodeUnschedulable:
         tolerations = (state.pod.pod.get("spec") or {}).get("tolerations") or []
         tolerated = untolerated([UNSCHEDULABLE_TAINT], tolerations, NO_SCHEDULE_EFFECTS) is None
         return not tolerated
+
+    def mask(self, state: CycleState, table: NodeTable) -> Any:
+        return ~table.unschedulable
 
     def filter(self, state: CycleState, node: NodeInfo) -> Reasons:
         return "node(s) were unschedulable" if node.unschedulable else None
@@ -71,6 +80,13 @@ class PodToleratesNodeTaints:
 
     def filter_many(self, state: CycleState, nodes: list[NodeInfo]) -> list[NodeInfo]:
         return [n for n in nodes if not n.taints or self.filter(state, n) is None]
+
+    def mask(self, state: CycleState, table: NodeTable) -> Any:
+        passed = ~table.tainted
+        nodes = state.cache.nodes
+        for row in np.flatnonzero(table.tainted):  # few nodes carry hard taints
+            passed[row] = self.filter(state, nodes[row]) is None
+        return passed
 
     def filter(self, state: CycleState, node: NodeInfo) -> Reasons:
         if not node.taints:
@@ -132,6 +148,18 @@ class PodFitsResources:
         return [n for n in nodes if n.requested_cpu + cpu <= n.allocatable_cpu
                 and n.requested_memory + memory <= n.allocatable_memory]
 
+    def mask(self, state: CycleState, table: NodeTable) -> Any:
+        r = state.pod.requests
+        if r.ephemeral or r.scalars:
+            return None  # the per-node path checks those
+        passed = None
+        if r.cpu:
+            passed = table.requested_cpu + r.cpu <= table.allocatable_cpu
+        if r.memory:
+            fits = table.requested_memory + r.memory <= table.allocatable_memory
+            passed = fits if passed is None else passed & fits
+        return passed
+
     def filter(self, state: CycleState, node: NodeInfo) -> Reasons:
         r = state.pod.requests
         missing = []
@@ -158,6 +186,9 @@ class MaxPods:
 
     def filter_many(self, state: CycleState, nodes: list[NodeInfo]) -> list[NodeInfo]:
         return [n for n in nodes if len(n.pods) < n.allocatable_pods]
+
+    def mask(self, state: CycleState, table: NodeTable) -> Any:
+        return table.pod_count < table.allocatable_pods
 
     def filter(self, state: CycleState, node: NodeInfo) -> Reasons:
         return "Too many pods" if len(node.pods) + 1 > node.allocatable_pods else None
@@ -208,14 +239,14 @@ class MatchInterPodAffinity:
             affinity_values.append((term.topology_key, values))
         anti_values = [(term.topology_key, _topology_values(state, term)) for term in anti]
         existing: list[tuple[str, str]] = []  # (topology key, value) that existing pods forbid
-        for node in state.cache.nodes:
-            for other in node.anti_affinity_pods.values():
-                if other.key == pod.key:
-                    continue
-                for term in other.required_anti_affinity:
-                    value = node.labels.get(term.topology_key)
-                    if value is not None and term.matches(pod.namespace, pod.labels):
-                        existing.append((term.topology_key, value))
+        for other in state.cache.anti_affinity_pods.values():
+            node = state.cache.node(other.node_name)
+            if other.key == pod.key or node is None:
+                continue
+            for term in other.required_anti_affinity:
+                value = node.labels.get(term.topology_key)
+                if value is not None and term.matches(pod.namespace, pod.labels):
+                    existing.append((term.topology_key, value))
         state.data["interpod"] = (affinity_values, anti_values, existing)
         return bool(affinity or anti_values or existing)
 

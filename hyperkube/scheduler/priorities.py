@@ -9,12 +9,14 @@ integers the cache keeps up to date, never a walk over each node's pods.
 from __future__ import annotations
 
 from collections import Counter
+from typing import Any
 
 from hyperkube.machinery.errors import BadRequest
 from hyperkube.machinery.selectors import LabelSelector, label_selector_from_dict, label_selector_from_set
 from hyperkube.scheduler.affinity import preferred_node_terms, tolerates
 from hyperkube.scheduler.framework import CycleState, priority
 from hyperkube.scheduler.nodeinfo import NodeInfo
+from hyperkube.scheduler.vectorized import NodeTable, np
 
 ZONE_LABELS = ("topology.kubernetes.io/zone", "failure-domain.beta.kubernetes.io/zone")
 ZONE_WEIGHTING = 2.0 / 3.0
@@ -34,6 +36,23 @@ class LeastRequestedPriority:
             for n in nodes
         ]
 
+    def score_array(self, state: CycleState, table: NodeTable, rows: Any) -> Any:
+        cpu, memory = state.pod.requests.nonzero_cpu, state.pod.requests.nonzero_memory
+        return (_left(table.allocatable_cpu[rows], table.nonzero_cpu[rows] + cpu)
+                + _left(table.allocatable_memory[rows], table.nonzero_memory[rows] + memory)) / 2.0
+
+
+def _left(allocatable: Any, requested: Any) -> Any:
+    """``(allocatable - requested) * 100 / allocatable``, at least 0; 0 where nothing is allocatable."""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        score = np.maximum(allocatable - requested, 0.0) * 100.0 / allocatable
+    return np.where(allocatable > 0, score, 0.0)
+
+
+def _fraction(requested: Any, allocatable: Any) -> Any:
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.where(allocatable > 0, requested / allocatable, 1.0)
+
 
 def _balanced(cpu_fraction: float, memory_fraction: float) -> float:
     if cpu_fraction >= 1.0 or memory_fraction >= 1.0:
@@ -52,6 +71,13 @@ class BalancedResourceAllocation:
                       (n.nonzero_memory + memory) / n.allocatable_memory if n.allocatable_memory else 1.0)
             for n in nodes
         ]
+
+    def score_array(self, state: CycleState, table: NodeTable, rows: Any) -> Any:
+        cpu, memory = state.pod.requests.nonzero_cpu, state.pod.requests.nonzero_memory
+        cpu_fraction = _fraction(table.nonzero_cpu[rows] + cpu, table.allocatable_cpu[rows])
+        memory_fraction = _fraction(table.nonzero_memory[rows] + memory, table.allocatable_memory[rows])
+        full = (cpu_fraction >= 1.0) | (memory_fraction >= 1.0)
+        return np.where(full, 0.0, 100.0 - np.abs(cpu_fraction - memory_fraction) * 100.0)
 
 
 def _selectors(state: CycleState) -> list[LabelSelector]:
@@ -93,8 +119,14 @@ class SelectorSpreadPriority:
     """Spread the pods of one Service, RC, ReplicaSet or StatefulSet over nodes, and (two
     thirds of the weight, when nodes carry zone labels) over zones."""
 
+    def relevant(self, state: CycleState) -> bool:
+        state.data["spread_selectors"] = _selectors(state)
+        return bool(state.data["spread_selectors"])
+
     def score(self, state: CycleState, nodes: list[NodeInfo]) -> list[float] | None:
-        selectors = _selectors(state)
+        selectors = state.data.get("spread_selectors")
+        if selectors is None:
+            selectors = _selectors(state)
         if not selectors:
             return None
         namespace = state.pod.namespace
@@ -130,6 +162,9 @@ class NodeAffinityPriority:
     """Preferred node affinity: the weights of the matching terms, scaled so the best node
     gets 100."""
 
+    def relevant(self, state: CycleState) -> bool:
+        return bool(preferred_node_terms(state.pod.pod))
+
     def score(self, state: CycleState, nodes: list[NodeInfo]) -> list[float] | None:
         terms = preferred_node_terms(state.pod.pod)
         if not terms:
@@ -143,8 +178,11 @@ class NodeAffinityPriority:
 class TaintTolerationPriority:
     """Fewer untolerated PreferNoSchedule taints score higher."""
 
+    def relevant(self, state: CycleState) -> bool:
+        return bool(state.cache.tainted_nodes)
+
     def score(self, state: CycleState, nodes: list[NodeInfo]) -> list[float] | None:
-        if not any(n.taints for n in nodes):
+        if not state.cache.tainted_nodes:
             return None
         tolerations = [t for t in (state.pod.pod.get("spec") or {}).get("tolerations") or ()
                        if (t.get("effect") or "PreferNoSchedule") == "PreferNoSchedule"]
@@ -160,6 +198,9 @@ class TaintTolerationPriority:
 class InterPodAffinityPriority:
     """Preferred pod affinity (+weight) and anti-affinity (-weight) to the topology domains of
     the pods each term selects; min-max scaled to 0..100."""
+
+    def relevant(self, state: CycleState) -> bool:
+        return bool(state.pod.preferred_affinity or state.pod.preferred_anti_affinity)
 
     def score(self, state: CycleState, nodes: list[NodeInfo]) -> list[float] | None:
         pod = state.pod

@@ -35,6 +35,7 @@ from hyperkube.client import (
     TransportError,
 )
 from hyperkube.machinery.durations import now_rfc3339
+from hyperkube.scheduler import vectorized
 from hyperkube.scheduler.cache import SchedulerCache
 from hyperkube.scheduler.framework import CycleState, FitError, Listers, Policy, run_filters
 from hyperkube.scheduler.nodeinfo import PodInfo, pod_key
@@ -58,6 +59,8 @@ class SchedulerConfig:
     backoff_max: float = 10.0
     unschedulable_flush: float = 60.0
     binds_in_flight: int = 64
+    #: filter and score with numpy columns when numpy is installed (False: per-node Python)
+    vectorized: bool = True
 
 
 def _spec_changed(old: Object, new: Object) -> bool:
@@ -94,6 +97,8 @@ class Scheduler:
         self.queue = SchedulingQueue(backoff_initial=self.config.backoff_initial,
                                      backoff_max=self.config.backoff_max,
                                      flush_after=self.config.unschedulable_flush)
+        #: filter and score with numpy columns when numpy is installed
+        self.vectorized = vectorized.ENABLED and self.config.vectorized
         self.filters = self.config.policy.filters()
         self.scorers = self.config.policy.scorers()
         self.pods = self.factory.informer(PODS)
@@ -221,6 +226,12 @@ class Scheduler:
         nodes = self.cache.nodes
         state = CycleState(info, self.cache, self.listers)
         active = [f for f in self.filters if f.prepare(state)]
+        table = self.cache.table if self.vectorized else None
+        if table is not None:
+            rows, reasons = vectorized.run_filters(active, state, nodes, table)
+            if not len(rows):
+                raise FitError(info, len(nodes), reasons)
+            return vectorized.pick(self.scorers, state, nodes, table, rows).name
         feasible, reasons = run_filters(active, state, nodes)
         if not feasible:
             raise FitError(info, len(nodes), reasons)
@@ -228,6 +239,9 @@ class Scheduler:
             return feasible[0].name
         total: list[float] | None = None
         for scorer, weight in self.scorers:
+            relevant = getattr(scorer, "relevant", None)
+            if relevant is not None and not relevant(state):
+                continue
             scores = scorer.score(state, feasible)
             if scores is None:
                 continue
