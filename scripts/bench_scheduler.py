@@ -32,8 +32,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from hyperkube.client import Client, Config
-from hyperkube.scheduler import Scheduler, SchedulerConfig
-from hyperkube.scheduler import vectorized
+from hyperkube.scheduler import Scheduler, SchedulerConfig, vectorized
 
 CONCURRENCY = 64
 
