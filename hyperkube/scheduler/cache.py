@@ -29,6 +29,8 @@ class SchedulerCache:
         self.assumed: set[str] = set()
         #: pods with required anti-affinity (every incoming pod is checked against them)
         self.anti_affinity_pods: dict[str, PodInfo] = {}
+        #: pods with preferred (anti-)affinity terms (they score incoming pods they select)
+        self.preferring_pods: dict[str, PodInfo] = {}
         #: names of nodes with any taint (most clusters have few)
         self.tainted_nodes: set[str] = set()
         #: bumped on every change, so callers can tell whether anything moved
@@ -102,6 +104,8 @@ class SchedulerCache:
         self._pod_nodes[info.key] = node_name
         if info.required_anti_affinity:
             self.anti_affinity_pods[info.key] = info
+        if info.preferred_affinity or info.preferred_anti_affinity:
+            self.preferring_pods[info.key] = info
         self._changed(node)
 
     def _unplace(self, key: str) -> PodInfo | None:
@@ -113,6 +117,7 @@ class SchedulerCache:
             return None
         info = node.remove_pod(key)
         self.anti_affinity_pods.pop(key, None)
+        self.preferring_pods.pop(key, None)
         if node.node is None and not node.pods:
             del self._infos[node_name]
         self._changed(node)

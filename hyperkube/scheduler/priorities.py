@@ -197,27 +197,37 @@ class TaintTolerationPriority:
 @priority("InterPodAffinityPriority")
 class InterPodAffinityPriority:
     """Preferred pod affinity (+weight) and anti-affinity (-weight) to the topology domains of
-    the pods each term selects; min-max scaled to 0..100."""
+    the pods each term selects, both ways: the pod's own terms, and the terms of placed pods
+    that select the pod. Min-max scaled to 0..100."""
 
     def relevant(self, state: CycleState) -> bool:
-        return bool(state.pod.preferred_affinity or state.pod.preferred_anti_affinity)
+        return bool(state.pod.preferred_affinity or state.pod.preferred_anti_affinity or state.cache.preferring_pods)
 
     def score(self, state: CycleState, nodes: list[NodeInfo]) -> list[float] | None:
         pod = state.pod
+        cache = state.cache
         terms = [(t, t.weight) for t in pod.preferred_affinity] + \
                 [(t, -t.weight) for t in pod.preferred_anti_affinity]
-        if not terms:
-            return None
         domains: Counter[tuple[str, str]] = Counter()
-        for node in state.cache.nodes:
-            for term, weight in terms:
+        if terms:
+            for node in cache.nodes:
+                for term, weight in terms:
+                    value = node.labels.get(term.topology_key)
+                    if value is None:
+                        continue
+                    matched = sum(1 for other in node.pods.values()
+                                  if other.key != pod.key and term.matches(other.namespace, other.labels))
+                    if matched:
+                        domains[(term.topology_key, value)] += weight * matched
+        for other in cache.preferring_pods.values():  # symmetry: placed pods that prefer this one
+            node = cache.node(other.node_name)
+            if other.key == pod.key or node is None:
+                continue
+            for term, sign in [(t, 1) for t in other.preferred_affinity] + \
+                              [(t, -1) for t in other.preferred_anti_affinity]:
                 value = node.labels.get(term.topology_key)
-                if value is None:
-                    continue
-                matched = sum(1 for other in node.pods.values()
-                              if other.key != pod.key and term.matches(other.namespace, other.labels))
-                if matched:
-                    domains[(term.topology_key, value)] += weight * matched
+                if value is not None and term.matches(pod.namespace, pod.labels):
+                    domains[(term.topology_key, value)] += sign * term.weight
         if not domains:
             return None
         sums = [sum(w for (key, value), w in domains.items() if n.labels.get(key) == value) for n in nodes]

@@ -120,17 +120,17 @@ class Scheduler:
     # -- informer handlers -------------------------------------------------------------------------
 
     def _priority(self, pod: Object) -> int:
+        """The pod's PriorityClass value (the API server here has no Priority admission
+        plugin to copy it into spec.priority), else the global default class's, else
+        spec.priority."""
         spec = pod.get("spec") or {}
-        if isinstance(spec.get("priority"), int):
-            return spec["priority"]
         name = spec.get("priorityClassName")
-        if name:
-            found = self.priority_classes.cache.get(name)
-            return int((found or {}).get("value") or 0)
-        for priority_class in self.priority_classes.cache.list():
-            if priority_class.get("globalDefault"):
-                return int(priority_class.get("value") or 0)
-        return 0
+        found = self.priority_classes.cache.get(name) if name else None
+        if found is None and not name:
+            found = next((c for c in self.priority_classes.cache.list() if c.get("globalDefault")), None)
+        if found is not None and isinstance(found.get("value"), int):
+            return found["value"]
+        return spec["priority"] if isinstance(spec.get("priority"), int) else 0
 
     def _on_pod(self, old: Object | None, pod: Object) -> None:
         key = pod_key(pod)
@@ -178,9 +178,11 @@ class Scheduler:
 
     async def start(self) -> None:
         """Start the informers, wait for their first lists, then start scheduling."""
-        self.pods.add_event_handler(lambda p: self._on_pod(None, p), self._on_pod, self._on_pod_deleted)
         self.nodes.add_event_handler(lambda n: self._on_node(None, n), self._on_node, self._on_node_deleted)
         self.factory.start()
+        # pods are queued by priority: know the PriorityClasses before the first pod
+        await self.priority_classes.wait_for_sync()
+        self.pods.add_event_handler(lambda p: self._on_pod(None, p), self._on_pod, self._on_pod_deleted)
         await self.factory.wait_for_sync()
         self._worker = asyncio.get_running_loop().create_task(self._work(), name="scheduler")
         log.info("scheduler %s started: %d nodes, %d pending pods", self.config.scheduler_name,

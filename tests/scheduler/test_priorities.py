@@ -95,3 +95,28 @@ async def test_inter_pod_affinity_priority(client, start_scheduler):
             {"weight": 10, "podAffinityTerm": batch_term}]}}
     await client.create("v1/pods", pod("quiet", affinity=dislikes), namespace="default")
     assert await wait_bound(client, "quiet") in ("n1", "n2")
+
+
+async def test_inter_pod_affinity_priority_is_symmetric(client, start_scheduler):
+    """A placed pod that prefers company of app=web draws web pods to its node."""
+    for name in ("n1", "n2", "n3"):
+        await client.create("v1/nodes", node(name))
+    term = {"labelSelector": {"matchLabels": {"app": "web"}}, "topologyKey": "kubernetes.io/hostname"}
+    likes_web = {"podAffinity": {"preferredDuringSchedulingIgnoredDuringExecution": [
+        {"weight": 80, "podAffinityTerm": term}]}}
+    await client.create("v1/pods", pod("cache", affinity=likes_web, nodeName="n3"), namespace="default")
+    await start_scheduler(policy=only("InterPodAffinityPriority"))
+    await client.create("v1/pods", pod("web", labels={"app": "web"}), namespace="default")
+    assert await wait_bound(client, "web") == "n3"
+
+
+async def test_a_global_default_priority_class_orders_the_queue(client, start_scheduler):
+    for name, value, default in (("everyday", 500, True), ("low", 10, False)):
+        await client.create("scheduling.k8s.io/v1/priorityclasses", {
+            "apiVersion": "scheduling.k8s.io/v1", "kind": "PriorityClass", "metadata": {"name": name},
+            "value": value, "globalDefault": default})
+    await client.create("v1/nodes", node("one-slot", cpu="1"))
+    await client.create("v1/pods", pod("explicit-low", cpu="1", priorityClassName="low"), namespace="default")
+    await client.create("v1/pods", pod("defaulted", cpu="1"), namespace="default")
+    await start_scheduler()
+    assert await wait_bound(client, "defaulted") == "one-slot"
