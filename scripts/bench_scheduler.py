@@ -68,7 +68,7 @@ async def run_size(url: str, nodes: int, pods: int) -> dict[str, float]:
     async with Client(Config(server=url), timeout=300) as client:
         await drive(nodes, lambda i: client.create("v1/nodes", node(f"node-{i}")))
         await drive(pods, lambda i: client.create("v1/pods", pod(f"sched-{i}"), namespace="default"))
-        scheduler = Scheduler(client, SchedulerConfig(binds_in_flight=CONCURRENCY))
+        scheduler = Scheduler(client, SchedulerConfig(binds_in_flight=CONCURRENCY, event_flush_timeout=600))
         wall = time.perf_counter()
         await scheduler.start()
         try:
@@ -77,7 +77,7 @@ async def run_size(url: str, nodes: int, pods: int) -> dict[str, float]:
                 if time.perf_counter() - wall > 600:
                     raise RuntimeError(f"only {scheduler.scheduled} of {pods} pods bound in 10 minutes")
         finally:
-            await scheduler.stop()
+            await scheduler.stop()  # (writes the Scheduled events still queued: they load the server)
         assert scheduler.first_seen is not None and scheduler.last_bound is not None
         rate = pods / (scheduler.last_bound - scheduler.first_seen)
         listed = await client.list_all("v1/pods", namespace="default")

@@ -59,6 +59,8 @@ class SchedulerConfig:
     backoff_max: float = 10.0
     unschedulable_flush: float = 60.0
     binds_in_flight: int = 64
+    #: how long stop() waits for queued events to be written
+    event_flush_timeout: float = 5.0
     #: filter and score with numpy columns when numpy is installed (False: per-node Python)
     vectorized: bool = True
 
@@ -194,7 +196,11 @@ class Scheduler:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
         await self.factory.stop()
-        await self.recorder.close()
+        try:  # write the events still queued, but do not hold a shutdown for long
+            async with asyncio.timeout(self.config.event_flush_timeout):
+                await self.recorder.close()
+        except TimeoutError:
+            log.warning("stopping with unwritten events")
 
     async def run(self) -> None:
         """Schedule until cancelled (what leader election runs while leading)."""
