@@ -14,6 +14,7 @@ Layout: resources (requests as integers) -> nodeinfo (per-pod and per-node state
 
 from hyperkube.scheduler import predicates as _predicates  # noqa: F401  (registers the filters)
 from hyperkube.scheduler import priorities as _priorities  # noqa: F401  (registers the scores)
+from hyperkube.scheduler import topologyspread as _topologyspread  # noqa: F401  (registers both)
 from hyperkube.scheduler.framework import (
     PREDICATES,
     PRIORITIES,

@@ -67,10 +67,12 @@ PRIORITIES: dict[str, Callable[[], ScorePlugin]] = {}
 DEFAULT_PREDICATES = (
     "CheckNodeCondition", "CheckNodeUnschedulable", "HostName", "PodToleratesNodeTaints", "MatchNodeSelector",
     "PodFitsHostPorts", "PodFitsResources", "MaxPods", "NoDiskConflict", "MatchInterPodAffinity",
+    "EvenPodsSpread",
 )
 DEFAULT_PRIORITIES = (
     ("LeastRequestedPriority", 1), ("BalancedResourceAllocation", 1), ("SelectorSpreadPriority", 1),
     ("NodeAffinityPriority", 1), ("TaintTolerationPriority", 1), ("InterPodAffinityPriority", 1),
+    ("EvenPodsSpreadPriority", 1),
 )
 
 
@@ -111,7 +113,7 @@ class Policy:
 
 
 def _load_plugins() -> None:
-    from hyperkube.scheduler import predicates, priorities  # noqa: F401  (they register themselves)
+    from hyperkube.scheduler import predicates, priorities, topologyspread  # noqa: F401  (they register themselves)
 
 
 def parse_policy(text: str) -> Policy:
