@@ -1,0 +1,207 @@
+"""The kubelet's HTTP server: what the API server proxies ``kubectl logs`` and ``exec`` to.
+
+Routes (the kubelet's own paths, so the API server's pods/log and pods/exec proxy maps 1:1)::
+
+    GET  /healthz                                   "ok"
+    GET  /pods                                      PodList of the pods this kubelet runs
+    GET  /containerLogs/{ns}/{pod}/{container}      follow, tailLines, timestamps, previous,
+                                                    limitBytes, sinceSeconds, sinceTime
+    GET  /exec/{ns}/{pod}/{container}?command=..    WebSocket, v5/v4.channel.k8s.io
+    POST /run/{ns}/{pod}/{container}?cmd=..         run a command, answer its output
+
+The channel protocol: each binary frame starts with its channel (0 stdin, 1 stdout, 2 stderr,
+3 status as a JSON Status, 4 terminal resize); under v5 the frame ``\\xff\\x00`` closes stdin.
+The read-only port (``--read-only-port``) serves only /healthz and /pods.
+
+It binds the node IP only (loopback by default), never all addresses: there is no
+authentication yet.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from typing import TYPE_CHECKING, Any
+
+import orjson
+from aiohttp import web
+
+from hyperkube.kubelet.containers import ContainerConfigError
+from hyperkube.kubelet.logs import LogOptions, stream_log
+from hyperkube.machinery.durations import parse_rfc3339
+
+if TYPE_CHECKING:
+    from hyperkube.kubelet.kubelet import Kubelet
+
+log = logging.getLogger("hyperkube.kubelet.server")
+CHANNEL_PROTOCOLS = ("v5.channel.k8s.io", "v4.channel.k8s.io")
+STDIN, STDOUT, STDERR, STATUS, RESIZE, CLOSE = 0, 1, 2, 3, 4, 255
+
+
+def _status_error(code: int, reason: str, message: str) -> web.Response:
+    body = {"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Failure", "message": message,
+            "reason": reason, "code": code}
+    return web.Response(status=code, body=orjson.dumps(body), content_type="application/json")
+
+
+def _flag(request: web.Request, name: str) -> bool:
+    return request.query.get(name, "").lower() in ("true", "1", "yes")
+
+
+def _int(request: web.Request, name: str) -> int | None:
+    value = request.query.get(name)
+    if value in (None, ""):
+        return None
+    try:
+        return int(value)
+    except ValueError:
+        raise web.HTTPBadRequest(text=f"{name} must be an integer") from None
+
+
+class KubeletServer:
+    def __init__(self, kubelet: Kubelet) -> None:
+        self.kubelet = kubelet
+        self.port = 0
+        self.read_only_port = 0
+        self._runners: list[web.AppRunner] = []
+
+    def _app(self, read_only: bool) -> web.Application:
+        app = web.Application()
+        app.router.add_get("/healthz", self.healthz)
+        app.router.add_get("/pods", self.pods)
+        app.router.add_get("/pods/", self.pods)
+        if not read_only:
+            app.router.add_get("/containerLogs/{namespace}/{pod}/{container}", self.container_logs)
+            app.router.add_get("/exec/{namespace}/{pod}/{container}", self.exec)
+            app.router.add_post("/exec/{namespace}/{pod}/{container}", self.exec)
+            app.router.add_post("/run/{namespace}/{pod}/{container}", self.run)
+        return app
+
+    async def _serve(self, app: web.Application, port: int) -> int:
+        runner = web.AppRunner(app, access_log=None, handle_signals=False)
+        await runner.setup()
+        site = web.TCPSite(runner, self.kubelet.node_ip, port)
+        await site.start()
+        self._runners.append(runner)
+        server = site._server  # noqa: SLF001 (aiohttp keeps the bound socket there)
+        return server.sockets[0].getsockname()[1] if server and server.sockets else port  # type: ignore[union-attr]
+
+    async def start(self) -> None:
+        config = self.kubelet.config
+        self.port = await self._serve(self._app(False), config.port or 0)
+        log.info("kubelet serving on %s:%d", self.kubelet.node_ip, self.port)
+        if config.read_only_port is not None:
+            self.read_only_port = await self._serve(self._app(True), config.read_only_port)
+            log.info("kubelet read-only port on %s:%d", self.kubelet.node_ip, self.read_only_port)
+
+    async def stop(self) -> None:
+        runners, self._runners = self._runners, []
+        for runner in runners:
+            await runner.cleanup()
+
+    # -- handlers ---------------------------------------------------------------------------------
+
+    async def healthz(self, request: web.Request) -> web.Response:
+        return web.Response(text="ok")
+
+    async def pods(self, request: web.Request) -> web.Response:
+        items = []
+        for pod in self.kubelet.pods():
+            worker = self.kubelet.workers.get(pod["metadata"]["uid"])
+            status = worker.last_written if worker is not None and worker.last_written else pod.get("status")
+            items.append({**pod, "status": status or {}})
+        body = {"kind": "PodList", "apiVersion": "v1", "metadata": {}, "items": items}
+        return web.Response(body=orjson.dumps(body), content_type="application/json")
+
+    def _find(self, request: web.Request) -> tuple[dict[str, Any], dict[str, Any]]:
+        namespace, name = request.match_info["namespace"], request.match_info["pod"]
+        wanted = request.match_info["container"]
+        for pod in self.kubelet.pods():
+            meta = pod["metadata"]
+            if meta.get("namespace") == namespace and meta.get("name") == name:
+                spec = pod.get("spec") or {}
+                for container in (spec.get("containers") or []) + (spec.get("initContainers") or []):
+                    if container.get("name") == wanted:
+                        return pod, container
+                raise web.HTTPNotFound(text=f'container "{wanted}" not found in pod "{name}"')
+        raise web.HTTPNotFound(text=f'pod "{namespace}/{name}" not found')
+
+    async def container_logs(self, request: web.Request) -> web.StreamResponse:
+        pod, container = self._find(request)
+        runtime, uid, name = self.kubelet.runtime, pod["metadata"]["uid"], container["name"]
+        current = await runtime.container_status(uid, name)
+        if current is None:
+            return _status_error(400, "BadRequest", f'container "{name}" in pod "{pod["metadata"]["name"]}" '
+                                                    "is waiting to start: ContainerCreating")
+        attempt = current.attempt
+        if _flag(request, "previous"):
+            if attempt == 0:
+                return _status_error(400, "BadRequest", f'previous terminated container "{name}" in pod '
+                                                        f'"{pod["metadata"]["name"]}" not found')
+            attempt -= 1
+        options = LogOptions(tail_lines=_int(request, "tailLines"), timestamps=_flag(request, "timestamps"),
+                             limit_bytes=_int(request, "limitBytes"), follow=_flag(request, "follow"))
+        since = _int(request, "sinceSeconds")
+        if since is not None:
+            options.since = time.time() - since
+        elif request.query.get("sinceTime"):
+            try:
+                options.since = parse_rfc3339(request.query["sinceTime"])
+            except ValueError:
+                return _status_error(400, "BadRequest", "sinceTime must be an RFC 3339 time")
+        path = runtime.log_path(uid, name, attempt)
+        response = web.StreamResponse(headers={"Content-Type": "text/plain"})
+        await response.prepare(request)
+        if path is None:
+            await response.write_eof()
+            return response
+        try:
+            async for chunk in stream_log(path, options, lambda: runtime.is_running(uid, name, attempt)):
+                await response.write(chunk)
+        except (ConnectionResetError, asyncio.CancelledError):
+            raise
+        await response.write_eof()
+        return response
+
+    async def _spec(self, pod: dict[str, Any], container: dict[str, Any]) -> Any:
+        try:
+            return await self.kubelet.container_spec(pod, container)
+        except ContainerConfigError:
+            from hyperkube.kubelet.runtime import ContainerSpec
+
+            return ContainerSpec(container["name"], [], {"PATH": "/usr/local/bin:/usr/bin:/bin"})
+
+    async def run(self, request: web.Request) -> web.Response:
+        pod, container = self._find(request)
+        command = request.query.get("cmd", "").split()
+        if not command:
+            return _status_error(400, "BadRequest", "cmd is required")
+        spec = await self._spec(pod, container)
+        try:
+            process = await asyncio.create_subprocess_exec(
+                *command, env=spec.env or None, cwd=spec.working_dir or None, stdin=asyncio.subprocess.DEVNULL,
+                stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT)
+        except OSError as error:
+            return _status_error(500, "InternalError", f"running {command[0]}: {error.strerror or error}")
+        output, _ = await process.communicate()
+        return web.Response(body=output, content_type="text/plain")
+
+    async def exec(self, request: web.Request) -> web.StreamResponse:
+        pod, container = self._find(request)
+        command = request.query.getall("command", [])
+        if not command:
+            return _status_error(400, "BadRequest", "you must specify at least one command for the container")
+        ws = web.WebSocketResponse(protocols=CHANNEL_PROTOCOLS)
+        await ws.prepare(request)
+        from hyperkube.kubelet.exec import run_exec
+
+        spec = await self._spec(pod, container)
+        try:
+            await run_exec(ws, self.kubelet.runtime, pod, spec, command, stdin=_flag(request, "stdin"),
+                           stdout=_flag(request, "stdout") or "stdout" not in request.query,
+                           stderr=_flag(request, "stderr") or "stderr" not in request.query,
+                           tty=_flag(request, "tty"))
+        finally:
+            await ws.close()
+        return ws
