@@ -255,8 +255,7 @@ class Kubelet:
 
     async def _clean_orphans(self) -> None:
         """Once the sources are known, stop what an earlier kubelet ran for pods that are gone."""
-        while not self.pod_informer.has_synced:
-            await asyncio.sleep(0.2)
+        await self.pod_informer.wait_for_sync()
         await self.static_sources_read.wait()
         for uid in await self.runtime.list_sandboxes():
             if self.desired(uid) is None and uid not in self.workers:

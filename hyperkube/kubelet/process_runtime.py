@@ -216,16 +216,22 @@ class ProcessRuntime(Runtime):
             return
         loop = asyncio.get_running_loop()
         deadline = loop.time() + max(grace_seconds, 0)
-        while self._alive(record) and loop.time() < deadline:
-            await asyncio.sleep(0.05)
+        await self._wait_gone(record, deadline)
         if self._alive(record):
             try:
                 os.killpg(record.shim_pid, signal.SIGKILL)
             except ProcessLookupError:
                 pass
-            while self._alive(record):
-                await asyncio.sleep(0.02)
+            await self._wait_gone(record, None)
         await self.container_status(pod_uid, name)
+
+    async def _wait_gone(self, record: _Attempt, deadline: float | None) -> None:
+        """Poll (the shim may not be our child) until it is gone or the deadline passes."""
+        loop = asyncio.get_running_loop()
+        while True:
+            if not self._alive(record) or (deadline is not None and loop.time() >= deadline):
+                return
+            await asyncio.sleep(0.05)
 
     def log_path(self, pod_uid: str, name: str, attempt: int) -> str | None:
         return str(self._pod_dir(pod_uid) / "containers" / name / str(attempt) / "container.log")

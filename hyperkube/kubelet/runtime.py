@@ -98,7 +98,7 @@ class Runtime(ABC):
         """Whether that attempt still runs (``logs -f`` follows until it does not)."""
         return False
 
-    async def close(self) -> None:
+    async def close(self) -> None:  # noqa: B027 (optional hook)
         """Release what the runtime holds in this process (processes keep running)."""
 
 

@@ -64,10 +64,10 @@ def python(name: str, code: str, **extra: Any) -> dict[str, Any]:
     return {"name": name, "image": "python", "command": [PY, "-c", code], **extra}
 
 
-async def wait_for(check: Callable[[], Awaitable[Any]], timeout: float = 30.0, interval: float = 0.1) -> Any:
+async def wait_for(check: Callable[[], Awaitable[Any]], within: float = 30.0, interval: float = 0.1) -> Any:
     """Poll ``check`` until it returns something truthy; fail with its last value."""
     last: Any = None
-    async with asyncio.timeout(timeout):
+    async with asyncio.timeout(within):
         while True:
             try:
                 last = await check()
