@@ -237,6 +237,10 @@ class Kubelet:
     def _on_add(self, pod: dict[str, Any]) -> None:
         if self._is_mirror(pod):
             self._mirror_wake.set()
+            worker = self.workers.get(pod["metadata"]["annotations"][MIRROR_ANNOTATION])
+            if worker is not None and not pod["metadata"].get("deletionTimestamp"):
+                worker.last_written = None  # a new mirror: write the static pod's status to it
+                worker.wake.set()
             return
         uid = pod["metadata"]["uid"]
         self.sources["api"][uid] = pod
@@ -310,10 +314,6 @@ class Kubelet:
             except AlreadyExists:
                 self._mirror_wake.set()
                 continue
-            worker = self.workers.get(pod["metadata"]["uid"])
-            if worker is not None:  # its status goes to the new mirror
-                worker.last_written = None
-                worker.wake.set()
 
     async def _delete_quietly(self, pod: dict[str, Any]) -> None:
         try:
@@ -371,9 +371,9 @@ class Kubelet:
         target = pod
         if self.source_of(uid) != "api":
             target = self.pod_informer.cache.get(f"{meta['namespace']}/{meta['name']}") or {}
-            if not target:
+            if not target:  # written once the mirror pod shows up in the cache (it wakes the worker)
                 if worker is not None:
-                    worker.last_written = status  # shown by /pods; written when the mirror appears
+                    worker.shown = status
                 return
         body = {"apiVersion": "v1", "kind": "Pod",
                 "metadata": {"name": meta["name"], "namespace": meta.get("namespace"),
@@ -389,7 +389,7 @@ class Kubelet:
                 asyncio.get_running_loop().call_later(1, worker.wake.set)
             return
         if worker is not None:
-            worker.last_written = status
+            worker.last_written = worker.shown = status
 
     async def delete_pod(self, pod: dict[str, Any]) -> None:
         meta = pod["metadata"]

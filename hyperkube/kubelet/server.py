@@ -109,7 +109,7 @@ class KubeletServer:
         items = []
         for pod in self.kubelet.pods():
             worker = self.kubelet.workers.get(pod["metadata"]["uid"])
-            status = worker.last_written if worker is not None and worker.last_written else pod.get("status")
+            status = worker.shown if worker is not None and worker.shown else pod.get("status")
             items.append({**pod, "status": status or {}})
         body = {"kind": "PodList", "apiVersion": "v1", "metadata": {}, "items": items}
         return web.Response(body=orjson.dumps(body), content_type="application/json")

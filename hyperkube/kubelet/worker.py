@@ -60,7 +60,8 @@ class PodWorker:
         self.rejected: dict[str, Any] | None = None
         self.backoff: dict[str, float] = {}
         self.waiting: dict[str, tuple[str, str]] = {}
-        self.last_written: dict[str, Any] | None = None
+        self.last_written: dict[str, Any] | None = None  # the status last written to the API
+        self.shown: dict[str, Any] | None = None  # the status last computed (served by /pods)
         self.final_phase: str | None = None
         self.probes: Any = None  # the Prober, once containers run
         self.done = False
@@ -137,7 +138,7 @@ class PodWorker:
             for view in views:
                 view.ready = view.started = bool(view.current and view.current.state == RUNNING
                                                  and not view.waiting_message)
-        seen = {**pod, "status": self.last_written or pod.get("status") or {}}
+        seen = {**pod, "status": self.shown or pod.get("status") or {}}
         status = pod_status(seen, init_views if spec.get("initContainers") else [], views,
                             node_ip=kubelet.node_ip, start_time=self.start_time, qos_class=_qos(pod),
                             phase=self.final_phase)
