@@ -49,6 +49,18 @@ def _flag(request: web.Request, name: str) -> bool:
     return request.query.get(name, "").lower() in ("true", "1", "yes")
 
 
+#: the kubelet's own names for the stream flags (the API server's proxy sends both spellings)
+KUBELET_NAMES = {"stdin": "input", "stdout": "output", "stderr": "error"}
+
+
+def _stream_flag(request: web.Request, name: str) -> bool:
+    """stdin/stdout/stderr, or input/output/error; stdout and stderr default on when neither is set."""
+    given = [key for key in (name, KUBELET_NAMES[name]) if key in request.query]
+    if not given:
+        return name != "stdin" and not any(k in request.query for k in (*KUBELET_NAMES, *KUBELET_NAMES.values()))
+    return any(_flag(request, key) for key in given)
+
+
 def _int(request: web.Request, name: str) -> int | None:
     value = request.query.get(name)
     if value in (None, ""):
@@ -198,9 +210,8 @@ class KubeletServer:
 
         spec = await self._spec(pod, container)
         try:
-            await run_exec(ws, self.kubelet.runtime, pod, spec, command, stdin=_flag(request, "stdin"),
-                           stdout=_flag(request, "stdout") or "stdout" not in request.query,
-                           stderr=_flag(request, "stderr") or "stderr" not in request.query,
+            await run_exec(ws, self.kubelet.runtime, pod, spec, command, stdin=_stream_flag(request, "stdin"),
+                           stdout=_stream_flag(request, "stdout"), stderr=_stream_flag(request, "stderr"),
                            tty=_flag(request, "tty"))
         finally:
             await ws.close()
