@@ -23,6 +23,7 @@ import time
 from typing import TYPE_CHECKING, Any
 
 from hyperkube.kubelet.containers import ContainerConfigError
+from hyperkube.kubelet.probes import Prober, has_probes
 from hyperkube.kubelet.runtime import EXITED, RUNNING
 from hyperkube.kubelet.status import FAILED, SUCCEEDED, ContainerView, pod_status
 
@@ -59,6 +60,7 @@ class PodWorker:
         self.sandbox_ready = False
         self.rejected: dict[str, Any] | None = None
         self.backoff: dict[str, float] = {}
+        self.last_terminated: dict[str, Any] = {}  # container name -> its previous attempt's end
         self.waiting: dict[str, tuple[str, str]] = {}
         self.last_written: dict[str, Any] | None = None  # the status last written to the API
         self.shown: dict[str, Any] | None = None  # the status last computed (served by /pods)
@@ -132,6 +134,8 @@ class PodWorker:
         for container in spec.get("containers") or []:
             views.append(await self._drive(pod, container, policy,
                                            may_start=initialized and self.final_phase is None))
+        if self.probes is None and has_probes(pod):
+            self.probes = Prober(self)
         if self.probes is not None:
             self.probes.apply(views)
         else:
@@ -151,7 +155,7 @@ class PodWorker:
         """Bring one container toward running; return how it looks now."""
         runtime = self.kubelet.runtime
         name = container["name"]
-        view = ContainerView(container)
+        view = ContainerView(container, last_terminated=self.last_terminated.get(name))
         current = await runtime.container_status(self.uid, name)
         view.current = current
         if current is not None and current.state == RUNNING:
@@ -195,7 +199,7 @@ class PodWorker:
         view.current = await runtime.start_container(pod, spec, attempt)
         view.will_restart = False
         if current is not None:
-            view.last_terminated = current
+            view.last_terminated = self.last_terminated[name] = current
         self.kubelet.events.event(pod, "Normal", "Started", f"Started container {name}")
         return view
 
