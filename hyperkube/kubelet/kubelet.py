@@ -20,6 +20,7 @@ against a real in-process API server.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
 import time
@@ -348,6 +349,10 @@ class Kubelet:
             return ContainerSpec(container["name"], [], {}, image=container.get("image", ""))
         namespace = pod["metadata"].get("namespace") or "default"
         services = []
+        if self.service_informer is not None and not self.service_informer.has_synced:
+            with contextlib.suppress(TimeoutError):  # the API may be down: start without service links
+                async with asyncio.timeout(5):
+                    await self.service_informer.wait_for_sync()
         if self.service_informer is not None:
             services = [s for s in self.service_informer.cache.list()
                         if s["metadata"].get("namespace") in (namespace, "default")
