@@ -55,7 +55,7 @@ def start(command: list[str], pattern: str) -> tuple[subprocess.Popen[str], int]
     threading.Thread(target=pump, daemon=True).start()
     if not ready.wait(60) or not found:
         process.kill()
-        raise SystemExit(f"{command[2:4]} did not start")
+        raise SystemExit(f"{command[3]} did not start: no line matching {pattern!r} within 60 s")
     return process, found[0]
 
 
@@ -115,7 +115,10 @@ async def hollow(client: Client, kubeconfig: str, home: Path, nodes: int, per_no
                         str(home / "hollow"), "-v", "1"], r"node hollow-(\d+) registered")
     try:
         async with asyncio.timeout(300):
-            while len((await client.list("v1/nodes", label_selector="kubernetes.io/os=linux"))["items"]) < nodes + 1:
+            while True:
+                listed = await client.list("v1/nodes", label_selector="kubernetes.io/os=linux")
+                if sum(1 for n in listed["items"] if n["metadata"]["name"].startswith("hollow-")) >= nodes:
+                    break
                 await asyncio.sleep(0.5)
         total = nodes * per_node
         for start_at in range(0, total, 50):

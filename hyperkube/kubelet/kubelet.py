@@ -76,6 +76,7 @@ class KubeletConfig:
     backoff_max: float = 300.0
     backoff_reset: float = 600.0
     record_events: bool = True
+    container_log_max_bytes: int = 10 << 20
 
 
 class _NoEvents:
@@ -99,7 +100,7 @@ class Kubelet:
             else:
                 from hyperkube.kubelet.process_runtime import ProcessRuntime
 
-                runtime = ProcessRuntime(config.root_dir)
+                runtime = ProcessRuntime(config.root_dir, max_log_bytes=config.container_log_max_bytes)
         self.runtime = runtime
         self.runtime_poll_interval: float | None = None if isinstance(runtime, FakeRuntime) else 0.5
         self.informers = informers or InformerFactory(client)

@@ -71,18 +71,26 @@ def _stamp(value: bytes) -> float:
 
 def read_log(path: str, options: LogOptions) -> tuple[bytes, int]:
     """The rendered log and the file offset read up to (a whole line boundary)."""
+    older = b""
+    try:
+        with open(path + ".1", "rb") as handle:  # the rotated part, when there is one
+            older = handle.read()
+    except FileNotFoundError:
+        pass
     try:
         with open(path, "rb") as handle:
             data = handle.read()
     except FileNotFoundError:
-        return b"", 0
+        return _render(_entries(older), options), 0
     end = data.rfind(b"\n") + 1
-    return _render(_entries(data[:end]), options), end
+    return _render(_entries(older + data[:end]), options), end
 
 
 def _read_from(path: str, offset: int) -> tuple[bytes, int]:
     try:
         with open(path, "rb") as handle:
+            if os.fstat(handle.fileno()).st_size < offset:  # rotated since: the new file is all new
+                offset = 0
             handle.seek(offset)
             data = handle.read()
     except FileNotFoundError:

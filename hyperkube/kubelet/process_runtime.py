@@ -74,8 +74,9 @@ def _write_json(path: Path, value: Any) -> None:
 class ProcessRuntime(Runtime):
     name = "process"
 
-    def __init__(self, root_dir: str | os.PathLike[str]) -> None:
+    def __init__(self, root_dir: str | os.PathLike[str], *, max_log_bytes: int = 10 << 20) -> None:
         self.root = Path(root_dir) / "pods"
+        self.max_log_bytes = max_log_bytes
         self._attempts: dict[tuple[str, str], _Attempt] = {}
         self._loaded: set[str] = set()
 
@@ -150,7 +151,8 @@ class ProcessRuntime(Runtime):
         await self._load(uid)
         directory = self._pod_dir(uid) / "containers" / spec.name / str(attempt)
         shim_spec = {"command": spec.command, "env": spec.env, "cwd": spec.working_dir,
-                     "log": str(directory / "container.log"), "exit": str(directory / "exit.json")}
+                     "log": str(directory / "container.log"), "exit": str(directory / "exit.json"),
+                     "maxLogBytes": self.max_log_bytes}
 
         def launch() -> tuple[subprocess.Popen[bytes], float, str | None]:
             if directory.exists():

@@ -7,7 +7,8 @@ the shim:
 - runs the command with the given env and working directory, in the shim's process group;
 - copies the container's stdout and stderr into the CRI log format
   (``<RFC3339Nano> stdout|stderr F|P <text>``), one line per line written, so the kubelet can
-  serve ``timestamps`` and ``sinceSeconds`` and the log survives a kubelet restart;
+  serve ``timestamps`` and ``sinceSeconds`` and the log survives a kubelet restart; the file
+  is rotated by size (``maxLogBytes``, default 10 MiB; one older file, ``.1``, is kept);
 - writes ``exit.json`` (exitCode, signal, finishedAt) when the command ends.
 
 Because the shim owns the pipes and records the exit, a kubelet that dies (even ``kill -9``)
@@ -44,13 +45,32 @@ def _write_exit(path: str, record: dict) -> None:
     os.replace(tmp, path)
 
 
+class RotatingLog:
+    """The log file, moved to ``<log>.1`` (replacing an older one) when it passes max_bytes."""
+
+    def __init__(self, path: str, max_bytes: int) -> None:
+        self.path = path
+        self.max_bytes = max_bytes
+        self.handle = open(path, "ab", buffering=0)  # noqa: SIM115 (held for the container's life)
+        self.size = self.handle.tell()
+
+    def write(self, data: bytes) -> None:
+        if self.size + len(data) > self.max_bytes and self.size:
+            self.handle.close()
+            os.replace(self.path, self.path + ".1")
+            self.handle = open(self.path, "ab", buffering=0)  # noqa: SIM115
+            self.size = 0
+        self.handle.write(data)
+        self.size += len(data)
+
+
 def main(spec_path: str) -> int:
     with open(spec_path) as handle:
         spec = json.load(handle)
     signal.signal(signal.SIGTERM, lambda *_: None)
     signal.signal(signal.SIGINT, lambda *_: None)
     signal.signal(signal.SIGHUP, lambda *_: None)
-    log = open(spec["log"], "ab", buffering=0)  # noqa: SIM115 (held for the container's life)
+    log = RotatingLog(spec["log"], int(spec.get("maxLogBytes") or 10 << 20))
     started = time.time()
     try:
         child = subprocess.Popen(spec["command"], env=spec["env"], cwd=spec.get("cwd") or None,
@@ -97,7 +117,8 @@ def main(spec_path: str) -> int:
             partial[name] = rest
             if lines:
                 stamp = f"{rfc3339_nano(time.time())} {name} F ".encode()
-                log.write(b"".join(stamp + line + b"\n" for line in lines))
+                for line in lines:  # one write per line, so rotation happens between lines
+                    log.write(stamp + line + b"\n")
     code = child.wait()
     record: dict = {"startedAt": started, "finishedAt": time.time()}
     if code < 0:

@@ -201,7 +201,38 @@ class PodWorker:
         if current is not None:
             view.last_terminated = self.last_terminated[name] = current
         self.kubelet.events.event(pod, "Normal", "Started", f"Started container {name}")
+        post_start = (container.get("lifecycle") or {}).get("postStart")
+        if post_start:
+            ok, message = await self.run_hook(container, post_start, 30.0)
+            if not ok:  # as Kubernetes does: the container is killed, and restarted by policy
+                self.kubelet.events.event(pod, "Warning", "FailedPostStartHook", message)
+                await runtime.stop_container(self.uid, name, self.grace_seconds(pod))
+                view.current = await runtime.container_status(self.uid, name)
         return view
+
+    async def run_hook(self, container: dict[str, Any], hook: dict[str, Any], limit: float) -> tuple[bool, str]:
+        """A lifecycle hook: exec, httpGet, tcpSocket (as probes run them) or sleep."""
+        if hook.get("sleep"):
+            await asyncio.sleep(min(float(hook["sleep"].get("seconds") or 0), limit))
+            return True, ""
+        return await Prober(self).run_probe(container, hook, limit)
+
+    async def _pre_stop(self, pod: dict[str, Any], grace: float) -> float:
+        """Run the running containers' preStop hooks; return what is left of the grace period."""
+        hooks = []
+        for container in (pod.get("spec") or {}).get("containers") or []:
+            hook = (container.get("lifecycle") or {}).get("preStop")
+            if not hook:
+                continue
+            current = await self.kubelet.runtime.container_status(self.uid, container["name"])
+            if current is not None and current.state == RUNNING:
+                hooks.append(self.run_hook(container, hook, grace))
+        if not hooks:
+            return grace
+        loop = asyncio.get_running_loop()
+        started = loop.time()
+        await asyncio.gather(*hooks, return_exceptions=True)
+        return max(grace - (loop.time() - started), 0.0)
 
     # -- stopping -----------------------------------------------------------------------------
 
@@ -221,6 +252,9 @@ class PodWorker:
         grace = self.grace_seconds(pod if pod is not None else self.known)
         if self.probes is not None:
             self.probes.stop()
+        known = pod if pod is not None else self.known
+        if known is not None and self.sandbox_ready:
+            grace = await self._pre_stop(known, grace)
         await kubelet.runtime.stop_sandbox(self.uid, grace)
         if pod is not None and kubelet.is_api_pod(pod):
             try:

@@ -90,3 +90,17 @@ async def test_restarted_kubelet_adopts_its_processes(client, kubelet_factory, t
     await client.delete("v1/pods", "steady", namespace="default")
     await wait_for(lambda: _gone(client, "steady"))
     assert not _alive(int(pids[0]))
+
+
+async def test_lifecycle_hooks_run_after_start_and_before_stop(client, kubelet_factory, tmp_path):
+    trace = tmp_path / "trace"
+    await kubelet_factory()
+    container = python("main", "import time; time.sleep(600)", lifecycle={
+        "postStart": {"exec": {"command": ["sh", "-c", f"echo post-start >> {trace}"]}},
+        "preStop": {"exec": {"command": ["sh", "-c", f"echo pre-stop >> {trace}"]}}})
+    await client.create("v1/pods", pod("hooked", container, terminationGracePeriodSeconds=5))
+    await wait_for(lambda: _phase_in(client, "hooked", "Running"))
+    assert trace.read_text() == "post-start\n"
+    await client.delete("v1/pods", "hooked", namespace="default")
+    await wait_for(lambda: _gone(client, "hooked"))
+    assert trace.read_text() == "post-start\npre-stop\n"

@@ -78,3 +78,27 @@ def _alive(pid: int) -> bool:
             return handle.read().split(") ")[1][0] != "Z"
     except OSError:
         return False
+
+
+async def test_logs_are_rotated_by_size_and_previous_serves_the_last_attempt(client, kubelet_factory):
+    import aiohttp
+
+    kubelet = await kubelet_factory(container_log_max_bytes=2000, backoff_initial=0.2)
+    code = "import sys\nfor i in range(200): print('line %03d' % i)\nsys.exit(1)"
+    await client.create("v1/pods", pod("chatty", python("main", code), restartPolicy="OnFailure"))
+
+    async def restarted():
+        current = await get_pod(client, "chatty")
+        statuses = (current.get("status") or {}).get("containerStatuses") or []
+        return statuses and statuses[0]["restartCount"] >= 1
+
+    await wait_for(restarted)
+    url = f"http://127.0.0.1:{kubelet.port}/containerLogs/default/chatty/main"
+    async with aiohttp.ClientSession() as session:
+        async with session.get(url, params={"previous": "true"}) as response:
+            text = await response.text()
+        async with session.get(url, params={"previous": "true", "tailLines": "2"}) as response:
+            tail = await response.text()
+    lines = text.splitlines()
+    assert lines[-1] == "line 199" and len(lines) < 200 and len(text) <= 4000  # older lines rotated away
+    assert tail == "line 198\nline 199\n"
