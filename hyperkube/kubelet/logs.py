@@ -133,3 +133,19 @@ def file_size(path: str) -> int:
         return os.path.getsize(path)
     except OSError:
         return 0
+
+
+async def follow_entries(path: str, running: Callable[[], bool]) -> AsyncIterator[tuple[bytes, bytes]]:
+    """(stream, text) for each line written from now on, while ``running()`` (attach)."""
+    offset = await asyncio.to_thread(file_size, path)
+    while True:
+        alive = running()
+        data, offset = await asyncio.to_thread(_read_from, path, offset)
+        for raw in data.split(b"\n"):
+            parts = raw.split(b" ", 3)
+            if len(parts) >= 3:
+                yield parts[1], (parts[3] if len(parts) > 3 else b"") + (b"\n" if parts[2] == b"F" else b"")
+        if not data and not alive:
+            return
+        if not data:
+            await asyncio.sleep(0.1)

@@ -8,6 +8,9 @@ Routes (the kubelet's own paths, so the API server's pods/log and pods/exec prox
                                                     limitBytes, sinceSeconds, sinceTime
     GET  /exec/{ns}/{pod}/{container}?command=..    WebSocket, v5/v4.channel.k8s.io
     POST /run/{ns}/{pod}/{container}?cmd=..         run a command, answer its output
+    GET  /attach/{ns}/{pod}/{container}             WebSocket: the container's output from now on
+                                                    (stdout on 1, stderr on 2) until it ends; the
+                                                    container's stdin is not connected
 
 The channel protocol: each binary frame starts with its channel (0 stdin, 1 stdout, 2 stderr,
 3 status as a JSON Status, 4 terminal resize); under v5 the frame ``\\xff\\x00`` closes stdin.
@@ -88,6 +91,8 @@ class KubeletServer:
             app.router.add_get("/exec/{namespace}/{pod}/{container}", self.exec)
             app.router.add_post("/exec/{namespace}/{pod}/{container}", self.exec)
             app.router.add_post("/run/{namespace}/{pod}/{container}", self.run)
+            app.router.add_get("/attach/{namespace}/{pod}/{container}", self.attach)
+            app.router.add_post("/attach/{namespace}/{pod}/{container}", self.attach)
         return app
 
     async def _serve(self, app: web.Application, port: int) -> int:
@@ -213,6 +218,32 @@ class KubeletServer:
             await run_exec(ws, self.kubelet.runtime, pod, spec, command, stdin=_stream_flag(request, "stdin"),
                            stdout=_stream_flag(request, "stdout"), stderr=_stream_flag(request, "stderr"),
                            tty=_flag(request, "tty"))
+        finally:
+            await ws.close()
+        return ws
+
+    async def attach(self, request: web.Request) -> web.StreamResponse:
+        pod, container = self._find(request)
+        runtime, uid, name = self.kubelet.runtime, pod["metadata"]["uid"], container["name"]
+        current = await runtime.container_status(uid, name)
+        if current is None or not runtime.is_running(uid, name, current.attempt):
+            return _status_error(400, "BadRequest", f"container {name} is not running")
+        ws = web.WebSocketResponse(protocols=CHANNEL_PROTOCOLS)
+        await ws.prepare(request)
+        from hyperkube.kubelet.exec import exit_status
+        from hyperkube.kubelet.logs import follow_entries
+
+        path = runtime.log_path(uid, name, current.attempt)
+        want = {b"stdout": _stream_flag(request, "stdout"), b"stderr": _stream_flag(request, "stderr")}
+        try:
+            async for stream, text in follow_entries(path, lambda: runtime.is_running(uid, name, current.attempt)):
+                if want.get(stream):
+                    await ws.send_bytes(bytes([STDOUT if stream == b"stdout" else STDERR]) + text)
+            ended = await runtime.container_status(uid, name)
+            code = ended.exit_code if ended is not None and ended.exit_code is not None else 0
+            await ws.send_bytes(bytes([STATUS]) + orjson.dumps(exit_status(code, [name])))
+        except ConnectionResetError:
+            pass
         finally:
             await ws.close()
         return ws

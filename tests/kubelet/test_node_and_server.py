@@ -113,3 +113,25 @@ async def _exec(session, url, command, stdin: bytes | None = None) -> dict[int, 
             if message.data[0] == 3:
                 break
     return frames
+
+
+async def test_attach_streams_the_output_from_now_until_the_container_ends(client, kubelet_factory, tmp_path):
+    go = tmp_path / "go"
+    kubelet = await kubelet_factory()
+    code = (f"import os, sys, time\nwhile not os.path.exists({str(go)!r}): time.sleep(0.05)\n"
+            "print('out', flush=True); print('err', file=sys.stderr, flush=True); sys.exit(4)")
+    await client.create("v1/pods", pod("attached", python("main", code), restartPolicy="Never"))
+    await wait_for(lambda: _phase_in(client, "attached", "Running"))
+    frames: dict[int, bytes] = {}
+    async with aiohttp.ClientSession() as session, session.ws_connect(
+            f"http://127.0.0.1:{kubelet.port}/attach/default/attached/main", params={"output": "1", "error": "1"},
+            protocols=("v5.channel.k8s.io",)) as ws:
+        go.write_text("")
+        async for message in ws:
+            if message.type != aiohttp.WSMsgType.BINARY:
+                break
+            frames[message.data[0]] = frames.get(message.data[0], b"") + message.data[1:]
+            if message.data[0] == 3:
+                break
+    assert frames[1] == b"out\n" and frames[2] == b"err\n"
+    assert json.loads(frames[3])["details"]["causes"][0]["message"] == "4"
