@@ -133,10 +133,12 @@ async def _serve(client: Any, base: Any, hollow_nodes: int | None) -> None:
         loop.add_signal_handler(sig, stop.set)
     if hollow_nodes:
         factory = InformerFactory(client)
+        pods = factory.informer("v1/pods")  # one watch for every hollow node
         kubelets = [Kubelet(client, dataclasses.replace(
             base, node_name=f"{base.node_name}-{i}", hostname=f"{base.node_name}-{i}",
             root_dir=os.path.join(base.root_dir, f"hollow-{i}"), port=None, read_only_port=None,
-            record_events=False, manifest_path=None, manifest_url=None), informers=factory) for i in range(hollow_nodes)]
+            record_events=False, manifest_path=None, manifest_url=None), informers=factory, pod_informer=pods)
+            for i in range(hollow_nodes)]
     else:
         kubelets = [Kubelet(client, base)]
     try:

@@ -89,7 +89,9 @@ class _NoEvents:
 
 class Kubelet:
     def __init__(self, client: Client, config: KubeletConfig, *, runtime: Runtime | None = None,
-                 informers: InformerFactory | None = None) -> None:
+                 informers: InformerFactory | None = None, pod_informer: Informer | None = None) -> None:
+        """``pod_informer``: a pod informer shared by several kubelets (hollow nodes: one watch
+        for all, instead of one per node); each kubelet keeps only its node's pods."""
         self.client = client
         self.config = config
         self.node_name = config.node_name
@@ -104,7 +106,7 @@ class Kubelet:
         self.runtime = runtime
         self.runtime_poll_interval: float | None = None if isinstance(runtime, FakeRuntime) else 0.5
         self.informers = informers or InformerFactory(client)
-        self.pod_informer: Informer = self.informers.informer(
+        self.pod_informer: Informer = pod_informer or self.informers.informer(
             "v1/pods", field_selector=f"spec.nodeName={self.node_name}")
         self.service_informer: Informer | None = None
         if not isinstance(runtime, FakeRuntime):
@@ -236,7 +238,12 @@ class Kubelet:
     def _is_mirror(pod: dict[str, Any]) -> bool:
         return MIRROR_ANNOTATION in ((pod.get("metadata") or {}).get("annotations") or {})
 
+    def _mine(self, pod: dict[str, Any]) -> bool:
+        return (pod.get("spec") or {}).get("nodeName") == self.node_name
+
     def _on_add(self, pod: dict[str, Any]) -> None:
+        if not self._mine(pod):
+            return
         if self._is_mirror(pod):
             self._mirror_wake.set()
             worker = self.workers.get(pod["metadata"]["annotations"][MIRROR_ANNOTATION])
@@ -252,6 +259,8 @@ class Kubelet:
         self._on_add(new)
 
     def _on_delete(self, pod: dict[str, Any]) -> None:
+        if not self._mine(pod):
+            return
         if self._is_mirror(pod):
             self._mirror_wake.set()
             return
@@ -285,6 +294,8 @@ class Kubelet:
                 continue
             try:
                 await self.sync_mirror_pods()
+                if not (self.config.manifest_path or self.config.manifest_url):
+                    return  # no static pods here: stale mirrors (from an earlier run) are gone now
             except (APIError, TransportError) as error:
                 log.warning("mirror pods: %s", error)
                 await asyncio.sleep(1)
@@ -296,7 +307,7 @@ class Kubelet:
         wanted = {(p["metadata"]["namespace"], p["metadata"]["name"]): p for p in static.values()}
         for obj in cache.list():
             meta = obj["metadata"]
-            if self._is_mirror(obj) and (meta.get("namespace"), meta.get("name")) not in wanted:
+            if self._is_mirror(obj) and self._mine(obj) and (meta.get("namespace"), meta.get("name")) not in wanted:
                 await self._delete_quietly(obj)
         for (namespace, name), pod in wanted.items():
             mirror = cache.get(f"{namespace}/{name}")
