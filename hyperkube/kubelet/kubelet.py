@@ -77,6 +77,7 @@ class KubeletConfig:
     backoff_reset: float = 600.0
     record_events: bool = True
     container_log_max_bytes: int = 10 << 20
+    volume_refresh: float = 10.0  # seconds between re-reads of ConfigMap/Secret volume contents
 
 
 class _NoEvents:
@@ -370,14 +371,16 @@ class Kubelet:
                         if s["metadata"].get("namespace") in (namespace, "default")
                         and (s["metadata"].get("namespace") == namespace or s["metadata"]["name"] == "kubernetes")]
 
-        async def lookup(kind: str, ns: str, name: str) -> dict[str, Any] | None:
-            try:
-                return await self.client.get(f"v1/{kind}", name, namespace=ns)
-            except NotFound:
-                return None
-
         return await containers.resolve(pod, container, image_map=self.config.image_map, node_ip=self.node_ip,
-                                        lookup=lookup, services=services, node_allocatable=self.node.allocatable())
+                                        lookup=self.lookup, services=services,
+                                        node_allocatable=self.node.allocatable())
+
+    async def lookup(self, kind: str, namespace: str, name: str) -> dict[str, Any] | None:
+        """A ConfigMap, Secret, claim or volume by name, or None when there is none."""
+        try:
+            return await self.client.get(f"v1/{kind}", name, namespace=namespace or None)
+        except NotFound:
+            return None
 
     async def write_status(self, pod: dict[str, Any], status: dict[str, Any]) -> None:
         uid = pod["metadata"]["uid"]

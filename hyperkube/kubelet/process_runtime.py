@@ -31,6 +31,7 @@ from pathlib import Path
 from typing import Any
 
 from hyperkube.kubelet.runtime import EXITED, RUNNING, ContainerSpec, ContainerStatus, Runtime
+from hyperkube.kubelet.volumes import cleanup_mounts
 
 
 def _proc_start_time(pid: int) -> str | None:
@@ -107,6 +108,7 @@ class ProcessRuntime(Runtime):
         for key in [key for key in self._attempts if key[0] == pod_uid]:
             del self._attempts[key]
         self._loaded.discard(pod_uid)
+        await asyncio.to_thread(cleanup_mounts, self.root.parent, pod_uid)
         await asyncio.to_thread(shutil.rmtree, self._pod_dir(pod_uid), True)
 
     async def list_sandboxes(self) -> list[str]:

@@ -20,12 +20,14 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from hyperkube.kubelet.containers import ContainerConfigError
 from hyperkube.kubelet.probes import Prober, has_probes
-from hyperkube.kubelet.runtime import EXITED, RUNNING
+from hyperkube.kubelet.runtime import EXITED, RUNNING, FakeRuntime
 from hyperkube.kubelet.status import FAILED, SUCCEEDED, ContainerView, pod_status
+from hyperkube.kubelet.volumes import VolumeManager
 
 if TYPE_CHECKING:
     from hyperkube.kubelet.kubelet import Kubelet
@@ -67,6 +69,9 @@ class PodWorker:
         self.final_phase: str | None = None
         self.probes: Any = None  # the Prober, once containers run
         self.done = False
+        self.volumes: VolumeManager | None = None
+        self.volumes_refreshed = 0.0
+        self.volume_error: ContainerConfigError | None = None
         self.known: dict[str, Any] | None = None  # the last pod seen, for its grace period
 
     def start(self) -> None:
@@ -119,6 +124,7 @@ class PodWorker:
         if not self.sandbox_ready:
             await runtime.run_sandbox(pod)
             self.sandbox_ready = True
+        await self._prepare_volumes(pod)
         spec = pod.get("spec") or {}
         policy = spec.get("restartPolicy") or "Always"
         init_views: list[ContainerView] = []
@@ -149,6 +155,24 @@ class PodWorker:
         if status["phase"] in (SUCCEEDED, FAILED):
             self.final_phase = status["phase"]
         await kubelet.write_status(pod, status)
+
+    async def _prepare_volumes(self, pod: dict[str, Any]) -> None:
+        """Create volumes, and refresh ConfigMap/Secret contents every ``volume_refresh`` s."""
+        if isinstance(self.kubelet.runtime, FakeRuntime) or not (pod.get("spec") or {}).get("volumes"):
+            return
+        now = time.monotonic()
+        if self.volumes is not None and now - self.volumes_refreshed < self.kubelet.config.volume_refresh:
+            return
+        if self.volumes is None:
+            self.volumes = VolumeManager(Path(self.kubelet.config.root_dir), pod, self.kubelet.lookup,
+                                         self.kubelet.node_ip)
+        self.volumes.pod = pod
+        try:
+            await self.volumes.prepare()
+            self.volume_error = None
+            self.volumes_refreshed = now
+        except ContainerConfigError as error:  # retried on the next sync
+            self.volume_error = error
 
     async def _drive(self, pod: dict[str, Any], container: dict[str, Any], policy: str, *,
                      may_start: bool) -> ContainerView:
@@ -187,7 +211,11 @@ class PodWorker:
         else:
             attempt = 0
         try:
+            if self.volume_error is not None:
+                raise self.volume_error
             spec = await self.kubelet.container_spec(pod, container)
+            if self.volumes is not None and container.get("volumeMounts"):
+                await asyncio.to_thread(self.volumes.mount, container)
         except ContainerConfigError as error:
             self.waiting[name] = (error.reason, error.message)
             view.waiting_reason, view.waiting_message = error.reason, error.message
