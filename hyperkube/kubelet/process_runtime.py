@@ -244,6 +244,12 @@ class ProcessRuntime(Runtime):
         record = self._attempts.get((pod_uid, name))
         return record is not None and record.attempt == attempt and record.ended is None and self._alive(record)
 
+    def process_group(self, pod_uid: str, name: str) -> int | None:
+        record = self._attempts.get((pod_uid, name))
+        if record is None or record.ended is not None or not self._alive(record):
+            return None
+        return record.shim_pid
+
     def latest_attempt(self, pod_uid: str, name: str) -> int | None:
         record = self._attempts.get((pod_uid, name))
         return record.attempt if record else None

@@ -98,6 +98,10 @@ class Runtime(ABC):
         """Whether that attempt still runs (``logs -f`` follows until it does not)."""
         return False
 
+    def process_group(self, pod_uid: str, name: str) -> int | None:
+        """The process group of the container's running attempt (for /stats), if it has one."""
+        return None
+
     async def close(self) -> None:  # noqa: B027 (optional hook)
         """Release what the runtime holds in this process (processes keep running)."""
 

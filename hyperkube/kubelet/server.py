@@ -4,6 +4,8 @@ Routes (the kubelet's own paths, so the API server's pods/log and pods/exec prox
 
     GET  /healthz                                   "ok"
     GET  /pods                                      PodList of the pods this kubelet runs
+    GET  /stats/summary                             CPU and memory per container, pod and node
+    GET  /metrics                                   Prometheus text: pods, containers, restarts
     GET  /containerLogs/{ns}/{pod}/{container}      follow, tailLines, timestamps, previous,
                                                     limitBytes, sinceSeconds, sinceTime
     GET  /exec/{ns}/{pod}/{container}?command=..    WebSocket, v5/v4.channel.k8s.io
@@ -86,6 +88,8 @@ class KubeletServer:
         app.router.add_get("/healthz", self.healthz)
         app.router.add_get("/pods", self.pods)
         app.router.add_get("/pods/", self.pods)
+        app.router.add_get("/stats/summary", self.stats_summary)
+        app.router.add_get("/metrics", self.metrics)
         if not read_only:
             app.router.add_get("/containerLogs/{namespace}/{pod}/{container}", self.container_logs)
             app.router.add_get("/exec/{namespace}/{pod}/{container}", self.exec)
@@ -130,6 +134,49 @@ class KubeletServer:
             items.append({**pod, "status": status or {}})
         body = {"kind": "PodList", "apiVersion": "v1", "metadata": {}, "items": items}
         return web.Response(body=orjson.dumps(body), content_type="application/json")
+
+    async def stats_summary(self, request: web.Request) -> web.Response:
+        from hyperkube.kubelet.stats import StatsCollector
+
+        if not hasattr(self, "_stats"):
+            self._stats = StatsCollector()
+        runtime, items = self.kubelet.runtime, []
+        for pod in self.kubelet.pods():
+            uid = pod["metadata"]["uid"]
+            worker = self.kubelet.workers.get(uid)
+            containers = []
+            for container in (pod.get("spec") or {}).get("containers") or []:
+                current = await runtime.container_status(uid, container["name"])
+                if current is not None:
+                    containers.append((container["name"], current.started_at,
+                                       runtime.process_group(uid, container["name"])))
+            items.append({"pod": pod, "containers": containers,
+                          "started_at": worker.start_time if worker is not None else None})
+        body = await asyncio.to_thread(self._stats.summary, self.kubelet.node_name, self.kubelet.started_at, items)
+        return web.Response(body=orjson.dumps(body), content_type="application/json")
+
+    async def metrics(self, request: web.Request) -> web.Response:
+        running = restarts = containers = 0
+        for worker in list(self.kubelet.workers.values()):
+            shown = worker.shown or {}
+            if shown.get("phase") == "Running":
+                running += 1
+            for status in shown.get("containerStatuses") or []:
+                restarts += int(status.get("restartCount") or 0)
+                containers += 1 if "running" in (status.get("state") or {}) else 0
+        node = self.kubelet.node_name
+        lines = [
+            "# HELP kubelet_running_pods Number of pods that have a running pod sandbox",
+            "# TYPE kubelet_running_pods gauge", f"kubelet_running_pods {running}",
+            "# HELP kubelet_running_containers Number of containers currently running",
+            "# TYPE kubelet_running_containers gauge",
+            f'kubelet_running_containers{{container_state="running"}} {containers}',
+            "# HELP kubelet_container_restarts_total Restarts of the containers of the pods on this node",
+            "# TYPE kubelet_container_restarts_total counter", f"kubelet_container_restarts_total {restarts}",
+            "# HELP kubelet_node_name The node's name. The count is always 1.",
+            "# TYPE kubelet_node_name gauge", f'kubelet_node_name{{node="{node}"}} 1', "",
+        ]
+        return web.Response(text="\n".join(lines), content_type="text/plain")
 
     def _find(self, request: web.Request) -> tuple[dict[str, Any], dict[str, Any]]:
         namespace, name = request.match_info["namespace"], request.match_info["pod"]

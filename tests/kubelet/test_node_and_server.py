@@ -135,3 +135,27 @@ async def test_attach_streams_the_output_from_now_until_the_container_ends(clien
                 break
     assert frames[1] == b"out\n" and frames[2] == b"err\n"
     assert json.loads(frames[3])["details"]["causes"][0]["message"] == "4"
+
+
+async def test_stats_summary_and_metrics(client, kubelet_factory):
+    kubelet = await kubelet_factory()
+    code = "x = bytearray(30 << 20)\nimport time\nwhile True: sum(range(10000)); time.sleep(0.01)"
+    await client.create("v1/pods", pod("busy", python("main", code), terminationGracePeriodSeconds=0))
+    await wait_for(lambda: _phase_in(client, "busy", "Running"))
+    base = f"http://127.0.0.1:{kubelet.port}"
+    async with aiohttp.ClientSession() as session:
+        async def sampled():
+            async with session.get(base + "/stats/summary") as response:
+                summary = await response.json()
+            pods = summary["pods"]
+            return pods and pods[0]["containers"] and "usageNanoCores" in pods[0]["containers"][0]["cpu"] and summary
+
+        summary = await wait_for(sampled)
+        container = summary["pods"][0]["containers"][0]
+        assert summary["pods"][0]["podRef"]["name"] == "busy"
+        assert container["memory"]["workingSetBytes"] > 30 << 20
+        assert container["cpu"]["usageCoreNanoSeconds"] > 0
+        assert summary["node"]["nodeName"] == "node-1" and summary["node"]["memory"]["availableBytes"] > 0
+        async with session.get(base + "/metrics") as response:
+            text = await response.text()
+        assert "kubelet_running_pods 1" in text and 'kubelet_node_name{node="node-1"} 1' in text
