@@ -13,6 +13,7 @@ Routes (the kubelet's own paths, so the API server's pods/log and pods/exec prox
     GET  /attach/{ns}/{pod}/{container}             WebSocket: the container's output from now on
                                                     (stdout on 1, stderr on 2) until it ends; the
                                                     container's stdin is not connected
+    GET  /portForward/{ns}/{pod}?ports=P            WebSocket, v4 channels (see portforward.py)
 
 The channel protocol: each binary frame starts with its channel (0 stdin, 1 stdout, 2 stderr,
 3 status as a JSON Status, 4 terminal resize); under v5 the frame ``\\xff\\x00`` closes stdin.
@@ -96,6 +97,7 @@ class KubeletServer:
             app.router.add_post("/exec/{namespace}/{pod}/{container}", self.exec)
             app.router.add_post("/run/{namespace}/{pod}/{container}", self.run)
             app.router.add_get("/attach/{namespace}/{pod}/{container}", self.attach)
+            app.router.add_get("/portForward/{namespace}/{pod}", self.port_forward)
             app.router.add_post("/attach/{namespace}/{pod}/{container}", self.attach)
         return app
 
@@ -291,6 +293,27 @@ class KubeletServer:
             await ws.send_bytes(bytes([STATUS]) + orjson.dumps(exit_status(code, [name])))
         except ConnectionResetError:
             pass
+        finally:
+            await ws.close()
+        return ws
+
+    async def port_forward(self, request: web.Request) -> web.StreamResponse:
+        from hyperkube.kubelet.portforward import PROTOCOLS, forward, parse_ports
+
+        namespace, name = request.match_info["namespace"], request.match_info["pod"]
+        if not any(p["metadata"].get("namespace") == namespace and p["metadata"].get("name") == name
+                   for p in self.kubelet.pods()):
+            raise web.HTTPNotFound(text=f'pod "{namespace}/{name}" not found')
+        try:
+            ports = parse_ports(request.query.getall("ports", []) + request.query.getall("port", []))
+        except ValueError as error:
+            return _status_error(400, "BadRequest", str(error))
+        if not ports:
+            return _status_error(400, "BadRequest", "query parameter \"port\" is required")
+        ws = web.WebSocketResponse(protocols=PROTOCOLS)
+        await ws.prepare(request)
+        try:
+            await forward(ws, self.kubelet.node_ip, ports)
         finally:
             await ws.close()
         return ws

@@ -159,3 +159,41 @@ async def test_stats_summary_and_metrics(client, kubelet_factory):
         async with session.get(base + "/metrics") as response:
             text = await response.text()
         assert "kubelet_running_pods 1" in text and 'kubelet_node_name{node="node-1"} 1' in text
+
+
+async def test_port_forward_over_websocket(client, kubelet_factory):
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    kubelet = await kubelet_factory()
+    code = ("import socket\ns = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)\n"
+            f"s.bind(('127.0.0.1', {port})); s.listen()\n"
+            "while True:\n    c, _ = s.accept(); c.sendall(b'echo:' + c.recv(100)); c.close()")
+    await client.create("v1/pods", pod("echo", python("main", code), terminationGracePeriodSeconds=0))
+    await wait_for(lambda: _phase_in(client, "echo", "Running"))
+
+    async def listening():
+        import asyncio
+        try:
+            _, writer = await asyncio.open_connection("127.0.0.1", port)
+        except OSError:
+            return False
+        writer.close()
+        return True
+
+    await wait_for(listening)
+    async with aiohttp.ClientSession() as session, session.ws_connect(
+            f"http://127.0.0.1:{kubelet.port}/portForward/default/echo", params={"ports": str(port)},
+            protocols=("v4.channel.k8s.io",)) as ws:
+        first = [await ws.receive_bytes(), await ws.receive_bytes()]
+        assert sorted(f[0] for f in first) == [0, 1]
+        assert all(int.from_bytes(f[1:3], "little") == port for f in first)
+        await ws.send_bytes(b"\x00ping")
+        data = b""
+        while not data.endswith(b"ping"):
+            frame = await ws.receive_bytes()
+            assert frame[0] == 0
+            data += frame[1:]
+    assert data == b"echo:ping"
