@@ -203,7 +203,13 @@ async def resolve(pod: dict[str, Any], container: dict[str, Any], *, image_map: 
     if not argv:
         raise ContainerConfigError("CreateContainerConfigError", "the container has an empty command")
     working_dir = container.get("workingDir") or (mapped or {}).get("workingDir")
-    return ContainerSpec(container["name"], argv, env, working_dir, image)
+    limits: dict[str, int] = {}
+    declared = (container.get("resources") or {}).get("limits") or {}
+    if declared.get("memory"):
+        limits["memoryBytes"] = parse_quantity(str(declared["memory"])).integer()
+    if declared.get("cpu"):
+        limits["cpuMillis"] = parse_quantity(str(declared["cpu"])).milli()
+    return ContainerSpec(container["name"], argv, env, working_dir, image, limits)
 
 
 def _data(obj: dict[str, Any]) -> dict[str, str]:

@@ -154,7 +154,8 @@ class ProcessRuntime(Runtime):
         directory = self._pod_dir(uid) / "containers" / spec.name / str(attempt)
         shim_spec = {"command": spec.command, "env": spec.env, "cwd": spec.working_dir,
                      "log": str(directory / "container.log"), "exit": str(directory / "exit.json"),
-                     "maxLogBytes": self.max_log_bytes}
+                     "maxLogBytes": self.max_log_bytes, "limits": spec.limits,
+                     "id": f"{uid}-{spec.name}-{attempt}"}
 
         def launch() -> tuple[subprocess.Popen[bytes], float, str | None]:
             if directory.exists():

@@ -29,6 +29,7 @@ class ContainerSpec:
     env: dict[str, str]
     working_dir: str | None = None
     image: str = ""
+    limits: dict[str, int] = field(default_factory=dict)  # memoryBytes, cpuMillis
 
 
 @dataclass

@@ -9,7 +9,10 @@ the shim:
   (``<RFC3339Nano> stdout|stderr F|P <text>``), one line per line written, so the kubelet can
   serve ``timestamps`` and ``sinceSeconds`` and the log survives a kubelet restart; the file
   is rotated by size (``maxLogBytes``, default 10 MiB; one older file, ``.1``, is kept);
-- writes ``exit.json`` (exitCode, signal, finishedAt) when the command ends.
+- writes ``exit.json`` (exitCode, signal, finishedAt) when the command ends;
+- applies the container's limits where the host allows: as root, a cgroup per container
+  (v2, or v1's memory and cpu controllers) with memory and CPU quota (reason ``OOMKilled``
+  when the memory cgroup killed it); otherwise ``RLIMIT_DATA`` for memory (no CPU limit).
 
 Because the shim owns the pipes and records the exit, a kubelet that dies (even ``kill -9``)
 loses nothing: the container keeps running, its output keeps going to the file, and a
@@ -64,6 +67,65 @@ class RotatingLog:
         self.size += len(data)
 
 
+CGROUP_ROOT = "/sys/fs/cgroup"
+
+
+def make_cgroups(name: str, limits: dict) -> list[str]:
+    """Create this container's cgroups with its limits (root only); return the directories
+    whose ``cgroup.procs`` the child joins. cgroup v2 when the unified hierarchy is mounted at
+    the root, else v1's memory and cpu controllers. Nothing (and rlimits instead) otherwise."""
+    memory, cpu = limits.get("memoryBytes"), limits.get("cpuMillis")
+    if os.geteuid() != 0 or not (memory or cpu):
+        return []
+    made = []
+    try:
+        if os.path.exists(os.path.join(CGROUP_ROOT, "cgroup.controllers")):
+            parent = os.path.join(CGROUP_ROOT, "hyperkube")
+            os.makedirs(parent, exist_ok=True)
+            with open(os.path.join(parent, "cgroup.subtree_control"), "w") as handle:
+                handle.write("+memory +cpu")
+            path = os.path.join(parent, name)
+            os.makedirs(path, exist_ok=True)
+            if memory:
+                _write(path, "memory.max", str(memory))
+            if cpu:
+                _write(path, "cpu.max", f"{cpu * 100} 100000")
+            return [path]
+        if memory and os.path.isdir(os.path.join(CGROUP_ROOT, "memory")):
+            path = os.path.join(CGROUP_ROOT, "memory", "hyperkube", name)
+            os.makedirs(path, exist_ok=True)
+            _write(path, "memory.limit_in_bytes", str(memory))
+            made.append(path)
+        if cpu and os.path.isdir(os.path.join(CGROUP_ROOT, "cpu")):
+            path = os.path.join(CGROUP_ROOT, "cpu", "hyperkube", name)
+            os.makedirs(path, exist_ok=True)
+            _write(path, "cpu.cfs_period_us", "100000")
+            _write(path, "cpu.cfs_quota_us", str(cpu * 100))
+            made.append(path)
+    except OSError:
+        return [path for path in made if os.path.isdir(path)]
+    return made
+
+
+def _write(directory: str, name: str, value: str) -> None:
+    with open(os.path.join(directory, name), "w") as handle:
+        handle.write(value)
+
+
+def oom_killed(cgroups: list[str]) -> bool:
+    for path in cgroups:
+        for name, key in (("memory.events", "oom_kill"), ("memory.oom_control", "oom_kill")):
+            try:
+                with open(os.path.join(path, name)) as handle:
+                    for line in handle:
+                        parts = line.split()
+                        if len(parts) == 2 and parts[0] == key and int(parts[1]) > 0:
+                            return True
+            except (OSError, ValueError):
+                continue
+    return False
+
+
 def main(spec_path: str) -> int:
     with open(spec_path) as handle:
         spec = json.load(handle)
@@ -72,10 +134,22 @@ def main(spec_path: str) -> int:
     signal.signal(signal.SIGHUP, lambda *_: None)
     log = RotatingLog(spec["log"], int(spec.get("maxLogBytes") or 10 << 20))
     started = time.time()
+    limits = spec.get("limits") or {}
+    cgroups = make_cgroups(spec.get("id") or str(os.getpid()), limits)
+
+    def enter_limits() -> None:  # in the child, before exec
+        for path in cgroups:
+            with open(os.path.join(path, "cgroup.procs"), "w") as handle:
+                handle.write("0")
+        if limits.get("memoryBytes") and not cgroups:
+            import resource
+
+            resource.setrlimit(resource.RLIMIT_DATA, (limits["memoryBytes"], limits["memoryBytes"]))
+
     try:
         child = subprocess.Popen(spec["command"], env=spec["env"], cwd=spec.get("cwd") or None,
                                  stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                                 close_fds=True)
+                                 close_fds=True, preexec_fn=enter_limits if limits else None)
     except OSError as exc:
         message = f"failed to start container: {exc.strerror or exc}: {spec['command'][0]}"
         log.write(f"{rfc3339_nano(time.time())} stderr F {message}\n".encode())
@@ -125,6 +199,13 @@ def main(spec_path: str) -> int:
         record.update(exitCode=128 - code, signal=-code)
     else:
         record["exitCode"] = code
+    if cgroups and oom_killed(cgroups):
+        record["reason"] = "OOMKilled"
+    for path in cgroups:
+        try:
+            os.rmdir(path)
+        except OSError:
+            pass
     _write_exit(spec["exit"], record)
     return 0
 

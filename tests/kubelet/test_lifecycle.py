@@ -104,3 +104,16 @@ async def test_lifecycle_hooks_run_after_start_and_before_stop(client, kubelet_f
     await client.delete("v1/pods", "hooked", namespace="default")
     await wait_for(lambda: _gone(client, "hooked"))
     assert trace.read_text() == "post-start\npre-stop\n"
+
+
+async def test_memory_limit_stops_a_container_that_exceeds_it(client, kubelet_factory):
+    """As root with cgroups: OOMKilled (137); otherwise RLIMIT_DATA makes the allocation fail."""
+    await kubelet_factory()
+    hog = python("main", "x = bytearray(400 << 20); x[::4096] = b'x' * len(x[::4096]); print('survived')",
+                 resources={"limits": {"memory": "64Mi", "cpu": "500m"}})
+    await client.create("v1/pods", pod("hog", hog, restartPolicy="Never"))
+    failed = await wait_for(lambda: _phase_in(client, "hog", "Failed"))
+    terminated = failed["status"]["containerStatuses"][0]["state"]["terminated"]
+    assert terminated["exitCode"] != 0
+    if terminated["exitCode"] == 137:
+        assert terminated["reason"] == "OOMKilled"
