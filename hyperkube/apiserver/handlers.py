@@ -222,8 +222,9 @@ class RestAPI:
         dry = dry_run(request.query)
         obj, duplicates = await decode_write_body(request, resource, mode)
         check_namespace(obj, target.namespace, resource)
+        manager = patching.manager_name(request, "")
         written = await self.objects.create(resource, target.namespace, obj, dry_run=dry, field_validation=mode,
-                                            duplicates=duplicates)
+                                            duplicates=duplicates, field_manager=manager)
         return self.written(written, 201)
 
     async def update(self, request: web.Request, target: paths.Target, subresource: str = "") -> web.StreamResponse:
@@ -233,8 +234,10 @@ class RestAPI:
         dry = dry_run(request.query)
         obj, duplicates = await decode_write_body(request, resource, mode)
         check_namespace(obj, target.namespace, resource)
+        manager = patching.manager_name(request, "")
         written = await self.objects.update(resource, target.namespace, target.name, obj, subresource=subresource,
-                                            dry_run=dry, field_validation=mode, duplicates=duplicates)
+                                            dry_run=dry, field_validation=mode, duplicates=duplicates,
+                                            field_manager=manager)
         return self.written(written, 201 if written.created else 200)
 
     async def delete_options(self, request: web.Request) -> dict[str, Any]:

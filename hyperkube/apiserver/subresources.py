@@ -98,7 +98,8 @@ async def put_scale(api: RestAPI, request: web.Request, target: paths.Target) ->
                                              resource.group)
         current.setdefault("spec", {})["replicas"] = replicas
         try:
-            written = await api.objects.update(resource, target.namespace, target.name, current)
+            written = await api.objects.update(resource, target.namespace, target.name, current,
+                                               field_manager=patching.manager_name(request, ""))
         except errors.Conflict:
             if wanted:
                 raise

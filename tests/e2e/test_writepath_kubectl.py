@@ -1,0 +1,105 @@
+"""The rest of kubectl's write path against a real ``hyperkube apiserver``: field ownership
+across create / replace / apply --server-side, and the typed commands that send protobuf
+bodies (create namespace|configmap|secret generic|deployment, auth can-i, auth whoami)."""
+
+from __future__ import annotations
+
+import base64
+import json
+
+import yaml
+
+
+def get(cluster, *what: str) -> dict:
+    return json.loads(cluster.kubectl("get", *what, "-o", "json", "--show-managed-fields").stdout)
+
+
+def managers(obj: dict) -> set[tuple[str, str]]:
+    return {(e["manager"], e["operation"]) for e in obj["metadata"].get("managedFields", [])}
+
+
+CONFIGMAP = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "owned"}, "data": {"a": "1"}}
+
+
+def test_create_then_server_side_apply_conflicts_with_kubectl_create(cluster):
+    cluster.kubectl("create", "-f", "-", input=yaml.safe_dump(CONFIGMAP))
+    assert managers(get(cluster, "configmap", "owned")) == {("kubectl-create", "Update")}
+
+    changed = {**CONFIGMAP, "data": {"a": "2"}}
+    result = cluster.kubectl("apply", "--server-side", "-f", "-", input=yaml.safe_dump(changed), check=False)
+    assert result.returncode != 0
+    assert 'conflict with "kubectl-create"' in result.stderr and ".data.a" in result.stderr
+
+    forced = cluster.kubectl("apply", "--server-side", "--force-conflicts", "-f", "-", input=yaml.safe_dump(changed))
+    assert "serverside-applied" in forced.stdout
+    obj = get(cluster, "configmap", "owned")
+    assert obj["data"] == {"a": "2"}
+    assert ("kubectl", "Apply") in managers(obj)
+
+
+def test_replace_keeps_ownership(cluster):
+    config = {**CONFIGMAP, "metadata": {"name": "kept"}}
+    cluster.kubectl("apply", "--server-side", "-f", "-", input=yaml.safe_dump(config))
+    live = json.loads(cluster.kubectl("get", "configmap", "kept", "-o", "json").stdout)
+    live["data"]["b"] = "2"
+    cluster.kubectl("replace", "-f", "-", input=json.dumps(live))
+    obj = get(cluster, "configmap", "kept")
+    assert managers(obj) == {("kubectl", "Apply"), ("kubectl-replace", "Update")}
+    owned = {e["manager"]: e["fieldsV1"] for e in obj["metadata"]["managedFields"]}
+    assert owned["kubectl"] == {"f:data": {"f:a": {}}}
+    assert owned["kubectl-replace"] == {"f:data": {"f:b": {}}}
+
+    # the applier still owns a: changing it by apply needs no force, and b stays
+    config["data"] = {"a": "3"}
+    cluster.kubectl("apply", "--server-side", "-f", "-", input=yaml.safe_dump(config))
+    assert get(cluster, "configmap", "kept")["data"] == {"a": "3", "b": "2"}
+
+
+# ---- protobuf bodies -------------------------------------------------------------------------------
+
+
+def test_create_namespace_configmap_secret_over_protobuf(cluster):
+    assert cluster.kubectl("create", "namespace", "pb").stdout.strip() == "namespace/pb created"
+    ns = get(cluster, "namespace", "pb")
+    assert ns["metadata"]["name"] == "pb" and ns["status"]["phase"] == "Active"
+    assert ("kubectl-create", "Update") in managers(ns)
+
+    out = cluster.kubectl("create", "configmap", "cfg", "-n", "pb", "--from-literal=k1=v1",
+                          "--from-literal=k2=line1\nline2").stdout
+    assert out.strip() == "configmap/cfg created"
+    cm = get(cluster, "configmap", "cfg", "-n", "pb")
+    assert cm["data"] == {"k1": "v1", "k2": "line1\nline2"}
+
+    out = cluster.kubectl("create", "secret", "generic", "sec", "-n", "pb", "--from-literal=password=s3cr3t",
+                          "--type=Opaque").stdout
+    assert out.strip() == "secret/sec created"
+    secret = get(cluster, "secret", "sec", "-n", "pb")
+    assert secret["type"] == "Opaque"
+    assert base64.b64decode(secret["data"]["password"]) == b"s3cr3t"
+
+    again = cluster.kubectl("create", "configmap", "cfg", "-n", "pb", check=False)
+    assert again.returncode == 1
+    assert 'configmaps "cfg" already exists' in again.stderr
+
+
+def test_create_deployment_over_protobuf(cluster):
+    out = cluster.kubectl("create", "deployment", "dd", "--image=nginx:1.27", "--replicas=2", "--port=80").stdout
+    assert out.strip() == "deployment.apps/dd created"
+    deployment = get(cluster, "deployment", "dd")
+    assert deployment["spec"]["replicas"] == 2
+    assert deployment["spec"]["selector"] == {"matchLabels": {"app": "dd"}}
+    template = deployment["spec"]["template"]
+    assert template["metadata"]["labels"] == {"app": "dd"}
+    [container] = template["spec"]["containers"]
+    assert container["image"] == "nginx:1.27" and container["name"] == "nginx"
+    assert container["ports"] == [{"containerPort": 80, "protocol": "TCP"}]
+    assert deployment["spec"]["strategy"]["type"] == "RollingUpdate"
+
+
+def test_auth_can_i_and_whoami(cluster):
+    assert cluster.kubectl("auth", "can-i", "get", "pods").stdout.strip() == "yes"
+    assert cluster.kubectl("auth", "can-i", "create", "deployments.apps", "-n", "kube-system").stdout.strip() == "yes"
+    whoami = cluster.kubectl("auth", "whoami", "-o", "json").stdout
+    review = json.loads(whoami)
+    assert review["kind"] == "SelfSubjectReview"
+    assert review["status"]["userInfo"]["username"] == "system:anonymous"
