@@ -21,7 +21,17 @@ from multidict import CIMultiDict
 
 from hyperkube.api import schemas
 from hyperkube.api.registry import Registry, Resource
-from hyperkube.apiserver import bodies, deletion, lists, paths, subresources, tables, watch
+from hyperkube.apiserver import (
+    bodies,
+    deletion,
+    lists,
+    paths,
+    protobuf_bodies,
+    reviews,
+    subresources,
+    tables,
+    watch,
+)
 from hyperkube.apiserver import patch as patching
 from hyperkube.apiserver.feeds import Hub
 from hyperkube.apiserver.objects import Objects, Written
@@ -64,6 +74,10 @@ async def decode_write_body(request: web.Request, resource: Resource, mode: str)
     kind = bodies.media_type(content_type)
     if kind.endswith("patch+json") or kind == "application/apply-patch+yaml":
         raise errors.UnsupportedMediaType(f'the media type "{kind}" is not supported on {request.method}')
+    if kind == protobuf_bodies.PROTOBUF:
+        obj = protobuf_bodies.decode_object(data, resource.group_version, resource.kind)
+        check_kind(obj, resource)
+        return obj, []
     if len(data) > LARGE_BODY:  # a big YAML body takes PyYAML a while: not on the event loop
         obj, duplicates = await asyncio.to_thread(_decode_write_body, data, content_type, kind, mode)
     else:
@@ -122,6 +136,8 @@ class RestAPI:
 
     async def grouped(self, request: web.Request) -> web.StreamResponse:
         info = request.match_info
+        if reviews.handles(info["group"], info["version"], info["rest"]):
+            return await reviews.handle(request, info["group"], info["version"], info["rest"])
         return await self.dispatch(request, info["group"], info["version"], info["rest"])
 
     async def dispatch(self, request: web.Request, group: str, version: str, rest: str) -> web.StreamResponse:

@@ -1,0 +1,155 @@
+"""Protobuf field maps of the kinds kubectl's typed commands send as protobuf.
+
+``kubectl create namespace|configmap|secret|deployment``, ``auth can-i`` and ``auth whoami``
+POST ``application/vnd.kubernetes.protobuf`` bodies (CLIENTS.md, item 4). These maps give,
+per message, Kubernetes' field numbers (from the published ``generated.proto`` files of
+k8s.io/api and k8s.io/apimachinery) and JSON names, so :mod:`hyperkube.machinery.protobuf`
+turns the bytes into the same dict the JSON body would have been.
+
+Coverage is what those commands send plus the common neighbours (a pod template's
+containers, ports, env, resources, volume mounts, tolerations); a field outside it makes the
+decoder fail with its name, and the server answers 415 rather than drop it. ``keep_zero``
+marks Go pointer fields, whose zero values (``replicas: 0``) are meaningful.
+"""
+
+from __future__ import annotations
+
+import datetime
+from typing import Any
+
+from hyperkube.machinery.protobuf import BOOL, BYTES, INT, STRING, Field, MapOf, Message
+
+
+def _message(name: str, fields: dict[int, Any], convert: Any = None) -> Message:
+    """``fields``: number -> name (a string field), or (name, type[, flags]) where flags
+    holds "repeated" and/or "pointer"."""
+    built: dict[int, Field] = {}
+    for number, spec in fields.items():
+        if isinstance(spec, str):
+            built[number] = Field(spec, STRING)
+            continue
+        name_, type_, *flags = spec
+        built[number] = Field(name_, type_, repeated="repeated" in flags, keep_zero="pointer" in flags)
+    return Message(name, built, convert)
+
+
+def _time(fields: dict[str, Any]) -> str | None:
+    seconds, nanos = fields.get("seconds", 0), fields.get("nanos", 0)
+    if not seconds and not nanos:
+        return None  # the zero time: unset
+    moment = datetime.datetime.fromtimestamp(seconds, datetime.UTC)
+    return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _int_or_string(fields: dict[str, Any]) -> int | str:
+    return fields.get("strVal", "") if fields.get("type") == 1 else fields.get("intVal", 0)
+
+
+R, P = "repeated", "pointer"
+TIME = _message("Time", {1: ("seconds", INT), 2: ("nanos", INT)}, _time)
+INT_OR_STRING = _message("IntOrString", {1: ("type", INT), 2: ("intVal", INT), 3: ("strVal", STRING)},
+                         _int_or_string)
+QUANTITY = _message("Quantity", {1: "string"}, lambda fields: fields.get("string", "0"))
+STRINGS = MapOf(STRING)
+
+OWNER_REFERENCE = _message("OwnerReference", {
+    5: "apiVersion", 1: "kind", 3: "name", 4: "uid", 6: ("controller", BOOL, P), 7: ("blockOwnerDeletion", BOOL, P)})
+OBJECT_META = _message("ObjectMeta", {
+    1: "name", 2: "generateName", 3: "namespace", 4: "selfLink", 5: "uid", 6: "resourceVersion",
+    7: ("generation", INT), 8: ("creationTimestamp", TIME), 9: ("deletionTimestamp", TIME),
+    10: ("deletionGracePeriodSeconds", INT, P), 11: ("labels", STRINGS), 12: ("annotations", STRINGS),
+    13: ("ownerReferences", OWNER_REFERENCE, R), 14: ("finalizers", STRING, R)})
+LABEL_SELECTOR_REQUIREMENT = _message("LabelSelectorRequirement", {1: "key", 2: "operator",
+                                                                   3: ("values", STRING, R)})
+LABEL_SELECTOR = _message("LabelSelector", {1: ("matchLabels", STRINGS),
+                                            2: ("matchExpressions", LABEL_SELECTOR_REQUIREMENT, R)})
+
+# ---- core/v1 ------------------------------------------------------------------------------------
+
+NAMESPACE_CONDITION = _message("NamespaceCondition", {1: "type", 2: "status", 4: ("lastTransitionTime", TIME),
+                                                      5: "reason", 6: "message"})
+NAMESPACE = _message("Namespace", {
+    1: ("metadata", OBJECT_META),
+    2: ("spec", _message("NamespaceSpec", {1: ("finalizers", STRING, R)})),
+    3: ("status", _message("NamespaceStatus", {1: "phase", 2: ("conditions", NAMESPACE_CONDITION, R)}))})
+CONFIG_MAP = _message("ConfigMap", {1: ("metadata", OBJECT_META), 2: ("data", STRINGS),
+                                    3: ("binaryData", MapOf(BYTES)), 4: ("immutable", BOOL, P)})
+SECRET = _message("Secret", {1: ("metadata", OBJECT_META), 2: ("data", MapOf(BYTES)), 3: "type",
+                             4: ("stringData", STRINGS), 5: ("immutable", BOOL, P)})
+
+CONTAINER_PORT = _message("ContainerPort", {1: "name", 2: ("hostPort", INT), 3: ("containerPort", INT),
+                                            4: "protocol", 5: "hostIP"})
+ENV_VAR = _message("EnvVar", {1: "name", 2: "value"})
+RESOURCES = _message("ResourceRequirements", {1: ("limits", MapOf(QUANTITY)), 2: ("requests", MapOf(QUANTITY))})
+VOLUME_MOUNT = _message("VolumeMount", {1: "name", 2: ("readOnly", BOOL), 3: "mountPath", 4: "subPath",
+                                        5: ("mountPropagation", STRING, P), 6: "subPathExpr",
+                                        7: ("recursiveReadOnly", STRING, P)})
+CONTAINER = _message("Container", {
+    1: "name", 2: "image", 3: ("command", STRING, R), 4: ("args", STRING, R), 5: "workingDir",
+    6: ("ports", CONTAINER_PORT, R), 7: ("env", ENV_VAR, R), 8: ("resources", RESOURCES),
+    9: ("volumeMounts", VOLUME_MOUNT, R), 13: "terminationMessagePath", 14: "imagePullPolicy",
+    16: ("stdin", BOOL), 17: ("stdinOnce", BOOL), 18: ("tty", BOOL), 20: "terminationMessagePolicy",
+    24: ("restartPolicy", STRING, P)})
+TOLERATION = _message("Toleration", {1: "key", 2: "operator", 3: "value", 4: "effect",
+                                     5: ("tolerationSeconds", INT, P)})
+POD_SPEC = _message("PodSpec", {
+    2: ("containers", CONTAINER, R), 20: ("initContainers", CONTAINER, R), 3: "restartPolicy",
+    4: ("terminationGracePeriodSeconds", INT, P), 5: ("activeDeadlineSeconds", INT, P), 6: "dnsPolicy",
+    7: ("nodeSelector", STRINGS), 8: "serviceAccountName", 9: "serviceAccount",
+    21: ("automountServiceAccountToken", BOOL, P), 10: "nodeName", 11: ("hostNetwork", BOOL),
+    12: ("hostPID", BOOL), 13: ("hostIPC", BOOL), 27: ("shareProcessNamespace", BOOL, P),
+    15: ("imagePullSecrets", _message("LocalObjectReference", {1: "name"}), R), 16: "hostname", 17: "subdomain",
+    19: "schedulerName", 22: ("tolerations", TOLERATION, R), 24: "priorityClassName", 25: ("priority", INT, P),
+    29: ("runtimeClassName", STRING, P), 30: ("enableServiceLinks", BOOL, P), 31: ("preemptionPolicy", STRING, P),
+    35: ("setHostnameAsFQDN", BOOL, P), 37: ("hostUsers", BOOL, P), 41: ("hostnameOverride", STRING, P)})
+POD_TEMPLATE_SPEC = _message("PodTemplateSpec", {1: ("metadata", OBJECT_META), 2: ("spec", POD_SPEC)})
+
+# ---- apps/v1 -------------------------------------------------------------------------------------
+
+DEPLOYMENT_STRATEGY = _message("DeploymentStrategy", {1: "type", 2: ("rollingUpdate", _message(
+    "RollingUpdateDeployment", {1: ("maxUnavailable", INT_OR_STRING), 2: ("maxSurge", INT_OR_STRING)}))})
+DEPLOYMENT_SPEC = _message("DeploymentSpec", {
+    1: ("replicas", INT, P), 2: ("selector", LABEL_SELECTOR), 3: ("template", POD_TEMPLATE_SPEC),
+    4: ("strategy", DEPLOYMENT_STRATEGY), 5: ("minReadySeconds", INT), 6: ("revisionHistoryLimit", INT, P),
+    7: ("paused", BOOL), 9: ("progressDeadlineSeconds", INT, P)})
+DEPLOYMENT_STATUS = _message("DeploymentStatus", {
+    1: ("observedGeneration", INT), 2: ("replicas", INT), 3: ("updatedReplicas", INT), 7: ("readyReplicas", INT),
+    4: ("availableReplicas", INT), 5: ("unavailableReplicas", INT), 9: ("terminatingReplicas", INT, P),
+    8: ("collisionCount", INT, P)})
+DEPLOYMENT = _message("Deployment", {1: ("metadata", OBJECT_META), 2: ("spec", DEPLOYMENT_SPEC),
+                                     3: ("status", DEPLOYMENT_STATUS)})
+
+# ---- authorization.k8s.io/v1, authentication.k8s.io/v1 -------------------------------------------
+
+_SELECTOR_ATTRIBUTES = {1: "rawSelector", 2: ("requirements", LABEL_SELECTOR_REQUIREMENT, R)}
+RESOURCE_ATTRIBUTES = _message("ResourceAttributes", {
+    1: "namespace", 2: "verb", 3: "group", 4: "version", 5: "resource", 6: "subresource", 7: "name",
+    8: ("fieldSelector", _message("FieldSelectorAttributes", _SELECTOR_ATTRIBUTES)),
+    9: ("labelSelector", _message("LabelSelectorAttributes", _SELECTOR_ATTRIBUTES))})
+ACCESS_REVIEW_STATUS = _message("SubjectAccessReviewStatus", {1: ("allowed", BOOL), 4: ("denied", BOOL),
+                                                              2: "reason", 3: "evaluationError"})
+SELF_SUBJECT_ACCESS_REVIEW = _message("SelfSubjectAccessReview", {
+    1: ("metadata", OBJECT_META),
+    2: ("spec", _message("SelfSubjectAccessReviewSpec", {
+        1: ("resourceAttributes", RESOURCE_ATTRIBUTES),
+        2: ("nonResourceAttributes", _message("NonResourceAttributes", {1: "path", 2: "verb"}))})),
+    3: ("status", ACCESS_REVIEW_STATUS)})
+SELF_SUBJECT_RULES_REVIEW = _message("SelfSubjectRulesReview", {
+    1: ("metadata", OBJECT_META), 2: ("spec", _message("SelfSubjectRulesReviewSpec", {1: "namespace"}))})
+USER_INFO = _message("UserInfo", {1: "username", 2: "uid", 3: ("groups", STRING, R), 4: ("extra", MapOf(
+    _message("ExtraValue", {1: ("items", STRING, R)}, lambda fields: fields.get("items", []))))})
+SELF_SUBJECT_REVIEW = _message("SelfSubjectReview", {
+    1: ("metadata", OBJECT_META),
+    2: ("status", _message("SelfSubjectReviewStatus", {1: ("userInfo", USER_INFO)}))})
+
+#: (apiVersion, kind) -> message of the object
+KINDS: dict[tuple[str, str], Message] = {
+    ("v1", "Namespace"): NAMESPACE,
+    ("v1", "ConfigMap"): CONFIG_MAP,
+    ("v1", "Secret"): SECRET,
+    ("apps/v1", "Deployment"): DEPLOYMENT,
+    ("authorization.k8s.io/v1", "SelfSubjectAccessReview"): SELF_SUBJECT_ACCESS_REVIEW,
+    ("authorization.k8s.io/v1", "SelfSubjectRulesReview"): SELF_SUBJECT_RULES_REVIEW,
+    ("authentication.k8s.io/v1", "SelfSubjectReview"): SELF_SUBJECT_REVIEW,
+    ("authentication.k8s.io/v1beta1", "SelfSubjectReview"): SELF_SUBJECT_REVIEW,
+}
