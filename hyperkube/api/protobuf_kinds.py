@@ -142,12 +142,22 @@ SELF_SUBJECT_REVIEW = _message("SelfSubjectReview", {
     1: ("metadata", OBJECT_META),
     2: ("status", _message("SelfSubjectReviewStatus", {1: ("userInfo", USER_INFO)}))})
 
+# ---- policy/v1 -------------------------------------------------------------------------------------
+
+DELETE_OPTIONS = _message("DeleteOptions", {
+    1: ("gracePeriodSeconds", INT, P),
+    2: ("preconditions", _message("Preconditions", {1: ("uid", STRING, P), 2: ("resourceVersion", STRING, P)})),
+    3: ("orphanDependents", BOOL, P), 4: ("propagationPolicy", STRING, P), 5: ("dryRun", STRING, R),
+    6: ("ignoreStoreReadErrorWithClusterBreakingPotential", BOOL, P)})
+EVICTION = _message("Eviction", {1: ("metadata", OBJECT_META), 2: ("deleteOptions", DELETE_OPTIONS)})
+
 #: (apiVersion, kind) -> message of the object
 KINDS: dict[tuple[str, str], Message] = {
     ("v1", "Namespace"): NAMESPACE,
     ("v1", "ConfigMap"): CONFIG_MAP,
     ("v1", "Secret"): SECRET,
     ("apps/v1", "Deployment"): DEPLOYMENT,
+    ("policy/v1", "Eviction"): EVICTION,
     ("authorization.k8s.io/v1", "SelfSubjectAccessReview"): SELF_SUBJECT_ACCESS_REVIEW,
     ("authorization.k8s.io/v1", "SelfSubjectRulesReview"): SELF_SUBJECT_RULES_REVIEW,
     ("authentication.k8s.io/v1", "SelfSubjectReview"): SELF_SUBJECT_REVIEW,

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 import orjson
 from aiohttp import web
 
-from hyperkube.apiserver import bodies, paths
+from hyperkube.apiserver import bodies, eviction, paths
 from hyperkube.apiserver import patch as patching
 from hyperkube.machinery import errors, selectors
 from hyperkube.machinery.durations import now_rfc3339
@@ -48,6 +48,8 @@ async def handle(api: RestAPI, request: web.Request, target: paths.Target) -> we
             return await put_scale(api, request, target)
     elif sub == "binding" and method == "POST":
         return await bind(api, request, target)
+    elif sub == "eviction" and method == "POST" and target.resource.plural == "pods":
+        return await eviction.evict(api, request, target)
     elif sub in ("log", "exec", "attach", "portforward", "proxy", "eviction", "ephemeralcontainers", "resize"):
         raise errors.NotFound(f"the server could not find the requested resource ({sub} is not served yet)")
     if method == "PATCH" and sub in ("status", "scale"):
