@@ -103,3 +103,37 @@ def test_auth_can_i_and_whoami(cluster):
     review = json.loads(whoami)
     assert review["kind"] == "SelfSubjectReview"
     assert review["status"]["userInfo"]["username"] == "system:anonymous"
+
+
+# ---- eviction ---------------------------------------------------------------------------------------
+
+
+def _running_pod_on(cluster, name: str, node: str) -> None:
+    pod = {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": name, "namespace": "drain", "labels": {"app": "d"}},
+           "spec": {"nodeName": node, "containers": [{"name": "c", "image": "nginx"}]}}
+    cluster.kubectl("create", "-f", "-", input=json.dumps(pod))
+    status = {"status": {"phase": "Running", "conditions": [{"type": "Ready", "status": "True"}]}}
+    cluster.kubectl("patch", "pod", name, "-n", "drain", "--subresource=status", "--type=merge", "-p",
+                    json.dumps(status))
+
+
+def test_drain_evicts_and_respects_the_disruption_budget(cluster):
+    cluster.kubectl("create", "namespace", "drain")
+    node = {"apiVersion": "v1", "kind": "Node", "metadata": {"name": "n1"}}
+    cluster.kubectl("create", "-f", "-", input=json.dumps(node))
+    _running_pod_on(cluster, "a", "n1")
+    _running_pod_on(cluster, "b", "n1")
+    pdb = {"apiVersion": "policy/v1", "kind": "PodDisruptionBudget", "metadata": {"name": "keep", "namespace": "drain"},
+           "spec": {"minAvailable": 2, "selector": {"matchLabels": {"app": "d"}}}}
+    cluster.kubectl("create", "-f", "-", input=json.dumps(pdb))
+
+    blocked = cluster.kubectl("drain", "n1", "--force", "--grace-period=0", "--timeout=3s", check=False)
+    assert blocked.returncode != 0
+    assert "Cannot evict pod as it would violate the pod's disruption budget." in blocked.stderr
+    assert cluster.kubectl("get", "pods", "-n", "drain", "-o", "name").stdout.split() == ["pod/a", "pod/b"]
+
+    cluster.kubectl("delete", "pdb", "keep", "-n", "drain")
+    drained = cluster.kubectl("drain", "n1", "--force", "--grace-period=0", "--timeout=30s")
+    assert "evicting pod drain/a" in drained.stderr + drained.stdout
+    assert "node/n1 drained" in drained.stdout
+    assert cluster.kubectl("get", "pods", "-n", "drain", "-o", "name").stdout.split() == []
