@@ -27,6 +27,7 @@ from hyperkube.apiserver import (
     lists,
     paths,
     protobuf_bodies,
+    proxy_paths,
     reviews,
     subresources,
     tables,
@@ -132,7 +133,11 @@ class RestAPI:
         app.router.add_route("*", "/apis/{group}/{version}/{rest:.+}", self.grouped)
 
     async def core(self, request: web.Request) -> web.StreamResponse:
-        return await self.dispatch(request, "", "v1", request.match_info["rest"])
+        rest = request.match_info["rest"]
+        proxied = proxy_paths.match(rest)
+        if proxied is not None:  # nodes/N/proxy/..., namespaces/NS/{pods,services}/N/proxy/...
+            return await proxy_paths.handle(self, request, proxied)
+        return await self.dispatch(request, "", "v1", rest)
 
     async def grouped(self, request: web.Request) -> web.StreamResponse:
         info = request.match_info
