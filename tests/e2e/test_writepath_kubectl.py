@@ -4,10 +4,15 @@ bodies (create namespace|configmap|secret generic|deployment, auth can-i, auth w
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import json
+import threading
 
+import pytest
 import yaml
+
+from tests.apiserver import _kubelet
 
 
 def get(cluster, *what: str) -> dict:
@@ -137,3 +142,67 @@ def test_drain_evicts_and_respects_the_disruption_budget(cluster):
     assert "evicting pod drain/a" in drained.stderr + drained.stdout
     assert "node/n1 drained" in drained.stdout
     assert cluster.kubectl("get", "pods", "-n", "drain", "-o", "name").stdout.split() == []
+
+
+# ---- logs and exec through the API server to a kubelet ------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def kubelet():
+    """tests/apiserver/_kubelet.py's app on its own loop in a thread (kubectl runs synchronously)."""
+    loop = asyncio.new_event_loop()
+    application = _kubelet.app()
+    started: list = []
+    ready = threading.Event()
+
+    def run() -> None:
+        asyncio.set_event_loop(loop)
+        started.append(loop.run_until_complete(_kubelet.start(application)))
+        ready.set()
+        loop.run_forever()
+
+    thread = threading.Thread(target=run, daemon=True)
+    thread.start()
+    assert ready.wait(10)
+    runner, port = started[0]
+    try:
+        yield port
+    finally:
+        asyncio.run_coroutine_threadsafe(runner.cleanup(), loop).result(10)
+        loop.call_soon_threadsafe(loop.stop)
+        thread.join(10)
+        loop.close()
+
+
+@pytest.fixture(scope="module")
+def pod_on_kubelet(cluster, kubelet):
+    cluster.kubectl("create", "-f", "-", input=json.dumps(_kubelet.node("k1", kubelet)))
+    pod = {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "shell"},
+           "spec": {"nodeName": "k1", "containers": [{"name": "main", "image": "busybox"}]}}
+    cluster.kubectl("create", "-f", "-", input=json.dumps(pod))
+    cluster.kubectl("patch", "pod", "shell", "--subresource=status", "--type=merge", "-p",
+                    json.dumps({"status": {"phase": "Running", "podIP": "127.0.0.1"}}))
+    return "shell"
+
+
+def test_kubectl_logs_through_the_api_server(cluster, pod_on_kubelet):
+    out = cluster.kubectl("logs", pod_on_kubelet, "--tail=3", "--timestamps").stdout
+    assert out == 'log of default/shell/main {"tailLines": "3", "timestamps": "true"}\n'
+    followed = cluster.kubectl("logs", "-f", pod_on_kubelet, "-c", "main").stdout
+    assert followed.splitlines() == ['log of default/shell/main {"follow": "true"}', "line 0", "line 1", "line 2"]
+    missing = cluster.kubectl("logs", pod_on_kubelet, "-c", "other", check=False)
+    assert missing.returncode == 1 and "container other is not valid for pod shell" in missing.stderr
+
+
+def test_kubectl_exec_through_the_api_server(cluster, pod_on_kubelet):
+    result = cluster.kubectl("exec", "-i", pod_on_kubelet, "--", "cat", input="hello from stdin\n")
+    lines = result.stdout.splitlines()
+    said = json.loads(lines[0])
+    assert said["path"] == "exec" and said["pod"] == "default/shell/main" and said["command"] == ["cat"]
+    assert said["protocol"] == "v5.channel.k8s.io"
+    assert lines[1:] == ["HELLO FROM STDIN"]
+    assert "to stderr" in result.stderr
+
+    failed = cluster.kubectl("exec", pod_on_kubelet, "--", "exit", "3", check=False)
+    assert failed.returncode == 3
+    assert "command terminated with exit code 3" in failed.stderr
