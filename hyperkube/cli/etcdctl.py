@@ -2,7 +2,8 @@
 
 The store is chosen like the API server's: ``--etcd-servers`` (``sqlite:///path.db`` or
 etcd's ``http(s)://host:port`` URLs, comma-separated; ``--endpoints`` and
-``$ETCDCTL_ENDPOINTS`` work too) or ``--data-dir`` (its ``state.db``). The flags may come
+``$ETCDCTL_ENDPOINTS`` work too) or ``--data-dir`` (its ``state.db``), by default the API
+server's default data dir. The flags may come
 before or after the subcommand, as etcdctl's global flags do. A storage failure prints one
 ``Error: ...`` line on stderr and exits 1, never a traceback.
 """
@@ -57,8 +58,10 @@ def _open(chosen: dict[str, str]) -> Any:
     from hyperkube.storage import open_store
 
     servers, data_dir = chosen.get("servers"), chosen.get("data_dir")
-    if not servers and not data_dir:
-        _fail("no store given: pass --etcd-servers (sqlite:///path.db or http://host:port) or --data-dir")
+    if not servers and not data_dir:  # the API server's default: state.db in its default data dir
+        from hyperkube.apiserver.app import default_data_dir
+
+        data_dir = default_data_dir()
     if servers and any(chosen.get(f) for f in ("ca_file", "cert_file", "key_file")):
         from hyperkube.storage.etcd import EtcdStore
 
@@ -72,7 +75,8 @@ def _open(chosen: dict[str, str]) -> Any:
     elif not servers and data_dir:
         path = os.path.join(data_dir, "state.db")
         if not os.path.exists(path):
-            _fail(f"no database at {path} (is --data-dir the API server's?)")
+            _fail(f"no database at {path}: pass the API server's --data-dir, or --etcd-servers "
+                  "(sqlite:///path.db or http://host:port)")
     return open_store(servers or "", data_dir=data_dir, overrides=())
 
 

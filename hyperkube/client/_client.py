@@ -384,14 +384,14 @@ class Client:
               label_selector: str | dict[str, str] | None = None, field_selector: str | None = None,
               resource_version: str | None = None, timeout_seconds: int | None = None,
               allow_bookmarks: bool = True, send_initial_events: bool = False,
-              yield_bookmarks: bool = False) -> Watch:
+              yield_bookmarks: bool = False, accept: str = "application/json") -> Watch:
         """An async iterator of watch events (see :class:`Watch`); nothing is sent until iterated."""
         params = _query(labelSelector=_selector(label_selector), fieldSelector=field_selector,
                         timeoutSeconds=timeout_seconds, allowWatchBookmarks=allow_bookmarks or None)
         if send_initial_events:
             params += _query(sendInitialEvents=True, resourceVersionMatch="NotOlderThan")
         return Watch(self, resource_of(resource).path(namespace), params,
-                     resource_version=resource_version, yield_bookmarks=yield_bookmarks)
+                     resource_version=resource_version, yield_bookmarks=yield_bookmarks, accept=accept)
 
 
 def _delete_options(propagation_policy: str | None, grace_period_seconds: int | None,

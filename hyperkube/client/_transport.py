@@ -7,8 +7,10 @@ body to a :class:`Transport` and gets a :class:`Response` back. Two transports e
   context from :class:`~hyperkube.client.Config` (created lazily, inside the running loop).
 - :class:`AppTransport`: an ``aiohttp.web.Application`` in this process, served on an
   ephemeral 127.0.0.1 port by an explicit ``AppRunner``/``TCPSite`` that the transport starts
-  on first use and stops on :meth:`close`. Tests (and ``hyperkube up``) drive the client
-  against an app this way, through exactly the same code as a remote server.
+  on first use and stops on :meth:`close`. Tests drive the client against an app this way,
+  through exactly the same code as a remote server. An app that already has its own runner
+  (the API server inside ``hyperkube up``) is reached through its URL with HTTPTransport
+  instead: an application is started by one runner only.
 
 Failures that produced no HTTP response are :class:`TransportError`; :class:`ConnectError`
 (its subclass) means the connection was never made, so the request was certainly not sent.

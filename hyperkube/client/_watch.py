@@ -40,11 +40,13 @@ class Watch:
     to be sure the connection is released when the loop is left early."""
 
     def __init__(self, client: Client, path: str, params: list[tuple[str, str]], *,
-                 resource_version: str | None = None, yield_bookmarks: bool = False) -> None:
+                 resource_version: str | None = None, yield_bookmarks: bool = False,
+                 accept: str = "application/json") -> None:
         self._client = client
         self._path = path
         self._params = params
         self._yield_bookmarks = yield_bookmarks
+        self._accept = accept  # a Table media type gives one-row Tables (kubectl get -w)
         self.resource_version = resource_version or ""
         #: a sendInitialEvents watch has delivered every existing object
         self.initial_events_done = False
@@ -76,7 +78,7 @@ class Watch:
         timeout = dict(self._params).get("timeoutSeconds")
         read_timeout = float(timeout) + 30.0 if timeout else None
         response = await self._client.open("GET", self._path, params=params, stream=True,
-                                           read_timeout=read_timeout)
+                                           read_timeout=read_timeout, accept=self._accept)
         try:
             async for line in response.lines():
                 try:

@@ -53,7 +53,8 @@ __all__ = [
 
 
 def open_store(servers: str = "", *, data_dir: str | None = None, overrides: Sequence[str] = (),
-               prefix: str = "/registry") -> Store:
+               prefix: str = "/registry", ca_file: str | None = None, cert_file: str | None = None,
+               key_file: str | None = None) -> Store:
     """The store that ``--etcd-servers`` names (comma-separated URLs).
 
     - ``sqlite:///abs/path.db`` (options as a query: ``?history_seconds=60``) selects SQLite;
@@ -63,8 +64,13 @@ def open_store(servers: str = "", *, data_dir: str | None = None, overrides: Seq
     ``overrides`` are ``--etcd-servers-overrides`` entries, ``group/resource#servers`` with
     ``;`` between servers (``/events#sqlite:///events.db``): that resource's keys, under
     ``<prefix>/<resource>/``, live in the other store.
+
+    ``ca_file``, ``cert_file`` and ``key_file`` (``--etcd-cafile``, ``--etcd-certfile``,
+    ``--etcd-keyfile``) go to every etcd backend, for https endpoints.
     """
-    default = _open_one(servers, data_dir)
+    tls = {name: value for name, value in
+           (("ca_file", ca_file), ("cert_file", cert_file), ("key_file", key_file)) if value}
+    default = _open_one(servers, data_dir, tls)
     if not overrides:
         return default
     routes: list[tuple[str, Store]] = []
@@ -73,11 +79,11 @@ def open_store(servers: str = "", *, data_dir: str | None = None, overrides: Seq
         if not sep or not urls.strip() or not resource.strip("/"):
             raise ValueError(f"invalid --etcd-servers-overrides entry {entry!r} (want group/resource#servers)")
         name = resource.strip("/").split("/")[-1]
-        routes.append((f"{prefix.rstrip('/')}/{name}/", _open_one(urls.replace(";", ","), data_dir)))
+        routes.append((f"{prefix.rstrip('/')}/{name}/", _open_one(urls.replace(";", ","), data_dir, tls)))
     return RoutingStore(default, routes)
 
 
-def _open_one(servers: str, data_dir: str | None) -> Store:
+def _open_one(servers: str, data_dir: str | None, tls: dict[str, str]) -> Store:
     urls = [u.strip() for u in servers.split(",") if u.strip()]
     schemes = {u.partition("://")[0].lower() if "://" in u else "" for u in urls}
     if not urls or schemes == {"sqlite"}:
@@ -102,7 +108,7 @@ def _open_one(servers: str, data_dir: str | None) -> Store:
     if schemes <= {"http", "https"}:
         from .etcd import EtcdStore
 
-        return EtcdStore(urls)
+        return EtcdStore(urls, **tls)
     raise ValueError(f"--etcd-servers: unsupported URL(s) {servers!r} (want sqlite:///path or http(s)://host:port)")
 
 

@@ -40,9 +40,12 @@ class EtcdStartError(RuntimeError):
     """etcd was found but did not become healthy."""
 
 
+DEBIAN_ETCD = "/usr/bin/etcd"
+
+
 def find_etcd() -> str:
     """The etcd binary: ``$ETCD_BINARY``, then ``etcd`` on PATH, then Debian's /usr/bin/etcd."""
-    for candidate in (os.environ.get("ETCD_BINARY"), shutil.which("etcd"), "/usr/bin/etcd"):
+    for candidate in (os.environ.get("ETCD_BINARY"), shutil.which("etcd"), DEBIAN_ETCD):
         if candidate and os.access(candidate, os.X_OK):
             return candidate
     raise EtcdNotFoundError(f"the etcd binary was not found on PATH (or $ETCD_BINARY): {INSTALL_HINT}")

@@ -13,7 +13,7 @@ against every backend:
 - A range is one key (``range_end=None``), ``[key, range_end)``, or every key when
   ``key == range_end == "\\0"``; :func:`prefix_end` turns a prefix into its ``range_end``.
 - Watch yields :class:`WatchResponse` batches in revision order, never skipping or
-  repeating a revision; a start revision at or below the compaction point raises
+  repeating a revision; a start revision below the compaction point raises
   :class:`CompactedError`; an empty batch with ``progress=True`` is a progress notification.
 
 Errors form one tree::

@@ -92,7 +92,7 @@ class SQLiteStore(Store):
         self._readers = ThreadPoolExecutor(self.options.readers, thread_name_prefix="sqlite-reader")
         self._poller = threading.Thread(target=self._poll, name=f"sqlite-poller {self.path}", daemon=True)
         self._poller.start()
-        self._checkpointer = Checkpointer(self.path, self._connect, self.options, self._request_checkpoint)
+        self._checkpointer = Checkpointer(self.path, self._connect, self.options)
         self._checkpointer.start()
         self._maintenance_wakeup = asyncio.Event()
         self._tasks = [
@@ -101,9 +101,6 @@ class SQLiteStore(Store):
             asyncio.create_task(lease_expiry_loop(self._submit, self._expired_leases, self.options, self.path)),
         ]
         self._started = True
-
-    def _request_checkpoint(self) -> None:
-        self.writer.checkpoint_requested = True
 
     def _connect(self) -> sqlite3.Connection:
         return connect(self._engine)

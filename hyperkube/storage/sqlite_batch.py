@@ -174,6 +174,8 @@ class WriteBatch:
         puts: set[str] = set()
         for op in ops:
             if isinstance(op, PutRequest):
+                if not isinstance(op.value, bytes) or not isinstance(op.key, str):
+                    raise TypeError(f"PutRequest needs a str key and a bytes value, got {op!r:.200}")
                 if op.key in puts:
                     raise DuplicateKeyError(f"duplicate key given in txn request: {op.key!r}")
                 puts.add(op.key)

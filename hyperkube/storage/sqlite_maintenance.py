@@ -13,9 +13,9 @@ The database must stay bounded under a steady update load with nobody calling co
   back to the file system ``vacuum_slice_pages`` at a time when they are a large share of it.
 - **WAL checkpoints** (a thread with its own connection): a PASSIVE checkpoint every
   ``checkpoint_interval``. PASSIVE never waits for the writer, but it can't
-  finish while the writer keeps appending; so once the WAL passes ``checkpoint_wal_bytes``
+  finish while the writer keeps appending; so once the WAL file passes ``checkpoint_wal_bytes``
   the writer copies the few remaining frames itself between two transactions, after which
-  the WAL starts over (``journal_size_limit`` truncates it). The WAL stays a few MB.
+  the WAL starts over (``journal_size_limit`` truncates it). The WAL stays about that size.
 - **Lease expiry** (a loop task): expired leases are revoked through the writer; a revoke
   deletes the lease's keys in one revision, re-checking the expiry inside the transaction so
   a keepalive that won the race keeps the lease.
@@ -32,7 +32,7 @@ from collections import deque
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from .interface import CompactedError, StorageError
+from .interface import CompactedError, StorageError, UnavailableError
 from .sqlite_schema import SQLiteOptions
 
 log = logging.getLogger(__name__)
@@ -83,6 +83,8 @@ async def maintenance_loop(submit: Submit, current: Callable[[], Awaitable[tuple
                 pass
         except asyncio.CancelledError:
             raise
+        except UnavailableError:
+            return  # the store is closing
         except StorageError as error:
             log.warning("sqlite store %s: maintenance failed, will retry: %s", path, error)
         except Exception:
@@ -98,6 +100,8 @@ async def lease_expiry_loop(submit: Submit, expired: Callable[[float], Awaitable
                 await submit("lease_revoke", lease_id, True)
         except asyncio.CancelledError:
             raise
+        except UnavailableError:
+            return  # the store is closing
         except Exception as error:
             log.warning("sqlite store %s: lease expiry failed, will retry: %s", path, error)
 
@@ -105,12 +109,10 @@ async def lease_expiry_loop(submit: Submit, expired: Callable[[float], Awaitable
 class Checkpointer:
     """A thread that runs PASSIVE WAL checkpoints on its own connection (see module docstring)."""
 
-    def __init__(self, path: str, connect: Callable[[], sqlite3.Connection], options: SQLiteOptions,
-                 request_finish: Callable[[], None]) -> None:
+    def __init__(self, path: str, connect: Callable[[], sqlite3.Connection], options: SQLiteOptions) -> None:
         self.path = path
         self.connect = connect
         self.options = options
-        self.request_finish = request_finish
         self.stopping = threading.Event()
         self.thread = threading.Thread(target=self._run, name=f"sqlite-checkpoint {path}", daemon=True)
 
@@ -124,15 +126,10 @@ class Checkpointer:
     def _run(self) -> None:
         connection = self.connect()
         try:
-            page_size = connection.execute("PRAGMA page_size").fetchone()[0]
             while not self.stopping.wait(self.options.checkpoint_interval):
                 try:
-                    # (busy, frames in the WAL, frames copied back); -1s when not in WAL mode
-                    _busy, frames, _copied = connection.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
+                    connection.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
                 except sqlite3.Error as error:
                     log.warning("sqlite store %s: WAL checkpoint failed, will retry: %s", self.path, error)
-                    continue
-                if frames * page_size >= self.options.checkpoint_wal_bytes:
-                    self.request_finish()
         finally:
             connection.close()

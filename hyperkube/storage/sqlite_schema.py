@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import os
 import sqlite3
-from collections.abc import Callable
 from dataclasses import dataclass
 
 from sqlalchemy import (
@@ -107,6 +106,9 @@ class SQLiteOptions:
     max_txn_ops: int = 128  # as etcd's --max-txn-ops
     readers: int = 4
     max_page_count: int = 0  # 0 = unlimited; a test knob to simulate a full disk
+    # FULL: a write is on disk (fsync of the WAL) before it is acknowledged, so it survives
+    # kill -9 and power loss; NORMAL survives kill -9 only (the WAL is synced at checkpoints)
+    synchronous: str = "FULL"
 
     @classmethod
     def from_query(cls, query: dict[str, str]) -> SQLiteOptions:
@@ -115,7 +117,13 @@ class SQLiteOptions:
             if not hasattr(options, name):
                 raise ValueError(f"unknown sqlite store option {name!r}")
             current = getattr(options, name)
-            setattr(options, name, type(current)(float(raw)) if isinstance(current, int) else float(raw))
+            if isinstance(current, str):
+                value: object = raw.upper()
+                if name == "synchronous" and value not in ("FULL", "NORMAL", "EXTRA"):
+                    raise ValueError(f"sqlite store option synchronous must be FULL, EXTRA or NORMAL, not {raw!r}")
+            else:
+                value = type(current)(float(raw))
+            setattr(options, name, value)
         return options
 
 
@@ -144,8 +152,9 @@ def make_engine(path: str, options: SQLiteOptions) -> Engine:
     def _setup(dbapi_connection: sqlite3.Connection, _record: object) -> None:
         dbapi_connection.isolation_level = None
         dbapi_connection.execute("PRAGMA busy_timeout=1000")
-        dbapi_connection.execute("PRAGMA synchronous=FULL")
-        dbapi_connection.execute("PRAGMA journal_size_limit=4194304")
+        dbapi_connection.execute(f"PRAGMA synchronous={options.synchronous}")
+        # half the writer's checkpoint threshold: see Writer._finish_checkpoint
+        dbapi_connection.execute(f"PRAGMA journal_size_limit={int(options.checkpoint_wal_bytes) // 2}")
         dbapi_connection.execute("PRAGMA cache_size=-16000")
         if options.max_page_count:
             dbapi_connection.execute(f"PRAGMA max_page_count={int(options.max_page_count)}")
@@ -195,11 +204,3 @@ def database_size(path: str) -> int:
         except OSError:
             pass
     return size
-
-
-def guarded(path: str, function: Callable[[], object]) -> object:
-    """Run ``function``, turning sqlite3 errors into store errors that name the file."""
-    try:
-        return function()
-    except sqlite3.Error as error:
-        raise translate_error(path, error) from error

@@ -6,12 +6,15 @@ registers with the hub when it is created and remembers the hub's revision at th
 (``upto``): every later revision will be offered to it live; the revisions from its start
 revision up to ``upto`` it reads from the log on a reader thread before yielding anything
 live. So a watcher sees each revision once, in order, whether it starts in the past, now or
-in the future.
+in the future. A consumer that falls more than ``MAX_PENDING`` responses behind goes back to
+reading the log (from its first undelivered revision up to the hub's), so memory stays
+bounded and nothing is lost, unless compaction overtakes it (then CompactedError, as etcd).
 """
 
 from __future__ import annotations
 
 import asyncio
+import weakref
 from collections import deque
 from collections.abc import Awaitable, Callable
 
@@ -20,12 +23,15 @@ from .sqlite_reads import KeyMatcher
 
 HistoryReader = Callable[[int, int, KeyMatcher], Awaitable[list[tuple[int, list[Event]]]]]
 HISTORY_CHUNK = 5000  # revisions read from the log per step of a catch-up
+MAX_PENDING = 1000  # responses queued for a slow consumer before it falls back to the log
 
 
 class WatchHub:
     def __init__(self, revision: int) -> None:
         self.revision = revision
-        self.watchers: set[SQLiteWatch] = set()
+        # weak: a watch its consumer dropped without aclose() (a cancelled task abandoning
+        # its ``async for``) must not stay registered and keep filtering events forever
+        self.watchers: weakref.WeakSet[SQLiteWatch] = weakref.WeakSet()
 
     def deliver(self, batches: list[tuple[int, list[Event]]]) -> None:
         for revision, _events in batches:
@@ -72,10 +78,25 @@ class SQLiteWatch:
         return selected
 
     def offer(self, batches: list[tuple[int, list[Event]]], header: int) -> None:
+        if batches and batches[0][0] <= self.upto:  # the log read covers these
+            batches = [b for b in batches if b[0] > self.upto]
         events = self._select(batches)
-        if events:
-            self.pending.append(WatchResponse(header, events))
-            self.wakeup.set()
+        if not events:
+            return
+        if len(self.pending) >= MAX_PENDING:
+            self._fall_behind(header)
+            return
+        self.pending.append(WatchResponse(header, events))
+        self.wakeup.set()
+
+    def _fall_behind(self, header: int) -> None:
+        """A consumer too slow for the live stream: drop what is queued and read it from the
+        log later, as a watch from the past does, instead of queueing without limit."""
+        if self.history_from is None:
+            self.history_from = self.pending[0].events[0].kv.mod_revision
+        self.upto = header
+        self.pending.clear()
+        self.wakeup.set()
 
     def close(self) -> None:
         self.closed = True

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import queue
 import sqlite3
 import threading
@@ -96,7 +97,7 @@ class Writer:
         self.queue: queue.SimpleQueue[WriteOp | None] = queue.SimpleQueue()
         self.thread = threading.Thread(target=self._run, name=f"sqlite-writer {path}", daemon=True)
         self.connection: sqlite3.Connection | None = None
-        self.checkpoint_requested = False  # set by the checkpointer thread
+        self.wal_path = path + "-wal"
 
     def start(self) -> None:
         self.connection = self.connect()
@@ -154,20 +155,31 @@ class Writer:
         except StorageError as error:
             self.delivery.post(self.connection, [], (ops, [error] * len(ops)))
             return
+        except Exception as error:  # a malformed request (or a bug): only its caller sees it
+            if len(ops) == 1:
+                self.delivery.post(self.connection, [], (ops, [error]))
+                return
+            for op in ops:
+                self._process([op])
+            return
         self.delivery.post(self.connection, batches, (ops, results))
         self._finish_checkpoint()
 
     def _finish_checkpoint(self) -> None:
-        """Copy the last WAL frames back here, between two transactions, when asked to.
+        """Copy the last WAL frames back here, between two transactions, once the WAL is big.
 
         The checkpointer thread copies the bulk concurrently, but while we keep appending it
         can never finish, and SQLite restarts the WAL only when every frame was copied back.
-        When it sees the WAL pass ``checkpoint_wal_bytes`` it sets ``checkpoint_requested``;
-        done here, with no write in flight, only the frames since its last pass remain, so
-        the pause is short, and the next transaction starts the WAL over."""
-        if not self.checkpoint_requested:
+        Done here, with no write in flight, only the frames since its last pass remain, so
+        the pause is short, and the next transaction starts the WAL over and truncates the
+        file to ``journal_size_limit`` (half the threshold): so the file is only ever larger
+        than ``checkpoint_wal_bytes`` when that much was written since the last restart."""
+        try:
+            size = os.path.getsize(self.wal_path)
+        except OSError:
             return
-        self.checkpoint_requested = False
+        if size <= self.options.checkpoint_wal_bytes:
+            return
         try:
             self.connection.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
         except sqlite3.Error as error:

@@ -72,3 +72,15 @@ async def test_unknown_lease(store: Store) -> None:
     with pytest.raises(LeaseNotFoundError):
         await store.lease_revoke(987654321)
     assert await store.get("/nolease") is None
+
+
+async def test_revoking_a_lease_with_many_keys_is_one_revision(store: Store) -> None:
+    lease = await store.lease_grant(60)
+    for start in range(0, 300, 100):  # more keys than one txn may hold
+        await store.txn([], [PutRequest(f"/many/{i:03d}", b"x", lease=lease.id) for i in range(start, start + 100)])
+    before = await store.current_revision()
+    await store.lease_revoke(lease.id)
+    assert await store.current_revision() == before + 1
+    assert (await store.range(RangeRequest("/many/", prefix_end("/many/"), count_only=True))).count == 0
+    history = await store.range(RangeRequest("/many/", prefix_end("/many/"), revision=before, count_only=True))
+    assert history.count == 300

@@ -117,7 +117,21 @@ async def test_watch_at_a_compacted_revision(store: Store) -> None:
     with pytest.raises(CompactedError):
         await asyncio.wait_for(anext(watch), WAIT)
     await watch.aclose()  # type: ignore[attr-defined]
-    ok = store.watch("/cp", start_revision=6)
-    async with contextlib.aclosing(ok):  # type: ignore[type-var]
-        events = await collect(ok, 1)
-    assert events[0].kv.mod_revision == 6 and events[0].kv.value == b"4"
+    at_compaction = store.watch("/cp", start_revision=5)  # the compact revision itself is kept
+    async with contextlib.aclosing(at_compaction):  # type: ignore[type-var]
+        events = await collect(at_compaction, 2)
+    assert [(e.kv.mod_revision, e.kv.value) for e in events] == [(5, b"3"), (6, b"4")]
+
+
+async def test_a_slow_consumer_still_gets_every_event_in_order(store: Store) -> None:
+    start = await store.current_revision() + 1
+    watch = store.watch("/slow/", prefix_end("/slow/"), start_revision=start, prev_kv=True)
+    async with contextlib.aclosing(watch):
+        first = await asyncio.gather(store.put(PutRequest("/slow/first", b"0")), collect(watch, 1))
+        assert first[1][0].kv.mod_revision == start
+        for i in range(2500):  # nobody reads the watch meanwhile
+            await store.put(PutRequest(f"/slow/{i % 50}", str(i).encode()))
+        events = await collect(watch, 2500)
+    assert [e.kv.mod_revision for e in events] == list(range(start + 1, start + 2501))
+    assert [e.kv.value for e in events] == [str(i).encode() for i in range(2500)]
+    assert all((e.prev_kv is None) == (i < 50) for i, e in enumerate(events))

@@ -251,6 +251,18 @@ async def test_a_full_etcd_is_no_space_and_keeps_what_it_had(tmp_path):
         etcd.stop()
 
 
+def test_a_missing_etcd_binary_says_how_to_get_one(tmp_path, monkeypatch):
+    from hyperkube.storage import etcd_server
+
+    monkeypatch.setenv("PATH", str(tmp_path))
+    monkeypatch.delenv("ETCD_BINARY", raising=False)
+    monkeypatch.setattr(etcd_server, "DEBIAN_ETCD", str(tmp_path / "etcd"))
+    with pytest.raises(etcd_server.EtcdNotFoundError) as error:
+        EtcdProcess.start(tmp_path)
+    assert "etcd binary was not found" in str(error.value)
+    assert "etcd-server" in str(error.value) and "scripts/test" in str(error.value)
+
+
 def test_endpoints_must_be_http_urls():
     with pytest.raises(ValueError, match="sqlite"):
         EtcdStore(["sqlite:///tmp/x.db"])

@@ -168,14 +168,23 @@ def test_data_dir_selects_its_state_db(tmp_path):
     create_sqlite(str(data_dir / "state.db"))
     assert lines(etcdctl(None, "put", "/registry/x", "1", data_dir=str(data_dir))) == ["OK"]
     assert lines(etcdctl(f"sqlite://{data_dir / 'state.db'}", "get", "/registry/x")) == ["/registry/x", "1"]
+    # Without flags: the API server's default data dir ($XDG_DATA_HOME/hyperkube).
+    (tmp_path / "xdg" / "hyperkube").mkdir(parents=True)
+    create_sqlite(str(tmp_path / "xdg" / "hyperkube" / "state.db"))
+    etcdctl(None, "put", "/registry/y", "2", data_dir=str(tmp_path / "xdg" / "hyperkube"))
+    default = subprocess.run([sys.executable, "-m", "hyperkube", "etcdctl", "get", "/registry/y"],
+                             capture_output=True, timeout=60, env={**os.environ, "XDG_DATA_HOME": str(tmp_path / "xdg")})
+    assert (default.returncode, default.stdout) == (0, b"/registry/y\n2\n")
 
 
 def test_failures_are_one_error_line_and_exit_1(tmp_path):
     missing = etcdctl(f"sqlite://{tmp_path / 'absent.db'}", "get", "/x", check=False)
     assert missing.returncode == 1 and str(tmp_path / "absent.db") in missing.stderr.decode()
     assert not os.path.exists(tmp_path / "absent.db")
-    nothing = etcdctl(None, "get", "/x", check=False)
-    assert nothing.returncode == 1 and "--etcd-servers" in nothing.stderr.decode()
+    default = subprocess.run([sys.executable, "-m", "hyperkube", "etcdctl", "get", "/x"], capture_output=True,
+                             timeout=60, env={**os.environ, "XDG_DATA_HOME": str(tmp_path / "xdg")})
+    assert default.returncode == 1 and str(tmp_path / "xdg" / "hyperkube" / "state.db") in default.stderr.decode()
+    assert "--etcd-servers" in default.stderr.decode()
     etcd = EtcdProcess.start(tmp_path)
     url = etcd.url
     etcd.stop()

@@ -45,7 +45,7 @@ def test_sqlite_url_with_options(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize("servers", ["sqlite://relative.db", "ftp://host:1", "sqlite:///a.db,sqlite:///b.db",
-                                     "sqlite:///a.db?no_such_option=1", ""])
+                                     "sqlite:///a.db?no_such_option=1", "sqlite:///a.db?synchronous=off", ""])
 def test_bad_servers(servers: str) -> None:
     with pytest.raises(ValueError):
         open_store(servers)  # "" is bad too: no --data-dir
@@ -99,3 +99,13 @@ async def test_overrides_keep_a_resource_in_another_store(tmp_path: Path) -> Non
 def test_sqlite_path_with_unusual_characters(tmp_path: Path) -> None:
     store = open_store(f"sqlite://{tmp_path}/a [b] #c.db?readers=2")
     assert isinstance(store, SQLiteStore) and store.path == f"{tmp_path}/a [b] #c.db" and store.options.readers == 2
+
+
+def test_http_urls_select_etcd() -> None:
+    from hyperkube.storage.etcd import EtcdStore
+
+    store = open_store("http://127.0.0.1:2379, http://127.0.0.1:22379")
+    assert isinstance(store, EtcdStore) and store.endpoint == "http://127.0.0.1:2379"
+    mixed = "sqlite:///tmp/x.db,http://127.0.0.1:2379"
+    with pytest.raises(ValueError):
+        open_store(mixed)

@@ -8,7 +8,15 @@ from pathlib import Path
 
 import pytest
 
-from hyperkube.storage import DatabaseError, NoSpaceError, PutRequest, RangeRequest, open_store, prefix_end
+from hyperkube.storage import (
+    Compare,
+    DatabaseError,
+    NoSpaceError,
+    PutRequest,
+    RangeRequest,
+    open_store,
+    prefix_end,
+)
 
 
 async def test_corrupt_database_names_the_file(tmp_path: Path) -> None:
@@ -98,3 +106,21 @@ async def test_full_disk_fails_only_the_write_that_does_not_fit(tmp_path: Path) 
         assert (await reopened.put(PutRequest("/after", b"ok"))).revision == len(acknowledged) + 2
     finally:
         await reopened.close()
+
+
+async def test_a_malformed_request_fails_alone(tmp_path: Path) -> None:
+    store = open_store(f"sqlite://{tmp_path}/state.db")
+    await store.start()
+    try:
+        outcomes = await asyncio.gather(
+            store.put(PutRequest("/ok/1", b"1")),
+            store.put(PutRequest("/bad", "not bytes")),  # type: ignore[arg-type]
+            store.txn([Compare("/ok/1", "mod", "<", b"not an int")], [PutRequest("/bad2", b"x")]),  # type: ignore[arg-type]
+            store.put(PutRequest("/ok/2", b"2")),
+            return_exceptions=True)
+        assert isinstance(outcomes[1], TypeError) and isinstance(outcomes[2], TypeError)
+        assert not isinstance(outcomes[0], BaseException) and not isinstance(outcomes[3], BaseException)
+        keys = [kv.key for kv in (await store.range(RangeRequest("/", prefix_end("/")))).kvs]
+        assert keys == ["/ok/1", "/ok/2"] and await store.current_revision() == 3
+    finally:
+        await store.close()
