@@ -15,6 +15,8 @@ the JSON form of the same object would give:
   false on the wire usually means "unset": such values are dropped unless the field is a
   pointer in Go (``Field.keep_zero``), where 0 (``replicas: 0``) means something.
 - maps are repeated entry messages (key = 1, value = 2);
+- an embedded Go struct (``IngressRule.ingressRuleValue``) is its own message on the wire but
+  inline in JSON (``Field.inline``);
 - a message may carry a ``convert`` function for the types whose JSON form is not an
   object (``Time`` -> RFC 3339 text, ``IntOrString``, ``Quantity``);
 - an unknown field number is an error: silently dropping what a client sent would lose
@@ -52,6 +54,7 @@ class Field:
     type: str | Message | MapOf
     repeated: bool = False
     keep_zero: bool = False  # a pointer in Go: a zero value on the wire was set on purpose
+    inline: bool = False  # an embedded Go struct: its fields belong to the parent in JSON
 
 
 @dataclass
@@ -170,7 +173,9 @@ def decode(message: Message, data: bytes | memoryview) -> Any:
             if wire != LENGTH:
                 raise ProtobufError(f"{where}: expected an embedded message")
             item = decode(kind, value)
-            if spec.repeated:
+            if spec.inline:
+                out.update(item)
+            elif spec.repeated:
                 out.setdefault(spec.name, []).append(item)
             elif item is not None:
                 out[spec.name] = item

@@ -206,3 +206,48 @@ def test_kubectl_exec_through_the_api_server(cluster, pod_on_kubelet):
     failed = cluster.kubectl("exec", pod_on_kubelet, "--", "exit", "3", check=False)
     assert failed.returncode == 3
     assert "command terminated with exit code 3" in failed.stderr
+
+
+def test_other_typed_create_commands_over_protobuf(cluster):
+    cluster.kubectl("create", "namespace", "typed")
+    n = ("-n", "typed")
+    cluster.kubectl("create", "serviceaccount", "robot", *n)
+    assert get(cluster, "serviceaccount", "robot", *n)["metadata"]["name"] == "robot"
+
+    cluster.kubectl("create", "service", "clusterip", "web", "--tcp=80:8080", *n)
+    service = get(cluster, "service", "web", *n)
+    assert service["spec"]["ports"] == [{"name": "80-8080", "port": 80, "protocol": "TCP", "targetPort": 8080}]
+    assert service["spec"]["selector"] == {"app": "web"} and service["spec"]["clusterIP"]
+
+    cluster.kubectl("create", "job", "once", "--image=busybox", *n, "--", "echo", "hi")
+    job = get(cluster, "job", "once", *n)
+    [container] = job["spec"]["template"]["spec"]["containers"]
+    assert container["command"] == ["echo", "hi"] and container["image"] == "busybox"
+    assert job["spec"]["template"]["spec"]["restartPolicy"] == "Never"
+
+    cluster.kubectl("create", "cronjob", "tick", "--image=busybox", "--schedule=*/5 * * * *", *n, "--", "date")
+    cronjob = get(cluster, "cronjob", "tick", *n)
+    assert cronjob["spec"]["schedule"] == "*/5 * * * *"
+    assert cronjob["spec"]["jobTemplate"]["spec"]["template"]["spec"]["containers"][0]["command"] == ["date"]
+
+    cluster.kubectl("create", "role", "reader", "--verb=get,list", "--resource=pods", *n)
+    assert get(cluster, "role", "reader", *n)["rules"] == [{"apiGroups": [""], "resources": ["pods"],
+                                                            "verbs": ["get", "list"]}]
+    cluster.kubectl("create", "rolebinding", "reads", "--role=reader", "--user=bob", *n)
+    binding = get(cluster, "rolebinding", "reads", *n)
+    assert binding["roleRef"] == {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": "reader"}
+    assert binding["subjects"] == [{"apiGroup": "rbac.authorization.k8s.io", "kind": "User", "name": "bob"}]
+
+    cluster.kubectl("create", "pdb", "budget", "--selector=app=web", "--min-available=50%", *n)
+    assert get(cluster, "pdb", "budget", *n)["spec"]["minAvailable"] == "50%"
+    cluster.kubectl("create", "quota", "limits", "--hard=pods=10,requests.cpu=2", *n)
+    assert get(cluster, "quota", "limits", *n)["spec"]["hard"] == {"pods": "10", "requests.cpu": "2"}
+
+    cluster.kubectl("create", "ingress", "entry", "--rule=foo.com/bar*=web:8080", *n)
+    [rule] = get(cluster, "ingress", "entry", *n)["spec"]["rules"]
+    assert rule["host"] == "foo.com"
+    assert rule["http"]["paths"] == [{"path": "/bar", "pathType": "Prefix",
+                                      "backend": {"service": {"name": "web", "port": {"number": 8080}}}}]
+
+    listing = cluster.kubectl("auth", "can-i", "--list", *n).stdout
+    assert "*.*" in listing.splitlines()[1]
