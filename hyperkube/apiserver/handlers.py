@@ -243,7 +243,7 @@ class RestAPI:
         dry = dry_run(request.query)
         obj, duplicates = await decode_write_body(request, resource, mode)
         check_namespace(obj, target.namespace, resource)
-        manager = patching.manager_name(request, "")
+        manager = patching.manager_name(request, "", "CreateOptions")
         written = await self.objects.create(resource, target.namespace, obj, dry_run=dry, field_validation=mode,
                                             duplicates=duplicates, field_manager=manager)
         return self.written(written, 201)
@@ -255,7 +255,7 @@ class RestAPI:
         dry = dry_run(request.query)
         obj, duplicates = await decode_write_body(request, resource, mode)
         check_namespace(obj, target.namespace, resource)
-        manager = patching.manager_name(request, "")
+        manager = patching.manager_name(request, "", "UpdateOptions")
         written = await self.objects.update(resource, target.namespace, target.name, obj, subresource=subresource,
                                             dry_run=dry, field_validation=mode, duplicates=duplicates,
                                             field_manager=manager)

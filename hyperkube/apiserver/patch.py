@@ -49,17 +49,28 @@ _MISSING = object()
 THREAD_THRESHOLD = 64 * 1024  # bytes of object plus patch above which the patch is computed in a thread
 
 
-def manager_name(request: web.Request, patch_type: str) -> str:
-    """``fieldManager``, required for apply; otherwise the User-Agent's product (``kubectl``)."""
+def manager_name(request: web.Request, patch_type: str, options_kind: str = "PatchOptions") -> str:
+    """``fieldManager``, required for apply; otherwise the User-Agent's product (``kubectl``),
+    cut to 128 bytes. A given one must fit in 128 bytes and be printable (422 on the
+    request's options kind, as Kubernetes' ValidateFieldManager says)."""
     name = request.query.get("fieldManager")
     if name is None or name == "":
         if patch_type == APPLY_PATCH:
             raise errors.BadRequest("PATCH requests with application/apply-patch+yaml must set the fieldManager "
                                     "parameter")
         name = (request.headers.get("User-Agent") or "unknown").split("/", 1)[0] or "unknown"
-        return name[:MAX_MANAGER_LENGTH]
-    if len(name) > MAX_MANAGER_LENGTH:
-        raise errors.BadRequest(f"fieldManager: Too long: may not be more than {MAX_MANAGER_LENGTH} bytes")
+        return name.encode()[:MAX_MANAGER_LENGTH].decode(errors="ignore")
+    causes = []
+    if len(name.encode()) > MAX_MANAGER_LENGTH:
+        causes.append(errors.cause("fieldManager", f"Too long: may not be more than {MAX_MANAGER_LENGTH} bytes",
+                                   "FieldValueTooLong"))
+    for position, char in enumerate(name):
+        if not char.isprintable():
+            causes.append(errors.cause("fieldManager", f'Invalid value: "{name}": invalid character '
+                                       f"U+{ord(char):04X} (at position {position})"))
+            break
+    if causes:
+        raise errors.Invalid.for_object(options_kind, "", causes, "meta.k8s.io")
     return name
 
 

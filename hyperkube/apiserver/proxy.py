@@ -27,6 +27,7 @@ import aiohttp
 from aiohttp import web
 from multidict import CIMultiDict, MultiDict
 
+from hyperkube.apiserver import bodies
 from hyperkube.machinery import errors
 
 ADDRESS_TYPES = ("InternalIP", "Hostname", "ExternalIP", "InternalDNS", "ExternalDNS")
@@ -79,7 +80,7 @@ def _unreachable(url: str, error: BaseException) -> errors.APIError:
 async def forward_http(request: web.Request, url: str, query: MultiDict[str] | None = None, *,
                        method: str | None = None, body: bool = True) -> web.StreamResponse:
     """Send the request on to ``url`` and stream the answer back."""
-    data = await request.read() if body and request.can_read_body else None
+    data = await bodies.read_body(request) if body and request.can_read_body else None  # 413 over 3 MiB
     timeout = aiohttp.ClientTimeout(total=None, sock_connect=CONNECT_TIMEOUT)
     async with aiohttp.ClientSession(timeout=timeout, auto_decompress=False) as session:
         try:

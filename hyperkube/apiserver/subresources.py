@@ -106,7 +106,7 @@ async def put_scale(api: RestAPI, request: web.Request, target: paths.Target) ->
         current.setdefault("spec", {})["replicas"] = replicas
         try:
             written = await api.objects.update(resource, target.namespace, target.name, current,
-                                               field_manager=patching.manager_name(request, ""))
+                                               field_manager=patching.manager_name(request, "", "UpdateOptions"))
         except errors.Conflict:
             if wanted:
                 raise

@@ -105,3 +105,16 @@ async def test_replace_keeps_apply_ownership(client):
     owners = managers(replaced)
     assert owners[("kubectl", "Apply", "")] == {"f:data": {"f:a": {}}}
     assert owners[("kubectl-replace", "Update", "")] == {"f:data": {"f:b": {}}}
+
+
+async def test_field_manager_must_be_short_and_printable(client):
+    status, out = await client.post(PODS + "?fieldManager=" + "m" * 129, pod("long"))
+    assert status == 422 and out["details"]["kind"] == "CreateOptions"
+    assert out["details"]["causes"][0]["field"] == "fieldManager"
+    assert "Too long" in out["message"]
+    status, out = await client.post(PODS + "?fieldManager=tab%09bed", pod("tab"))
+    assert status == 422 and "invalid character U+0009 (at position 3)" in out["message"]
+    status, created = await client.post(PODS, pod("longua"), headers={"User-Agent": "x" * 300 + "/1.0"})
+    assert status == 201 and created["metadata"]["managedFields"][0]["manager"] == "x" * 128
+    status, out = await client.put(PODS + "/longua?fieldManager=" + "m" * 129, created)
+    assert status == 422 and out["details"]["kind"] == "UpdateOptions"

@@ -251,3 +251,25 @@ def test_other_typed_create_commands_over_protobuf(cluster):
 
     listing = cluster.kubectl("auth", "can-i", "--list", *n).stdout
     assert "*.*" in listing.splitlines()[1]
+
+
+def test_kubectl_attach_and_node_proxy(cluster, pod_on_kubelet):
+    attached = cluster.kubectl("attach", pod_on_kubelet, "-c", "main")
+    said = json.loads(attached.stdout.splitlines()[0])
+    assert said["path"] == "attach" and said["pod"] == "default/shell/main"
+    assert cluster.kubectl("get", "--raw", "/api/v1/nodes/k1/proxy/healthz").stdout == "ok"
+
+
+def test_python_client_exec_and_logs(cluster, pod_on_kubelet):
+    from kubernetes import client as k8s
+    from kubernetes import config
+    from kubernetes.stream import stream
+
+    api = k8s.CoreV1Api(config.new_client_from_config(str(cluster.kubeconfig)))
+    out = stream(api.connect_get_namespaced_pod_exec, pod_on_kubelet, "default", command=["ls", "-l"],
+                 stderr=True, stdin=False, stdout=True, tty=False)
+    said = json.loads(out.splitlines()[0])
+    assert said["command"] == ["ls", "-l"] and said["flags"] == {"output": "1", "error": "1"}
+    assert said["protocol"] in ("v4.channel.k8s.io", "v5.channel.k8s.io")
+    assert api.read_namespaced_pod_log(pod_on_kubelet, "default", tail_lines=10).startswith(
+        'log of default/shell/main {"tailLines": "10"}')
