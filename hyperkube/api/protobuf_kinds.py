@@ -238,6 +238,27 @@ INGRESS = _message("Ingress", {
     3: ("status", _message("IngressStatus", {1: ("loadBalancer", _message("IngressLoadBalancerStatus", {
         1: ("ingress", _message("IngressLoadBalancerIngress", {1: "ip", 2: "hostname"}), R)}))}))})
 
+SCALE_TARGET = _message("CrossVersionObjectReference", {1: "kind", 2: "name", 3: "apiVersion"})
+METRIC_TARGET = _message("MetricTarget", {1: "type", 2: ("value", QUANTITY), 3: ("averageValue", QUANTITY),
+                                          4: ("averageUtilization", INT, P)})
+HPA_V2 = _message("HorizontalPodAutoscaler", {
+    1: ("metadata", OBJECT_META),
+    2: ("spec", _message("HorizontalPodAutoscalerSpec", {
+        1: ("scaleTargetRef", SCALE_TARGET), 2: ("minReplicas", INT, P), 3: ("maxReplicas", INT),
+        4: ("metrics", _message("MetricSpec", {1: "type", 4: ("resource", _message("ResourceMetricSource", {
+            1: "name", 2: ("target", METRIC_TARGET)}))}), R)})),
+    3: ("status", _message("HorizontalPodAutoscalerStatus", {
+        1: ("observedGeneration", INT, P), 2: ("lastScaleTime", TIME), 3: ("currentReplicas", INT),
+        4: ("desiredReplicas", INT)}))})
+HPA_V1 = _message("HorizontalPodAutoscaler", {
+    1: ("metadata", OBJECT_META),
+    2: ("spec", _message("HorizontalPodAutoscalerSpec", {
+        1: ("scaleTargetRef", SCALE_TARGET), 2: ("minReplicas", INT, P), 3: ("maxReplicas", INT),
+        4: ("targetCPUUtilizationPercentage", INT, P)})),
+    3: ("status", _message("HorizontalPodAutoscalerStatus", {
+        1: ("observedGeneration", INT, P), 2: ("lastScaleTime", TIME), 3: ("currentReplicas", INT),
+        4: ("desiredReplicas", INT), 5: ("currentCPUUtilizationPercentage", INT, P)}))})
+
 #: (apiVersion, kind) -> message of the object
 KINDS: dict[tuple[str, str], Message] = {
     ("v1", "Namespace"): NAMESPACE,
@@ -257,6 +278,8 @@ KINDS: dict[tuple[str, str], Message] = {
     ("policy/v1", "PodDisruptionBudget"): POD_DISRUPTION_BUDGET,
     ("scheduling.k8s.io/v1", "PriorityClass"): PRIORITY_CLASS,
     ("networking.k8s.io/v1", "Ingress"): INGRESS,
+    ("autoscaling/v2", "HorizontalPodAutoscaler"): HPA_V2,
+    ("autoscaling/v1", "HorizontalPodAutoscaler"): HPA_V1,
     ("authorization.k8s.io/v1", "SelfSubjectAccessReview"): SELF_SUBJECT_ACCESS_REVIEW,
     ("authorization.k8s.io/v1", "SelfSubjectRulesReview"): SELF_SUBJECT_RULES_REVIEW,
     ("authentication.k8s.io/v1", "SelfSubjectReview"): SELF_SUBJECT_REVIEW,

@@ -249,6 +249,12 @@ def test_other_typed_create_commands_over_protobuf(cluster):
     assert rule["http"]["paths"] == [{"path": "/bar", "pathType": "Prefix",
                                       "backend": {"service": {"name": "web", "port": {"number": 8080}}}}]
 
+    cluster.kubectl("create", "deployment", "scaled", "--image=nginx", *n)
+    cluster.kubectl("autoscale", "deployment", "scaled", "--max=3", "--cpu=50%", *n)
+    hpa = get(cluster, "hpa", "scaled", *n)
+    assert hpa["spec"]["scaleTargetRef"] == {"apiVersion": "apps/v1", "kind": "Deployment", "name": "scaled"}
+    assert hpa["spec"]["metrics"][0]["resource"]["target"] == {"type": "Utilization", "averageUtilization": 50}
+
     listing = cluster.kubectl("auth", "can-i", "--list", *n).stdout
     assert "*.*" in listing.splitlines()[1]
 
