@@ -142,5 +142,9 @@ def _log_query(query: Any) -> MultiDict[str]:
 
 async def _stream(request: web.Request, url: str, query: MultiDict[str]) -> web.StreamResponse:
     if not proxy.is_upgrade(request):
+        upgrade = request.headers.get("Upgrade")
+        if upgrade:  # kubectl's SPDY fallback: say plainly what is missing
+            raise errors.BadRequest(f"only WebSocket streams (v5.channel.k8s.io, v4.channel.k8s.io, "
+                                    f"portforward.k8s.io) are supported, not Upgrade: {upgrade}")
         raise errors.BadRequest("Upgrade request required")
     return await proxy.forward_websocket(request, url, query)

@@ -147,6 +147,9 @@ async def test_exec_exit_code_attach_and_v4(client, node):
     assert status == 400 and out["message"] == "Upgrade request required"
     status, out = await client.post(f"{PODS}/job/exec?command=ls")
     assert status == 400
+    status, out = await client.post(f"{PODS}/job/exec?command=ls&stdout=true",
+                                    headers={"Connection": "Upgrade", "Upgrade": "SPDY/3.1"})
+    assert status == 400 and "not Upgrade: SPDY/3.1" in out["message"]
     await bound_pod(client, "done", phase="Succeeded")
     status, out = await client.get(f"{PODS}/done/exec?command=ls&stdout=true")
     assert status == 400 and "completed pod" in out["message"]
