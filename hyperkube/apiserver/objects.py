@@ -16,6 +16,7 @@ own ownership (apply or update) and passes no manager.
 
 from __future__ import annotations
 
+import asyncio
 import copy
 import random
 import time
@@ -41,6 +42,7 @@ CREATE_ON_UPDATE = {("", "endpoints"), ("", "events"), ("events.k8s.io", "events
                     ("coordination.k8s.io", "leases"), ("rbac.authorization.k8s.io", "roles"),
                     ("rbac.authorization.k8s.io", "rolebindings"), ("rbac.authorization.k8s.io", "clusterroles"),
                     ("rbac.authorization.k8s.io", "clusterrolebindings"), ("discovery.k8s.io", "endpointslices")}
+OWNERSHIP_THREAD_THRESHOLD = 64 * 1024  # bytes of JSON above which managedFields are computed in a thread
 SYSTEM_METADATA = ("uid", "creationTimestamp", "deletionTimestamp", "deletionGracePeriodSeconds", "generation")
 
 
@@ -213,7 +215,7 @@ class Objects:
         strategy = resource.strategy
         strategy.prepare_for_create(obj)
         if field_manager is not None:
-            obj = self.record_ownership(resource, None, obj, field_manager, "")
+            obj = await self.record_ownership(resource, None, obj, field_manager, "")
         metadata = obj.setdefault("metadata", metadata)
         metadata["uid"] = new_uid()
         metadata["creationTimestamp"] = now_rfc3339()
@@ -253,11 +255,19 @@ class Objects:
     def _is_service(self, resource: Resource) -> bool:
         return self.allocators is not None and resource.group == "" and resource.plural == "services"
 
-    @staticmethod
-    def record_ownership(resource: Resource, old: Object | None, new: Object, manager: str,
-                         subresource: str) -> Object:
+    @classmethod
+    async def record_ownership(cls, resource: Resource, old: Object | None, new: Object, manager: str,
+                               subresource: str) -> Object:
         """``new`` with ``manager``'s Update entry; a main-resource write never owns status
-        (what the strategy set there on create is the server's, as Kubernetes' reset fields say)."""
+        (what the strategy set there on create is the server's, as Kubernetes' reset fields say).
+        Walking a big object's fields takes a while (~20 ms per 1000 keys): those go to a thread."""
+        if len(orjson.dumps(new)) > OWNERSHIP_THREAD_THRESHOLD:
+            return await asyncio.to_thread(cls._record_ownership, resource, old, new, manager, subresource)
+        return cls._record_ownership(resource, old, new, manager, subresource)
+
+    @staticmethod
+    def _record_ownership(resource: Resource, old: Object | None, new: Object, manager: str,
+                          subresource: str) -> Object:
         shape = field_ownership.shape_for(resource.group, resource.version, resource.kind)
         if subresource == "" and resource.strategy.has_status and "status" in new:
             recorded = field_ownership.record_update(
@@ -349,7 +359,7 @@ class Objects:
             strategy.prepare_for_update(new, old)
             check = strategy.validate_update
         if field_manager is not None and subresource != "finalize":
-            new = self.record_ownership(resource, old, new, field_manager, subresource)
+            new = await self.record_ownership(resource, old, new, field_manager, subresource)
         new_meta = new.setdefault("metadata", {})
         new_meta["resourceVersion"] = str(kv.mod_revision)
         self.raise_invalid(resource, name, check(new, old))

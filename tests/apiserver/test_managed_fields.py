@@ -118,3 +118,20 @@ async def test_field_manager_must_be_short_and_printable(client):
     assert status == 201 and created["metadata"]["managedFields"][0]["manager"] == "x" * 128
     status, out = await client.put(PODS + "/longua?fieldManager=" + "m" * 129, created)
     assert status == 422 and out["details"]["kind"] == "UpdateOptions"
+
+
+async def test_large_objects_record_ownership_the_same_way(client):
+    """Objects over the threshold have their managedFields computed in a thread: same result."""
+    big = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "big"},
+           "data": {f"key{i}": "x" * 100 for i in range(1000)}}
+    status, created = await client.post("/api/v1/namespaces/default/configmaps?fieldManager=loader", big)
+    assert status == 201
+    [entry] = created["metadata"]["managedFields"]
+    assert entry["manager"] == "loader" and len(entry["fieldsV1"]["f:data"]) == 1000
+    body = {**created, "data": {**created["data"], "key0": "changed"}}
+    body["metadata"] = {k: v for k, v in created["metadata"].items() if k != "managedFields"}
+    status, updated = await client.put("/api/v1/namespaces/default/configmaps/big?fieldManager=editor", body)
+    assert status == 200
+    owners = managers(updated)
+    assert owners[("editor", "Update", "")] == {"f:data": {"f:key0": {}}}
+    assert len(owners[("loader", "Update", "")]["f:data"]) == 999
