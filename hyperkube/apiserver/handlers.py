@@ -76,7 +76,10 @@ async def decode_write_body(request: web.Request, resource: Resource, mode: str)
     if kind.endswith("patch+json") or kind == "application/apply-patch+yaml":
         raise errors.UnsupportedMediaType(f'the media type "{kind}" is not supported on {request.method}')
     if kind == protobuf_bodies.PROTOBUF:
-        obj = protobuf_bodies.decode_object(data, resource.group_version, resource.kind)
+        if len(data) > LARGE_BODY:
+            obj = await asyncio.to_thread(protobuf_bodies.decode_object, data, resource.group_version, resource.kind)
+        else:
+            obj = protobuf_bodies.decode_object(data, resource.group_version, resource.kind)
         check_kind(obj, resource)
         return obj, []
     if len(data) > LARGE_BODY:  # a big YAML body takes PyYAML a while: not on the event loop

@@ -149,3 +149,12 @@ async def test_access_reviews_over_protobuf_and_json(client):
     assert out["status"]["userInfo"] == {"username": "system:anonymous", "groups": ["system:unauthenticated"]}
     status, _ = await client.get("/apis/authentication.k8s.io/v1/selfsubjectreviews")
     assert status == 405
+
+
+async def test_large_protobuf_bodies_decode_the_same_way(client):
+    """Bodies over 256 KiB are decoded in a thread."""
+    raw = ld(1, meta("huge")) + b"".join(entry(2, f"k{i}", "v" * 300) for i in range(1000))
+    status, out = await client.post("/api/v1/namespaces/default/configmaps", raw=envelope("v1", "ConfigMap", raw),
+                                    headers=PROTOBUF)
+    assert status == 201, out
+    assert len(out["data"]) == 1000 and out["data"]["k999"] == "v" * 300
