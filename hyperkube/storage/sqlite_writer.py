@@ -13,7 +13,9 @@ at a time so that only the operations that don't fit fail with ``NoSpaceError``.
 committed, the poller thread posts revisions other processes committed (found by tailing the
 log); both go through one lock that remembers the last revision posted, so the loop receives
 every revision exactly once and in order. When the writer finds that another process
-committed revisions just before its own, it reads them from the log first.
+committed revisions just before its own, it reads them from the log first. The writer holds
+the lock from its COMMIT until its post, so the poller never mistakes our own fresh commit
+for another process's (which would make it re-read the log while the writer waits).
 """
 
 from __future__ import annotations
@@ -50,13 +52,28 @@ class Delivery:
 
     def post(self, connection: sqlite3.Connection, batches: Batches, extra: Any = None) -> None:
         with self.lock:
-            if batches and batches[0][0] > self.posted + 1:
+            self.post_locked(connection, batches, extra)
+
+    def post_locked(self, connection: sqlite3.Connection, batches: Batches, extra: Any) -> None:
+        """``post`` for a caller that holds ``lock`` (the writer, from its COMMIT on).
+
+        Never raises: the write is committed, its futures must resolve. If the revisions
+        another process committed just before ours can't be read now, ours are not posted
+        either; the poller then reads them all from the log, in order."""
+        if batches and batches[0][0] > self.posted + 1:
+            try:
                 batches = read_log(connection, self.posted, batches[0][0] - 1) + batches
-            batches = [b for b in batches if b[0] > self.posted]
-            if batches:
-                self.posted = batches[-1][0]
-            if batches or extra is not None:
+            except sqlite3.Error as error:
+                log.warning("sqlite store: reading the log failed, the poller will deliver: %s", error)
+                batches = []
+        batches = [b for b in batches if b[0] > self.posted]
+        if batches:
+            self.posted = batches[-1][0]
+        if batches or extra is not None:
+            try:
                 self.loop.call_soon_threadsafe(self.on_commit, batches, extra)
+            except RuntimeError:  # the loop is closed: nobody waits for these any more
+                pass
 
     def catch_up(self, connection: sqlite3.Connection) -> None:
         """Post whatever other processes committed beyond what was posted (poller thread)."""
@@ -71,8 +88,7 @@ class Delivery:
             finally:
                 connection.execute("COMMIT")
             if batches:
-                self.posted = batches[-1][0]
-                self.loop.call_soon_threadsafe(self.on_commit, batches, None)
+                self.post_locked(connection, batches, None)
 
 
 class WriteOp:
@@ -144,7 +160,7 @@ class Writer:
 
     def _process(self, ops: list[WriteOp]) -> None:
         try:
-            results, batches = self._execute(ops)
+            self._execute(ops)
         except NoSpaceError as error:
             if len(ops) == 1:
                 self.delivery.post(self.connection, [], (ops, [error]))
@@ -162,7 +178,6 @@ class Writer:
             for op in ops:
                 self._process([op])
             return
-        self.delivery.post(self.connection, batches, (ops, results))
         self._finish_checkpoint()
 
     def _finish_checkpoint(self) -> None:
@@ -185,7 +200,12 @@ class Writer:
         except sqlite3.Error as error:
             log.warning("sqlite store %s: WAL checkpoint failed, will retry: %s", self.path, error)
 
-    def _execute(self, ops: list[WriteOp]) -> tuple[list[Any], Batches]:
+    def _execute(self, ops: list[WriteOp]) -> None:
+        """Run ``ops`` in one transaction, commit, and post the outcome.
+
+        The delivery lock is taken before COMMIT and released after the post, so the poller
+        never sees our revisions in the file before we posted them (it would read them back
+        from the log, and the writer would wait for it)."""
         connection = self.connection
         assert connection is not None
         deadline = time.monotonic() + self.options.lock_timeout
@@ -194,8 +214,12 @@ class Writer:
                 connection.execute("BEGIN IMMEDIATE")
                 try:
                     results, batches = self._apply(connection, ops)
-                    connection.execute("COMMIT")
-                    return results, batches
+                    self.delivery.lock.acquire()
+                    try:
+                        connection.execute("COMMIT")
+                    except BaseException:
+                        self.delivery.lock.release()
+                        raise
                 except BaseException:
                     if connection.in_transaction:
                         connection.execute("ROLLBACK")
@@ -208,6 +232,11 @@ class Writer:
                     raise DatabaseError(f"{self.path}: database is locked by another process "
                                         f"for more than {self.options.lock_timeout:g}s") from error
                 raise translate_error(self.path, error) from error
+            try:  # committed: from here on nothing may raise into a retry
+                self.delivery.post_locked(connection, batches, (ops, results))
+            finally:
+                self.delivery.lock.release()
+            return
 
     def _apply(self, connection: sqlite3.Connection, ops: list[WriteOp]) -> tuple[list[Any], Batches]:
         revision, compact_revision = read_meta(connection)

@@ -13,6 +13,7 @@ from hyperkube.storage import (
     PutRequest,
     RangeRequest,
     Store,
+    TooManyOpsError,
     prefix_end,
 )
 
@@ -199,6 +200,13 @@ async def test_txn_writing_one_key_twice_is_refused(store: Store) -> None:
     with pytest.raises(DuplicateKeyError):
         await store.txn([], [PutRequest("/dup", b"1"), PutRequest("/dup", b"2")])
     assert await store.current_revision() == 1
+
+
+async def test_txn_op_limit_is_etcds_default_128(store: Store) -> None:
+    assert (await store.txn([], [PutRequest(f"/ops/{i:03d}", b"x") for i in range(128)])).revision == 2
+    with pytest.raises(TooManyOpsError):
+        await store.txn([], [PutRequest(f"/more/{i:03d}", b"x") for i in range(129)])
+    assert await store.current_revision() == 2
 
 
 async def test_future_revision(store: Store) -> None:

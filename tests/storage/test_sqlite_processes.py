@@ -39,6 +39,8 @@ def test_acknowledged_writes_survive_kill_9(tmp_path: Path) -> None:
         if child.poll() is None:
             child.kill()
             child.wait()
+        if child.stdout is not None:
+            child.stdout.close()
 
     async def check() -> None:
         store = open_store(url)
