@@ -135,3 +135,31 @@ async def test_large_objects_record_ownership_the_same_way(client):
     owners = managers(updated)
     assert owners[("editor", "Update", "")] == {"f:data": {"f:key0": {}}}
     assert len(owners[("loader", "Update", "")]["f:data"]) == 999
+
+
+async def test_kubectl_server_side_apply_takes_over_client_side_applied_fields(client):
+    """Fields in the last-applied annotation may be taken by kubectl's own server-side apply
+    (manager "kubectl") without force; other fields and other managers still conflict."""
+    configmaps = "/api/v1/namespaces/default/configmaps"
+    last = '{"apiVersion":"v1","data":{"a":"1"},"kind":"ConfigMap","metadata":{"name":"csa"}}\n'
+    for name in ("csa", "csa2"):
+        body = {"apiVersion": "v1", "kind": "ConfigMap", "data": {"a": "1"},
+                "metadata": {"name": name, "annotations": {"kubectl.kubernetes.io/last-applied-configuration": last}}}
+        status, _ = await client.post(configmaps + "?fieldManager=kubectl-client-side-apply", body)
+        assert status == 201
+        status, _ = await client.request("PATCH", f"{configmaps}/{name}?fieldManager=editor", {"data": {"b": "x"}},
+                                         headers={"Content-Type": "application/merge-patch+json"})
+        assert status == 200
+    config = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "csa"}, "data": {"a": "2"}}
+    status, out = await client.request("PATCH", f"{configmaps}/csa?fieldManager=kubectl", config, headers=APPLY)
+    assert status == 200, out
+    assert out["data"] == {"a": "2", "b": "x"}
+    assert managers(out)[("kubectl", "Apply", "")] == {"f:data": {"f:a": {}}}
+
+    status, out = await client.request("PATCH", f"{configmaps}/csa?fieldManager=kubectl",
+                                       {**config, "data": {"a": "2", "b": "y"}}, headers=APPLY)
+    assert status == 409 and 'conflict with "editor" using v1: .data.b' in out["message"]
+
+    status, out = await client.request("PATCH", f"{configmaps}/csa2?fieldManager=someone",
+                                       {**config, "metadata": {"name": "csa2"}}, headers=APPLY)
+    assert status == 409 and 'conflict with "kubectl-client-side-apply"' in out["message"]

@@ -279,3 +279,15 @@ def test_python_client_exec_and_logs(cluster, pod_on_kubelet):
     assert said["protocol"] in ("v4.channel.k8s.io", "v5.channel.k8s.io")
     assert api.read_namespaced_pod_log(pod_on_kubelet, "default", tail_lines=10).startswith(
         'log of default/shell/main {"tailLines": "10"}')
+
+
+def test_client_side_then_server_side_apply(cluster):
+    config = {**CONFIGMAP, "metadata": {"name": "moved"}}
+    cluster.kubectl("apply", "-f", "-", input=yaml.safe_dump(config))
+    config["data"] = {"a": "2"}
+    out = cluster.kubectl("apply", "--server-side", "-f", "-", input=yaml.safe_dump(config)).stdout
+    assert out.strip() == "configmap/moved serverside-applied"
+    obj = get(cluster, "configmap", "moved")
+    assert obj["data"] == {"a": "2"}
+    owned = {e["manager"]: e["fieldsV1"] for e in obj["metadata"]["managedFields"]}
+    assert owned["kubectl"] == {"f:data": {"f:a": {}}}
