@@ -346,11 +346,8 @@ class Objects:
                 new_meta.pop(key, None)
         if subresource == "status":
             strategy.prepare_for_status_update(new, old)
-            new["metadata"] = dict(new.get("metadata") or {})  # not old's own dict
-            if sent_fields is not None and field_manager is None:
-                new["metadata"]["managedFields"] = sent_fields
-            else:
-                new["metadata"].pop("managedFields", None)
+            if sent_fields is not None:  # else the stored ones, which prepare_for_status_update kept
+                new["metadata"] = {**(new.get("metadata") or {}), "managedFields": sent_fields}
             check = getattr(strategy, "validate_status_update", None) or strategy.validate_update
         elif subresource == "finalize":
             getattr(strategy, "prepare_for_finalize", strategy.prepare_for_status_update)(new, old)
