@@ -1,6 +1,8 @@
 """Subresources: ``status`` (every kind with one), ``scale`` (workloads), ``binding`` (pods),
-``finalize`` (namespaces). The rest the registry lists (``log``, ``exec``, ``eviction`` ...)
-belong to later issues and answer 404 here rather than pretend.
+``finalize`` (namespaces), ``eviction`` (``eviction.py``), and ``log``/``exec``/``attach``/
+``portforward`` proxied to the pod's kubelet (``pod_streams.py``). ``proxy`` paths are routed
+before path resolution (``proxy_paths.py``); the rest the registry lists (``ephemeralcontainers``,
+``resize``) answer 404 here rather than pretend.
 
 ``scale`` speaks ``autoscaling/v1`` Scale and writes ``spec.replicas`` of the parent through
 the normal update path (so generation bumps and optimistic concurrency apply); ``binding``
@@ -15,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 import orjson
 from aiohttp import web
 
-from hyperkube.apiserver import bodies, paths
+from hyperkube.apiserver import bodies, eviction, paths, pod_streams
 from hyperkube.apiserver import patch as patching
 from hyperkube.machinery import errors, selectors
 from hyperkube.machinery.durations import now_rfc3339
@@ -48,6 +50,11 @@ async def handle(api: RestAPI, request: web.Request, target: paths.Target) -> we
             return await put_scale(api, request, target)
     elif sub == "binding" and method == "POST":
         return await bind(api, request, target)
+    elif sub == "eviction" and method == "POST" and target.resource.plural == "pods":
+        return await eviction.evict(api, request, target)
+    elif sub in ("log", "exec", "attach", "portforward") and target.resource.plural == "pods" \
+            and target.resource.group == "":
+        return await pod_streams.handle(api, request, target)
     elif sub in ("log", "exec", "attach", "portforward", "proxy", "eviction", "ephemeralcontainers", "resize"):
         raise errors.NotFound(f"the server could not find the requested resource ({sub} is not served yet)")
     if method == "PATCH" and sub in ("status", "scale"):
@@ -110,7 +117,8 @@ async def put_scale(api: RestAPI, request: web.Request, target: paths.Target) ->
                                              resource.group)
         set_replicas(resource, current, replicas)
         try:
-            written = await api.objects.update(resource, target.namespace, target.name, current)
+            written = await api.objects.update(resource, target.namespace, target.name, current,
+                                               field_manager=patching.manager_name(request, "", "UpdateOptions"))
         except errors.Conflict:
             if wanted:
                 raise
