@@ -1,9 +1,349 @@
-"""kubectl: replaced by hyperkube's kubectl when it lands."""
+"""``hyperkube kubectl``: click wiring for :mod:`hyperkube.kubectl` (the logic lives there).
 
-from hyperkube.cli.pending import pending_command
+Kept light on purpose: ``kubectl --help`` imports click and nothing else heavy; each verb
+imports the client (aiohttp) only when it runs. kubectl's global flags (``-n``,
+``--context``, ``--kubeconfig``, ``-s`` ...) are accepted before the verb and after it, as
+pflag allows, and usage errors exit 1 with kubectl's ``error: ...`` wording.
+"""
 
-command = pending_command(
-    "kubectl",
-    "kubectl controls the Kubernetes cluster manager.",
-    6,
-)
+from __future__ import annotations
+
+import functools
+import sys
+from collections.abc import Callable
+from typing import Any
+
+import click
+
+from hyperkube.cli.options import CONTEXT_SETTINGS, common_options
+
+CONTEXT = {**CONTEXT_SETTINGS, "max_content_width": 110}
+
+
+def _connection_flags(func: Callable[..., Any], *, kubeconfig_only: bool = False) -> Callable[..., Any]:
+    """kubectl's persistent flags; values given after the verb win over those before it.
+    ``config`` verbs take only ``--kubeconfig`` and ``--context`` (their own ``--cluster``,
+    ``--user`` and ``--namespace`` name what to write)."""
+    options = [
+        click.option("--kubeconfig", metavar="PATH", help="Path to the kubeconfig file to use."),
+        click.option("--context", "context_name", metavar="NAME", help="The kubeconfig context to use."),
+        click.option("--cluster", metavar="NAME", help="The kubeconfig cluster to use."),
+        click.option("--user", metavar="NAME", help="The kubeconfig user to use."),
+        click.option("-n", "--namespace", metavar="NS", help="The namespace scope for this request."),
+        click.option("-s", "--server", metavar="URL", help="The address and port of the API server."),
+        click.option("--token", metavar="TOKEN", help="Bearer token for authentication to the API server."),
+        click.option("--insecure-skip-tls-verify", is_flag=True, default=None,
+                     help="Don't check the server's certificate (insecure)."),
+        click.option("--request-timeout", metavar="DURATION", help="How long to wait for one request (0: forever)."),
+    ]
+
+    if kubeconfig_only:
+        options = options[:2]
+
+    @functools.wraps(func)
+    def wrapper(*args: Any, kubeconfig: str | None, context_name: str | None, cluster: str | None = None,
+                user: str | None = None, namespace: str | None = None, server: str | None = None,
+                token: str | None = None, insecure_skip_tls_verify: bool | None = None,
+                request_timeout: str | None = None, **kwargs: Any) -> Any:
+        from hyperkube.kubectl.session import Flags, parse_timeout
+
+        ctx = click.get_current_context()
+        mine = Flags(kubeconfig, context_name, cluster, user, namespace, server, token, insecure_skip_tls_verify,
+                     parse_timeout(request_timeout))
+        outer = ctx.find_object(Flags)
+        ctx.obj = outer.merged(mine) if outer is not None else mine
+        return func(*args, **kwargs)
+
+    for option in reversed(options):
+        wrapper = option(wrapper)
+    return wrapper
+
+
+def _flags() -> Any:
+    from hyperkube.kubectl.session import Flags
+
+    return click.get_current_context().find_object(Flags) or Flags()
+
+
+def _run(action: Callable[..., Any], *args: Any, **kwargs: Any) -> None:
+    """Run ``action(session, *args, **kwargs)`` (a coroutine function) as the whole command."""
+    from hyperkube.kubectl.session import run
+
+    run(_flags(), lambda session: action(session, *args, **kwargs))
+
+
+def _sync(action: Callable[..., int], *args: Any, **kwargs: Any) -> None:
+    """Run a verb that needs no server (``config``) with the same error handling."""
+
+    async def wrapped(session: Any) -> int:
+        return action(session, *args, **kwargs)
+    _run(wrapped)
+
+
+def _normalise(args: list[str]) -> list[str]:
+    """pflag accepts ``-o=json`` and ``-n=ns``; click reads ``=json`` as the value."""
+    out = []
+    for arg in args:
+        if arg == "--":
+            out.append(arg)
+            continue
+        if len(arg) > 3 and arg[0] == "-" and arg[1] != "-" and arg[2] == "=":
+            out += [arg[:2], arg[3:]]
+        else:
+            out.append(arg)
+    return out
+
+
+class KubectlGroup(click.Group):
+    """Usage errors exit 1 with kubectl's wording instead of click's exit 2."""
+
+    def main(self, args: Any = None, prog_name: str | None = None, **extra: Any) -> Any:  # type: ignore[override]
+        args = _normalise(list(sys.argv[1:] if args is None else args))
+        try:
+            code = super().main(args=args, prog_name=prog_name, standalone_mode=False, **extra)
+        except click.UsageError as error:
+            command = error.ctx.command_path if error.ctx else prog_name or "kubectl"
+            message = error.format_message()
+            if message.startswith("No such command"):
+                name = message.split("'")[1] if "'" in message else ""
+                message = f'unknown command "{name}" for "{prog_name or "kubectl"}"'
+            elif message.startswith("No such option: "):
+                message = "unknown flag: " + message[len("No such option: "):]
+            print(f"error: {message}\nSee '{command} --help' for usage.", file=sys.stderr)
+            sys.exit(1)
+        except click.ClickException as error:
+            error.show()
+            sys.exit(1)
+        except click.Abort:
+            sys.exit(1)
+        sys.exit(code if isinstance(code, int) else 0)
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return list(self.commands)
+
+
+@click.group(name="kubectl", cls=KubectlGroup, context_settings=CONTEXT,
+             help="kubectl controls the Kubernetes cluster manager.\n\n"
+                  "hyperkube's own kubectl: the same kubeconfig, verbs, flags and output as the real one.")
+@common_options
+@_connection_flags
+def command() -> None:
+    pass
+
+
+def verb(name: str, help_text: str, **settings: Any) -> Callable[[Callable[..., Any]], click.Command]:
+    def decorate(func: Callable[..., Any]) -> click.Command:
+        return command.command(name=name, help=help_text, context_settings=CONTEXT, **settings)(
+            _connection_flags(func))
+    return decorate
+
+
+def output_option(default: str = "", help_text: str = "Output format: json|yaml|name|wide|jsonpath=...|"
+                  "custom-columns=...") -> Callable[..., Any]:
+    return click.option("-o", "--output", default=default, metavar="FORMAT", help=help_text)
+
+
+def _split_labels(values: tuple[str, ...]) -> tuple[str, ...]:
+    return tuple(part for value in values for part in value.split(",") if part)
+
+
+# ---- get ---------------------------------------------------------------------------------------
+
+@verb("get", "Display one or many resources (server-side Tables, or -o json|yaml|name|...).")
+@click.argument("args", nargs=-1)
+@output_option()
+@click.option("-l", "--selector", metavar="SELECTOR", help="Label selector (=, ==, !=, in, notin, k, !k).")
+@click.option("--field-selector", metavar="SELECTOR", help="Field selector (metadata.name=x, ...).")
+@click.option("-A", "--all-namespaces", is_flag=True, help="List across all namespaces.")
+@click.option("--show-labels", is_flag=True, help="Show all labels as the last column.")
+@click.option("-L", "--label-columns", multiple=True, metavar="KEYS", help="Labels to show as columns.")
+@click.option("--sort-by", metavar="JSONPATH", help="Sort by this field (e.g. .metadata.name).")
+@click.option("-w", "--watch", is_flag=True, help="After listing, watch for changes.")
+@click.option("--watch-only", is_flag=True, help="Watch for changes without listing first.")
+@click.option("--no-headers", is_flag=True, help="Don't print headers.")
+@click.option("--show-kind", is_flag=True, help="Prefix names with their kind.")
+@click.option("--ignore-not-found", is_flag=True, help="Treat 'not found' as success.")
+@click.option("--show-managed-fields", is_flag=True, help="Keep metadata.managedFields in json/yaml.")
+@click.option("--chunk-size", type=int, default=500, show_default=True, help="List in pages of this size.")
+@click.option("--template", metavar="TEMPLATE", help="Template for -o jsonpath.")
+@click.option("-f", "--filename", "filenames", multiple=True, metavar="PATH", help="Get the objects in files.")
+@click.option("-R", "--recursive", is_flag=True, help="Process directories recursively.")
+def get_command(args: tuple[str, ...], output: str, label_columns: tuple[str, ...], **options: Any) -> None:
+    from hyperkube.kubectl.get import GetOptions, get
+
+    _run(get, list(args), GetOptions(output=output, label_columns=_split_labels(label_columns), **options))
+
+
+# ---- discovery and version ---------------------------------------------------------------------
+
+@verb("api-resources", "Print the supported API resources on the server.")
+@output_option(help_text="Output format: wide|name.")
+@click.option("--namespaced", type=click.BOOL, default=None, help="true: namespaced only; false: cluster only.")
+@click.option("--api-group", default=None, help="Only resources in this API group ('' for core).")
+@click.option("--verbs", multiple=True, help="Only resources that support these verbs.")
+@click.option("--categories", multiple=True, help="Only resources in these categories.")
+@click.option("--no-headers", is_flag=True, help="Don't print headers.")
+@click.option("--sort-by", type=click.Choice(["name", "kind"]), default=None, help="Sort by name or kind.")
+@click.option("--cached", is_flag=True, help="Use the cached list of resources if available.")
+def api_resources_command(verbs: tuple[str, ...], categories: tuple[str, ...], **options: Any) -> None:
+    from hyperkube.kubectl.info import api_resources
+
+    _run(api_resources, verbs=_split_labels(verbs), categories=_split_labels(categories), **options)
+
+
+@verb("api-versions", "Print the supported API versions on the server, as group/version.")
+def api_versions_command() -> None:
+    from hyperkube.kubectl.info import api_versions
+
+    _run(api_versions)
+
+
+@verb("version", "Print the client and server version information.")
+@click.option("--client", "client_only", is_flag=True, help="Client version only (no server required).")
+@output_option(help_text="yaml or json.")
+def version_command(client_only: bool, output: str) -> None:
+    from hyperkube.kubectl.info import version
+
+    _run(version, client_only=client_only, output=output)
+
+
+@verb("cluster-info", "Display the addresses of the control plane and of cluster services.")
+def cluster_info_command() -> None:
+    from hyperkube.kubectl.info import cluster_info
+
+    _run(cluster_info)
+
+
+# ---- config ------------------------------------------------------------------------------------
+
+@command.group(name="config", cls=click.Group, context_settings=CONTEXT,
+               help="Modify kubeconfig files (view, use-context, get-contexts, set-context, ...).")
+@functools.partial(_connection_flags, kubeconfig_only=True)
+def config_group() -> None:
+    pass
+
+
+def config_verb(name: str, help_text: str) -> Callable[[Callable[..., Any]], click.Command]:
+    def decorate(func: Callable[..., Any]) -> click.Command:
+        return config_group.command(name=name, help=help_text, context_settings=CONTEXT)(
+            _connection_flags(func, kubeconfig_only=True))
+    return decorate
+
+
+@config_verb("view", "Display merged kubeconfig settings or a specified kubeconfig file.")
+@output_option(default="yaml", help_text="yaml, json or jsonpath=...")
+@click.option("--minify", is_flag=True, help="Only what the current context uses.")
+@click.option("--raw", is_flag=True, help="Show secrets and certificate data.")
+@click.option("--flatten", is_flag=True, help="Inline referenced certificate files.")
+def config_view(**options: Any) -> None:
+    from hyperkube.kubectl import kubeconfig
+
+    _sync(kubeconfig.view, **options)
+
+
+@config_verb("current-context", "Display the current-context.")
+def config_current_context() -> None:
+    from hyperkube.kubectl import kubeconfig
+
+    _sync(kubeconfig.current_context)
+
+
+@config_verb("use-context", "Set the current-context in a kubeconfig file.")
+@click.argument("name")
+def config_use_context(name: str) -> None:
+    from hyperkube.kubectl import kubeconfig
+
+    _sync(kubeconfig.use_context, name)
+
+
+@config_verb("get-contexts", "Describe one or many contexts.")
+@click.argument("names", nargs=-1)
+@output_option(help_text="name")
+@click.option("--no-headers", is_flag=True)
+def config_get_contexts(names: tuple[str, ...], output: str, no_headers: bool) -> None:
+    from hyperkube.kubectl import kubeconfig
+
+    _sync(kubeconfig.get_contexts, names, output=output, no_headers=no_headers)
+
+
+@config_verb("get-clusters", "Display clusters defined in the kubeconfig.")
+def config_get_clusters() -> None:
+    from hyperkube.kubectl import kubeconfig
+
+    _sync(kubeconfig.get_entries, "clusters")
+
+
+@config_verb("get-users", "Display users defined in the kubeconfig.")
+def config_get_users() -> None:
+    from hyperkube.kubectl import kubeconfig
+
+    _sync(kubeconfig.get_entries, "users")
+
+
+@config_verb("set-context", "Set a context entry in kubeconfig.")
+@click.argument("name", required=False)
+@click.option("--current", is_flag=True, help="Modify the current context.")
+@click.option("--cluster", "cluster_", metavar="NAME")
+@click.option("--user", "user_", metavar="NAME")
+@click.option("--namespace", "namespace_", metavar="NS")
+def config_set_context(name: str | None, current: bool, cluster_: str | None, user_: str | None,
+                       namespace_: str | None) -> None:
+    from hyperkube.kubectl import kubeconfig
+
+    _sync(kubeconfig.set_context, name, current=current,
+          fields={"cluster": cluster_, "user": user_, "namespace": namespace_})
+
+
+@config_verb("set-cluster", "Set a cluster entry in kubeconfig.")
+@click.argument("name")
+@click.option("--server", "server_", metavar="URL")
+@click.option("--certificate-authority", metavar="PATH")
+@click.option("--insecure-skip-tls-verify", "insecure", type=click.BOOL, default=None)
+@click.option("--tls-server-name", metavar="NAME")
+def config_set_cluster(name: str, server_: str | None, certificate_authority: str | None, insecure: bool | None,
+                       tls_server_name: str | None) -> None:
+    from hyperkube.kubectl import kubeconfig
+
+    _sync(kubeconfig.set_entry, "clusters", name, {
+        "server": server_, "certificate-authority": certificate_authority, "insecure-skip-tls-verify": insecure,
+        "tls-server-name": tls_server_name})
+
+
+@config_verb("set-credentials", "Set a user entry in kubeconfig.")
+@click.argument("name")
+@click.option("--token", "token_", metavar="TOKEN")
+@click.option("--username", metavar="NAME")
+@click.option("--password", metavar="PASSWORD")
+@click.option("--client-certificate", metavar="PATH")
+@click.option("--client-key", metavar="PATH")
+def config_set_credentials(name: str, token_: str | None, username: str | None, password: str | None,
+                           client_certificate: str | None, client_key: str | None) -> None:
+    from hyperkube.kubectl import kubeconfig
+
+    _sync(kubeconfig.set_entry, "users", name, {
+        "token": token_, "username": username, "password": password, "client-certificate": client_certificate,
+        "client-key": client_key})
+
+
+@config_verb("delete-context", "Delete the specified context from the kubeconfig.")
+@click.argument("name")
+def config_delete_context(name: str) -> None:
+    from hyperkube.kubectl import kubeconfig
+
+    _sync(kubeconfig.delete_entry, "contexts", name)
+
+
+@config_verb("delete-cluster", "Delete the specified cluster from the kubeconfig.")
+@click.argument("name")
+def config_delete_cluster(name: str) -> None:
+    from hyperkube.kubectl import kubeconfig
+
+    _sync(kubeconfig.delete_entry, "clusters", name)
+
+
+@config_verb("delete-user", "Delete the specified user from the kubeconfig.")
+@click.argument("name")
+def config_delete_user(name: str) -> None:
+    from hyperkube.kubectl import kubeconfig
+
+    _sync(kubeconfig.delete_entry, "users", name)

@@ -1,1 +1,15 @@
-"""kubectl: the command-line client, built on hyperkube.client."""
+"""``hyperkube kubectl``: the verbs of kubectl, built on :mod:`hyperkube.client`.
+
+One module per verb group; :mod:`hyperkube.cli.kubectl` only wires click to them.
+
+- :mod:`.session`: flags -> kubeconfig -> one :class:`~hyperkube.client.Client`, discovery
+  cached on disk, kubectl's error wording and exit codes.
+- :mod:`.printers`, :mod:`.jsonpath`, :mod:`.yamlout`: Tables laid out like Go's tabwriter
+  as kubectl configures it, ``-o json|yaml|name|jsonpath|custom-columns``.
+- :mod:`.get`, :mod:`.info`, :mod:`.kubeconfig`: reading the cluster and the kubeconfig.
+- :mod:`.manifests`, :mod:`.apply`, :mod:`.delete`, :mod:`.modify`: writing it.
+- :mod:`.logs`, :mod:`.describe`, :mod:`.rollout`, :mod:`.wait`, :mod:`.generate`: the rest.
+
+Output is plain text in kubectl's layout whether or not stdout is a terminal, so scripts
+that parse kubectl's output parse ours.
+"""
