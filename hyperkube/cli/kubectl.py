@@ -347,3 +347,167 @@ def config_delete_user(name: str) -> None:
     from hyperkube.kubectl import kubeconfig
 
     _sync(kubeconfig.delete_entry, "users", name)
+
+
+# ---- writing: create / apply / replace / delete ------------------------------------------------
+
+def _file_options(func: Callable[..., Any]) -> Callable[..., Any]:
+    func = click.option("-R", "--recursive", is_flag=True, help="Process directories recursively.")(func)
+    return click.option("-f", "--filename", "filenames", multiple=True, metavar="PATH",
+                        help="Files, directories, URLs or - (stdin) holding the objects.")(func)
+
+
+def _write_options(func: Callable[..., Any]) -> Callable[..., Any]:
+    for option in reversed([
+        click.option("--dry-run", default="none", metavar="none|client|server", help="Only print what would be sent."),
+        output_option(help_text="Print the objects instead: json|yaml|name|jsonpath=..."),
+        click.option("--field-manager", default=None, metavar="NAME", help="The field manager to record."),
+        click.option("--validate", default="strict", metavar="strict|warn|ignore",
+                     help="Server-side field validation."),
+    ]):
+        func = option(func)
+    return _file_options(func)
+
+
+def _write(action: str, **options: Any) -> None:
+    from hyperkube.kubectl import apply as logic
+
+    options["dry_run"] = _dry_run(options.get("dry_run", "none"))
+    _run(getattr(logic, action), logic.WriteOptions(**options))
+
+
+def _dry_run(value: str) -> str:
+    from hyperkube.kubectl.apply import check_dry_run
+    from hyperkube.kubectl.session import KubectlError
+
+    try:
+        return check_dry_run(value)
+    except KubectlError as error:
+        raise click.UsageError(str(error)) from error
+
+
+@command.group(name="create", cls=click.Group, invoke_without_command=True, context_settings=CONTEXT,
+               help="Create resources from files or stdin (-f), or one of the kinds below.")
+@_write_options
+@click.option("--save-config", is_flag=True, help="Record the last-applied-configuration annotation.")
+@_connection_flags
+@click.pass_context
+def create_group(ctx: click.Context, **options: Any) -> None:
+    if ctx.invoked_subcommand is not None:
+        ctx.meta["kubectl.create"] = options
+        return
+    if not options["filenames"]:
+        raise click.UsageError("must specify one of -f and -k", ctx)
+    _write("create", **options)
+
+
+@verb("apply", "Apply a configuration to resources from files or stdin (client-side three-way, or --server-side).")
+@_write_options
+@click.option("--server-side", is_flag=True, help="Let the server apply (field ownership, conflicts).")
+@click.option("--force-conflicts", is_flag=True, help="With --server-side, take over conflicting fields.")
+def apply_command(**options: Any) -> None:
+    if not options["filenames"]:
+        raise click.UsageError("error: must specify one of -f and -k")
+    _write("apply", **options)
+
+
+@verb("replace", "Replace resources by file name or stdin.")
+@_write_options
+@click.option("--force", is_flag=True, help="Delete and re-create the objects.")
+def replace_command(**options: Any) -> None:
+    if not options["filenames"]:
+        raise click.UsageError("must specify one of -f and -k")
+    _write("replace", **options)
+
+
+def _selection_options(func: Callable[..., Any]) -> Callable[..., Any]:
+    for option in reversed([
+        click.option("-l", "--selector", metavar="SELECTOR", help="Label selector."),
+        click.option("--field-selector", metavar="SELECTOR", help="Field selector."),
+        click.option("--all", "all_", is_flag=True, help="Every object of the given types in the namespace."),
+        click.option("-A", "--all-namespaces", is_flag=True, help="Across all namespaces."),
+    ]):
+        func = option(func)
+    return _file_options(func)
+
+
+@verb("delete", "Delete resources by file names, stdin, resources and names, or by selectors.")
+@click.argument("args", nargs=-1)
+@_selection_options
+@click.option("--cascade", default="background", metavar="background|foreground|orphan",
+              help="How dependents are deleted.")
+@click.option("--grace-period", type=int, default=-1, help="Seconds given to the object to terminate (-1: its own).")
+@click.option("--now", is_flag=True, help="Same as --grace-period=1.")
+@click.option("--force", is_flag=True, help="Delete immediately (with --grace-period=0).")
+@click.option("--wait/--no-wait", "wait", default=True, help="Wait until the objects are gone.")
+@click.option("--timeout", default=None, metavar="DURATION", help="How long to wait (0: a week).")
+@click.option("--ignore-not-found", is_flag=True, help="Treat 'not found' as success.")
+@output_option(help_text="name")
+@click.option("--dry-run", default="none", metavar="none|client|server")
+def delete_command(args: tuple[str, ...], all_: bool, timeout: str | None, dry_run: str, **options: Any) -> None:
+    from hyperkube.kubectl.delete import DeleteOptions, delete
+    from hyperkube.kubectl.session import parse_timeout
+
+    _run(delete, list(args), DeleteOptions(all=all_, timeout=parse_timeout(timeout), dry_run=_dry_run(dry_run),
+                                           **options))
+
+
+# ---- changing live objects: patch / label / annotate / scale -----------------------------------
+
+def _selection(all_: bool, dry_run: str, output: str, **options: Any) -> Any:
+    from hyperkube.kubectl.modify import Selection
+
+    return Selection(all=all_, dry_run=_dry_run(dry_run), output=output, **options)
+
+
+@verb("patch", "Update fields of a resource with a strategic merge, JSON merge or JSON patch.")
+@click.argument("args", nargs=-1)
+@_file_options
+@click.option("-p", "--patch", "patch_text", metavar="PATCH", help="The patch (JSON or YAML).")
+@click.option("--patch-file", metavar="PATH", help="A file holding the patch.")
+@click.option("--type", "patch_type", default="strategic", metavar="json|merge|strategic")
+@click.option("--subresource", default=None, metavar="status|scale")
+@output_option()
+@click.option("--dry-run", default="none")
+def patch_command(args: tuple[str, ...], patch_text: str | None, patch_file: str | None, patch_type: str,
+                  subresource: str | None, output: str, dry_run: str, **files: Any) -> None:
+    from hyperkube.kubectl.modify import patch
+
+    _run(patch, list(args), _selection(False, dry_run, output, **files), patch_text=patch_text,
+         patch_file=patch_file, patch_type=patch_type, subresource=subresource)
+
+
+def _metadata_verb(name: str, field: str, help_text: str) -> None:
+    @verb(name, help_text)
+    @click.argument("args", nargs=-1)
+    @_selection_options
+    @click.option("--overwrite", is_flag=True, help="Allow existing values to be overwritten.")
+    @click.option("--resource-version", default=None, help="Only if the object is at this version.")
+    @output_option()
+    @click.option("--dry-run", default="none")
+    def handler(args: tuple[str, ...], overwrite: bool, resource_version: str | None, all_: bool, output: str,
+                dry_run: str, **options: Any) -> None:
+        from hyperkube.kubectl.modify import set_metadata
+
+        _run(set_metadata, list(args), _selection(all_, dry_run, output, **options), field=field,
+             overwrite=overwrite, resource_version=resource_version)
+
+
+_metadata_verb("label", "labels", "Update the labels on a resource (key=value to set, key- to remove).")
+_metadata_verb("annotate", "annotations", "Update the annotations on a resource (key=value, key-).")
+
+
+@verb("scale", "Set a new size for a deployment, replica set, replication controller, or stateful set.")
+@click.argument("args", nargs=-1)
+@_selection_options
+@click.option("--replicas", type=int, default=-1, help="The new desired number of replicas.")
+@click.option("--current-replicas", type=int, default=None, help="Precondition: the current size.")
+@click.option("--resource-version", default=None, help="Precondition: the resource version.")
+@output_option()
+@click.option("--dry-run", default="none")
+def scale_command(args: tuple[str, ...], replicas: int, current_replicas: int | None, resource_version: str | None,
+                  all_: bool, output: str, dry_run: str, **options: Any) -> None:
+    from hyperkube.kubectl.modify import scale
+
+    _run(scale, list(args), _selection(all_, dry_run, output, **options), replicas=replicas,
+         current_replicas=current_replicas, resource_version=resource_version)
