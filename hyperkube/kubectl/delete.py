@@ -130,8 +130,8 @@ async def delete(session: Session, args: list[str], options: DeleteOptions) -> i
     return 0
 
 
-async def wait_deleted(session: Session, resource: Any, name: str, namespace: str | None, timeout: float) -> None:
-    """Return once ``name`` no longer exists (raise TimeoutError after ``timeout`` seconds)."""
+async def wait_deleted(session: Session, resource: Any, name: str, namespace: str | None, limit: float) -> None:
+    """Return once ``name`` no longer exists (a KubectlError after ``limit`` seconds)."""
     from hyperkube.client import NotFound
 
     client = session.client
@@ -153,6 +153,7 @@ async def wait_deleted(session: Session, resource: Any, name: str, namespace: st
                 await asyncio.sleep(0.2)
 
     try:
-        await asyncio.wait_for(gone(), timeout)
+        async with asyncio.timeout(limit):
+            await gone()
     except TimeoutError as error:
         raise KubectlError(f'timed out waiting for the condition on {resource.name}/{name}') from error

@@ -65,10 +65,10 @@ async def resolve_requests(session: Session, args: list[str]) -> list[Request]:
         for arg in args:
             kind, sep, name = arg.partition("/")
             if not sep or not name:
-                raise KubectlError(f"there is no need to specify a resource type as a separate argument "
-                                   f"when passing arguments in resource/name form (e.g. 'kubectl get "
-                                   f"resource/<resource_name>' instead of 'kubectl get resource "
-                                   f"resource/<resource_name>'")
+                raise KubectlError("there is no need to specify a resource type as a separate argument "
+                                   "when passing arguments in resource/name form (e.g. 'kubectl get "
+                                   "resource/<resource_name>' instead of 'kubectl get resource "
+                                   "resource/<resource_name>'")
             resource = await discovery.resolve(kind)
             key = f"{resource.group}/{resource.name}"
             if key not in by_type:

@@ -9,6 +9,7 @@ the user's patch as given and reports "(no change)" when the resourceVersion did
 
 from __future__ import annotations
 
+import asyncio
 import json
 import sys
 from dataclasses import dataclass
@@ -137,15 +138,16 @@ def _parse_patch(text: str) -> Any:
         except Exception as error:  # noqa: BLE001
             raise KubectlError(f"unable to parse \"{text}\": {error}") from error
         if len(documents) != 1:
-            raise KubectlError(f'unable to parse "{text}": yaml: not a single document')
+            raise KubectlError(f'unable to parse "{text}": yaml: not a single document') from None
         return documents[0]
 
 
 async def patch(session: Session, args: list[str], selection: Selection, *, patch_text: str | None,
                 patch_file: str | None, patch_type: str, subresource: str | None) -> int:
     if patch_file:
-        with open(patch_file, encoding="utf-8") as handle:
-            patch_text = handle.read()
+        from pathlib import Path
+
+        patch_text = await asyncio.to_thread(Path(patch_file).read_text)
     if not patch_text:
         raise KubectlError("must specify -p to patch")
     body = _parse_patch(patch_text)

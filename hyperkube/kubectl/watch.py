@@ -33,7 +33,7 @@ async def watch(session: Session, request: Request, options: GetOptions) -> int:
             from hyperkube.kubectl.session import KubectlError
 
             raise KubectlError("watch is only supported on individual resources and resource collections, "
-                               f"but a list of resources is found")
+                               "but a list of resources is found")
         by_name = f"metadata.name={request.names[0]}"
         field_selector = f"{field_selector},{by_name}" if field_selector else by_name
     listing = GetOptions(**{**vars(options), "field_selector": field_selector})
