@@ -10,7 +10,6 @@ one resource type answered, as kubectl does.
 
 from __future__ import annotations
 
-import re
 import sys
 from dataclasses import dataclass, field
 from typing import Any
@@ -93,14 +92,14 @@ def _namespace(session: Session, resource: Any, options: GetOptions) -> str | No
     return session.namespace
 
 
-def natural_key(value: Any) -> tuple[Any, ...]:
-    """kubectl sorts strings in natural order (``pod2`` before ``pod10``), numbers by value."""
+def sort_key(value: Any) -> tuple[Any, ...]:
+    """kubectl's order for --sort-by: numbers by value, strings by their bytes, missing first."""
     if value is None:
         return (0,)
     if isinstance(value, bool | int | float):
         return (1, float(value))
     text = value if isinstance(value, str) else jsonpath.format_value(value)
-    return (2, tuple(part.zfill(40) if part.isdigit() else part for part in re.split(r"(\d+)", text)))
+    return (2, text.encode())
 
 
 def _sorter(expression: str) -> Any:
@@ -111,7 +110,7 @@ def _sorter(expression: str) -> Any:
 
     def key(obj: dict[str, Any]) -> tuple[Any, ...]:
         values = jsonpath.find(obj, steps)
-        return natural_key(values[0] if values else None)
+        return sort_key(values[0] if values else None)
     return key
 
 
