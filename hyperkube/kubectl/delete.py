@@ -99,7 +99,7 @@ async def delete(session: Session, args: list[str], options: DeleteOptions) -> i
         grace = 0
     targets_, selecting = await targets(session, args, options)
     if not targets_ and selecting:
-        print("No resources found", file=sys.stderr)
+        print("No resources found")  # kubectl says it on stdout here
         return 0
     deleted: list[Target] = []
     suffix = {"client": " (dry run)", "server": " (server dry run)"}.get(options.dry_run, "")

@@ -184,7 +184,7 @@ def _status_text(status: dict[str, Any], error: BaseException) -> str:
             head = f'The {details.get("kind", "")} "{details.get("name", "")}" is invalid'
         causes = details.get("causes") or []
         if not causes:
-            return head
+            return f"{head}: {message}" if message else head
         lines = [f"{c.get('field')}: {c.get('message')}" if c.get("field") else c.get("message", "")
                  for c in causes]
         if len(lines) == 1:
