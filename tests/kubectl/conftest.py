@@ -9,8 +9,11 @@ from dataclasses import dataclass
 
 import pytest
 
-from tests.e2e._cluster import BIN, Cluster
-from tests.e2e._cluster import cluster  # noqa: F401 - the module-scoped apiserver process
+from tests.e2e._cluster import (
+    BIN,
+    Cluster,
+    cluster,  # noqa: F401 - the module-scoped apiserver process
+)
 
 HYPERKUBE = BIN / "hyperkube"
 
