@@ -511,3 +511,35 @@ def scale_command(args: tuple[str, ...], replicas: int, current_replicas: int | 
 
     _run(scale, list(args), _selection(all_, dry_run, output, **options), replicas=replicas,
          current_replicas=current_replicas, resource_version=resource_version)
+
+
+# ---- reading more: describe / logs -------------------------------------------------------------
+
+@verb("describe", "Show details of a specific resource or group of resources, with their events.")
+@click.argument("args", nargs=-1)
+@click.option("-l", "--selector", metavar="SELECTOR", help="Label selector.")
+@click.option("-A", "--all-namespaces", is_flag=True, help="Across all namespaces.")
+@click.option("--show-events/--no-show-events", default=True, help="Show the events of each object.")
+def describe_command(args: tuple[str, ...], **options: Any) -> None:
+    from hyperkube.kubectl.describe import describe
+
+    _run(describe, list(args), **options)
+
+
+@verb("logs", "Print the logs for a container in a pod.")
+@click.argument("target", required=False)
+@click.argument("container_arg", required=False)
+@click.option("-c", "--container", metavar="NAME", help="The container to read.")
+@click.option("-f", "--follow", is_flag=True, help="Stream the log as it is written.")
+@click.option("-p", "--previous", is_flag=True, help="The previous instance of the container.")
+@click.option("--tail", type=int, default=-1, help="Lines from the end to show (-1: all).")
+@click.option("--since", metavar="DURATION", help="Only lines newer than this (5s, 2m, 3h).")
+@click.option("--timestamps", is_flag=True, help="Prefix each line with its RFC3339 time.")
+@click.option("-l", "--selector", metavar="SELECTOR", help="Every pod matching this selector.")
+@click.option("--all-containers", is_flag=True, help="Every container of the pod(s).")
+@click.option("--prefix", is_flag=True, help="Prefix each line with pod/name/container.")
+@click.option("--limit-bytes", type=int, default=None, help="At most this many bytes.")
+def logs_command(target: str | None, container_arg: str | None, **options: Any) -> None:
+    from hyperkube.kubectl.logs import LogOptions, logs
+
+    _run(logs, target, container_arg, LogOptions(**options))

@@ -206,3 +206,48 @@ def custom_columns(spec: str) -> list[tuple[str, list[jsonpath.Step]]]:
         except ValueError as error:
             raise KubectlError(str(error)) from error
     return columns
+
+
+def tabwrite(text: str, *, min_width: int = 0, padding: int = 2) -> str:
+    """Go's ``text/tabwriter`` over ``\\t``-separated text (``describe`` writes through one
+    with minwidth 0, padding 2). A column block is a run of consecutive lines that have that
+    column; the text after a line's last tab is not part of any column."""
+    lines = [line.split("\t") for line in text.split("\n")]
+    trailing = text.endswith("\n")
+    if trailing:
+        lines.pop()
+    out: list[str] = []
+    widths: list[int] = []
+
+    def write(start: int, stop: int) -> None:
+        for cells in lines[start:stop]:
+            parts = []
+            for j, cell in enumerate(cells):
+                if j < len(cells) - 1 and j < len(widths):
+                    parts.append(cell.ljust(widths[j]))
+                else:
+                    parts.append(cell)
+            out.append("".join(parts))
+
+    def fmt(start: int, stop: int) -> int:
+        column = len(widths)
+        line = start
+        while line < stop:
+            if column >= len(lines[line]) - 1:
+                line += 1
+                continue
+            write(start, line)
+            start = line
+            width = min_width
+            while line < stop and column < len(lines[line]) - 1:
+                width = max(width, len(lines[line][column]) + padding)
+                line += 1
+            widths.append(width)
+            fmt(start, line)
+            widths.pop()
+            start = line
+        write(start, stop)
+        return stop
+
+    fmt(0, len(lines))
+    return "\n".join(out) + ("\n" if trailing else "")
