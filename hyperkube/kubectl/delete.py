@@ -10,7 +10,6 @@ GET answering 404 ends the wait at once.
 from __future__ import annotations
 
 import asyncio
-import sys
 from dataclasses import dataclass
 from typing import Any
 

@@ -60,7 +60,7 @@ def tolerations(title: str, items: list[dict[str, Any]] | None) -> str:
 
 
 def _ports(ports: list[dict[str, Any]] | None, field: str) -> str:
-    values = [f"{p[field]}/{p.get('protocol', 'TCP')}" for p in ports or [] if p.get(field)]
+    values = [f"{p.get(field, 0)}/{p.get('protocol', 'TCP')}" for p in ports or []]
     return ", ".join(values) if values else "<none>"
 
 

@@ -58,7 +58,13 @@ async def _pods(session: Session, target: str, options: LogOptions) -> list[dict
         return listed.get("items") or []
     kind, sep, name = target.partition("/")
     if not sep:
-        return [await client.get("v1/pods", target, namespace=namespace)]
+        from hyperkube.client import NotFound
+
+        try:
+            return [await client.get("v1/pods", target, namespace=namespace)]
+        except NotFound as error:  # kubectl's wording for a missing pod here
+            raise KubectlError(f'error from server (NotFound): pods "{target}" not found in namespace '
+                               f'"{namespace}"') from error
     resource = await session.discovery.resolve(kind)
     if resource.name == "pods":
         return [await client.get("v1/pods", name, namespace=namespace)]
@@ -71,7 +77,7 @@ async def _pods(session: Session, target: str, options: LogOptions) -> list[dict
     listed = await client.list("v1/pods", namespace=namespace, label_selector=text)
     pods = sorted(listed.get("items") or [], key=lambda p: (p.get("metadata") or {}).get("creationTimestamp", ""))
     if not pods:
-        raise KubectlError(f"timed out waiting for the condition")
+        raise KubectlError("timed out waiting for the condition")
     return pods[:1]
 
 
