@@ -80,12 +80,27 @@ def _sync(action: Callable[..., int], *args: Any, **kwargs: Any) -> None:
     _run(wrapped)
 
 
+NEGATABLE = {"--watch", "--wait", "--show-events"}
+FLAGS = {"--all-namespaces", "--show-labels", "--overwrite", "--server-side", "--force", "--ignore-not-found",
+         "--recursive", "--insecure-skip-tls-verify", "--all", "--now", "--no-headers", "--show-kind",
+         "--watch-only", "--force-conflicts", "--save-config", "--follow", "--previous", "--timestamps",
+         "--all-containers", "--prefix", "--raw", "--minify", "--flatten", "--current", "--cached",
+         "--show-managed-fields", "--client"}
+
+
 def _normalise(args: list[str]) -> list[str]:
-    """pflag accepts ``-o=json`` and ``-n=ns``; click reads ``=json`` as the value."""
+    """pflag accepts ``-o=json``, ``-n=ns`` and ``--flag=true|false``; click does not."""
     out = []
-    for arg in args:
+    for index, arg in enumerate(args):
         if arg == "--":
-            out.append(arg)
+            out += args[index:]
+            break
+        flag, sep, value = arg.partition("=")
+        if sep and value in ("true", "false") and (flag in NEGATABLE or flag in FLAGS):
+            if value == "true":
+                out.append(flag)
+            elif flag in NEGATABLE:
+                out.append("--no-" + flag[2:])
             continue
         if len(arg) > 3 and arg[0] == "-" and arg[1] != "-" and arg[2] == "=":
             out += [arg[:2], arg[3:]]
@@ -543,3 +558,46 @@ def logs_command(target: str | None, container_arg: str | None, **options: Any) 
     from hyperkube.kubectl.logs import LogOptions, logs
 
     _run(logs, target, container_arg, LogOptions(**options))
+
+
+# ---- rollout / wait ----------------------------------------------------------------------------
+
+@command.group(name="rollout", cls=click.Group, context_settings=CONTEXT,
+               help="Manage the rollout of deployments, daemon sets and stateful sets (status, restart).")
+@_connection_flags
+def rollout_group() -> None:
+    pass
+
+
+@rollout_group.command(name="status", context_settings=CONTEXT, help="Show the status of the rollout.")
+@click.argument("args", nargs=-1)
+@click.option("-w", "--watch/--no-watch", "watch", default=True, help="Watch until the rollout finishes.")
+@click.option("--timeout", default=None, metavar="DURATION", help="How long to wait (0: forever).")
+@_connection_flags
+def rollout_status(args: tuple[str, ...], watch: bool, timeout: str | None) -> None:
+    from hyperkube.kubectl.rollout import status
+    from hyperkube.kubectl.session import parse_timeout
+
+    _run(status, list(args), watch=watch, timeout=parse_timeout(timeout))
+
+
+@rollout_group.command(name="restart", context_settings=CONTEXT, help="Restart a resource's pods.")
+@click.argument("args", nargs=-1)
+@_connection_flags
+def rollout_restart(args: tuple[str, ...]) -> None:
+    from hyperkube.kubectl.rollout import restart
+
+    _run(restart, list(args))
+
+
+@verb("wait", "Wait for a condition on one or many resources (--for=condition=X|delete|jsonpath=...).")
+@click.argument("args", nargs=-1)
+@click.option("--for", "condition", required=True, metavar="CONDITION")
+@click.option("--timeout", default="30s", metavar="DURATION", help="How long to wait.")
+@click.option("-l", "--selector", metavar="SELECTOR")
+@click.option("--all", "all_", is_flag=True)
+def wait_command(args: tuple[str, ...], condition: str, timeout: str, selector: str | None, all_: bool) -> None:
+    from hyperkube.kubectl.rollout import wait
+    from hyperkube.kubectl.session import parse_timeout
+
+    _run(wait, list(args), condition=condition, timeout=parse_timeout(timeout), selector=selector, all_=all_)
