@@ -601,3 +601,86 @@ def wait_command(args: tuple[str, ...], condition: str, timeout: str, selector: 
     from hyperkube.kubectl.session import parse_timeout
 
     _run(wait, list(args), condition=condition, timeout=parse_timeout(timeout), selector=selector, all_=all_)
+
+
+# ---- objects from flags: create <kind> / run ---------------------------------------------------
+
+def _generated(build: Callable[[], dict[str, Any]], dry_run: str, output: str, manager: str) -> None:
+    from hyperkube.kubectl.generate import send
+
+    async def action(session: Any) -> int:
+        return await send(session, build(), dry_run=_dry_run(dry_run), output=output, manager=manager)
+    _run(action)
+
+
+def create_kind(name: str, help_text: str) -> Callable[[Callable[..., Any]], click.Command]:
+    def decorate(func: Callable[..., Any]) -> click.Command:
+        func = click.option("--dry-run", default="none")(output_option()(func))
+        return create_group.command(name=name, help=help_text, context_settings=CONTEXT)(_connection_flags(func))
+    return decorate
+
+
+@create_kind("namespace", "Create a namespace with the specified name.")
+@click.argument("name")
+def create_namespace(name: str, dry_run: str, output: str) -> None:
+    from hyperkube.kubectl import generate
+
+    _generated(lambda: generate.namespace(name), dry_run, output, "kubectl-create")
+
+
+@create_kind("configmap", "Create a config map from literals or files.")
+@click.argument("name")
+@click.option("--from-literal", multiple=True, metavar="KEY=VALUE")
+@click.option("--from-file", multiple=True, metavar="[KEY=]PATH")
+def create_configmap(name: str, from_literal: tuple[str, ...], from_file: tuple[str, ...], dry_run: str,
+                     output: str) -> None:
+    from hyperkube.kubectl import generate
+
+    _generated(lambda: generate.configmap(name, from_literal, from_file), dry_run, output, "kubectl-create")
+
+
+@create_kind("secret", "Create a generic secret from literals or files (create secret generic NAME ...).")
+@click.argument("secret_kind", metavar="generic")
+@click.argument("name")
+@click.option("--from-literal", multiple=True, metavar="KEY=VALUE")
+@click.option("--from-file", multiple=True, metavar="[KEY=]PATH")
+@click.option("--type", "secret_type", default=None)
+def create_secret(secret_kind: str, name: str, from_literal: tuple[str, ...], from_file: tuple[str, ...],
+                  secret_type: str | None, dry_run: str, output: str) -> None:
+    from hyperkube.kubectl import generate
+
+    if secret_kind != "generic":
+        raise click.UsageError(f'unknown secret type "{secret_kind}" (only generic is built)')
+    _generated(lambda: generate.secret(name, from_literal, from_file, secret_type), dry_run, output, "kubectl-create")
+
+
+@create_kind("deployment", "Create a deployment with the specified name.")
+@click.argument("name")
+@click.option("--image", multiple=True, metavar="IMAGE")
+@click.option("-r", "--replicas", type=int, default=1)
+@click.option("--port", type=int, default=None)
+def create_deployment(name: str, image: tuple[str, ...], replicas: int, port: int | None, dry_run: str,
+                      output: str) -> None:
+    from hyperkube.kubectl import generate
+
+    _generated(lambda: generate.deployment(name, image, replicas, port), dry_run, output, "kubectl-create")
+
+
+@verb("run", "Create and run a particular image in a pod.")
+@click.argument("name")
+@click.argument("args", nargs=-1)
+@click.option("--image", required=True, metavar="IMAGE")
+@click.option("-l", "--labels", default=None, metavar="K=V,...")
+@click.option("--env", multiple=True, metavar="K=V")
+@click.option("--port", type=int, default=None)
+@click.option("--command", "as_command", is_flag=True, help="Use the arguments as the command, not args.")
+@click.option("--restart", default="Always", type=click.Choice(["Always", "OnFailure", "Never"]))
+@output_option()
+@click.option("--dry-run", default="none")
+def run_command(name: str, args: tuple[str, ...], image: str, labels: str | None, env: tuple[str, ...],
+                port: int | None, as_command: bool, restart: str, output: str, dry_run: str) -> None:
+    from hyperkube.kubectl import generate
+
+    label_map = dict(part.split("=", 1) for part in labels.split(",") if "=" in part) if labels else {}
+    _generated(lambda: generate.pod(name, image, label_map, dict(e.split("=", 1) for e in env if "=" in e), port,
+                                    as_command, args, restart), dry_run, output, "kubectl-run")

@@ -1,0 +1,124 @@
+"""Objects built from flags: ``create namespace|configmap|secret generic|deployment`` and ``run``.
+
+Each builds the object kubectl would build and sends it like ``create -f`` (JSON, field
+manager ``kubectl-create``/``kubectl-run``), printing ``namespace/x created`` or, with
+``-o``, the object; ``--dry-run=client -o yaml`` prints it without sending.
+"""
+
+from __future__ import annotations
+
+import base64
+import os
+from pathlib import Path
+from typing import Any
+
+from hyperkube.kubectl.printers import ObjectPrinter, kind_prefix
+from hyperkube.kubectl.session import KubectlError, Session
+
+
+def _pairs(values: tuple[str, ...], flag: str) -> dict[str, str]:
+    out = {}
+    for value in values:
+        key, sep, rest = value.partition("=")
+        if not sep or not key:
+            raise KubectlError(f"invalid {flag}: {value}")
+        out[key] = rest
+    return out
+
+
+def _files(values: tuple[str, ...]) -> dict[str, bytes]:
+    out = {}
+    for value in values:
+        key, sep, path = value.partition("=")
+        if not sep:
+            key, path = os.path.basename(value), value
+        if os.path.isdir(path):
+            for entry in sorted(os.listdir(path)):
+                if os.path.isfile(os.path.join(path, entry)):
+                    out[entry] = Path(path, entry).read_bytes()
+        else:
+            out[key] = Path(path).read_bytes()
+    return out
+
+
+def namespace(name: str) -> dict[str, Any]:
+    return {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name}, "spec": {}, "status": {}}
+
+
+def configmap(name: str, literals: tuple[str, ...], files: tuple[str, ...]) -> dict[str, Any]:
+    data: dict[str, str] = dict(_pairs(literals, "--from-literal"))
+    binary: dict[str, str] = {}
+    for key, raw in _files(files).items():
+        try:
+            data[key] = raw.decode()
+        except UnicodeDecodeError:
+            binary[key] = base64.b64encode(raw).decode()
+    obj: dict[str, Any] = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": name}}
+    if data:
+        obj["data"] = data
+    if binary:
+        obj["binaryData"] = binary
+    return obj
+
+
+def secret(name: str, literals: tuple[str, ...], files: tuple[str, ...], secret_type: str | None) -> dict[str, Any]:
+    data = {k: base64.b64encode(v.encode()).decode() for k, v in _pairs(literals, "--from-literal").items()}
+    data.update({k: base64.b64encode(v).decode() for k, v in _files(files).items()})
+    obj: dict[str, Any] = {"apiVersion": "v1", "kind": "Secret", "metadata": {"name": name}}
+    if data:
+        obj["data"] = data
+    if secret_type:
+        obj["type"] = secret_type
+    return obj
+
+
+def deployment(name: str, images: tuple[str, ...], replicas: int, port: int | None) -> dict[str, Any]:
+    if not images:
+        raise KubectlError("required flag(s) \"image\" not set")
+    containers: list[dict[str, Any]] = []
+    for image in images:
+        base = image.rsplit("/", 1)[-1].split(":")[0].split("@")[0]
+        container: dict[str, Any] = {"name": base, "image": image, "resources": {}}
+        if port is not None:
+            container["ports"] = [{"containerPort": port}]
+        containers.append(container)
+    labels = {"app": name}
+    return {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": name, "labels": labels},
+            "spec": {"replicas": replicas, "selector": {"matchLabels": labels}, "strategy": {},
+                     "template": {"metadata": {"labels": labels}, "spec": {"containers": containers}}},
+            "status": {}}
+
+
+def pod(name: str, image: str, labels: dict[str, str], env: dict[str, str], port: int | None,
+        command: bool, args: tuple[str, ...], restart: str) -> dict[str, Any]:
+    container: dict[str, Any] = {"name": name, "image": image, "resources": {}}
+    if args:
+        container["command" if command else "args"] = list(args)
+    if env:
+        container["env"] = [{"name": k, "value": v} for k, v in env.items()]
+    if port is not None:
+        container["ports"] = [{"containerPort": port}]
+    return {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": name, "labels": labels or {"run": name}},
+            "spec": {"containers": [container], "dnsPolicy": "ClusterFirst", "restartPolicy": restart},
+            "status": {}}
+
+
+async def send(session: Session, obj: dict[str, Any], *, dry_run: str, output: str, manager: str) -> int:
+    """Create ``obj`` (namespaced kinds in the session's namespace) and print the result."""
+    api_version, kind = obj["apiVersion"], obj["kind"]
+    resource = await session.discovery.for_kind(api_version, kind)
+    namespace = session.namespace if resource.namespaced else None
+    if namespace and dry_run != "client":  # kubectl leaves a client dry run's namespace unset
+        obj["metadata"]["namespace"] = namespace
+    if dry_run == "client":
+        result = obj
+    else:
+        result = await session.client.create(resource, obj, namespace=namespace, dry_run=dry_run == "server",
+                                             field_manager=manager)
+    ref = f"{kind_prefix(resource.kind, resource.group)}/{obj['metadata']['name']}"
+    if output:
+        print(ObjectPrinter(output).render([result], single=True), end="")
+    else:
+        suffix = {"client": " (dry run)", "server": " (server dry run)"}.get(dry_run, "")
+        print(f"{ref} created{suffix}")
+    return 0
