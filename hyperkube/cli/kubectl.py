@@ -578,7 +578,7 @@ def rollout_status(args: tuple[str, ...], watch: bool, timeout: str | None) -> N
     from hyperkube.kubectl.rollout import status
     from hyperkube.kubectl.session import parse_timeout
 
-    _run(status, list(args), watch=watch, timeout=parse_timeout(timeout))
+    _run(status, list(args), watch=watch, limit=parse_timeout(timeout))
 
 
 @rollout_group.command(name="restart", context_settings=CONTEXT, help="Restart a resource's pods.")
@@ -600,7 +600,7 @@ def wait_command(args: tuple[str, ...], condition: str, timeout: str, selector: 
     from hyperkube.kubectl.rollout import wait
     from hyperkube.kubectl.session import parse_timeout
 
-    _run(wait, list(args), condition=condition, timeout=parse_timeout(timeout), selector=selector, all_=all_)
+    _run(wait, list(args), condition=condition, limit=parse_timeout(timeout), selector=selector, all_=all_)
 
 
 # ---- objects from flags: create <kind> / run ---------------------------------------------------

@@ -110,7 +110,7 @@ async def _target(session: Session, args: list[str]) -> tuple[Any, str]:
     return await session.discovery.resolve(kind), name
 
 
-async def status(session: Session, args: list[str], *, watch: bool, timeout: float | None) -> int:
+async def status(session: Session, args: list[str], *, watch: bool, limit: float | None) -> int:
     resource, name = await _target(session, args)
     viewer = VIEWERS.get(resource.kind)
     if viewer is None:
@@ -131,7 +131,7 @@ async def status(session: Session, args: list[str], *, watch: bool, timeout: flo
         check(await session.client.get(resource, name, namespace=namespace))
         return 0
     try:
-        await follow(session, resource, name, namespace, check, timeout)
+        await follow(session, resource, name, namespace, check, limit)
     except TimeoutError as error:
         raise KubectlError("timed out waiting for the condition") from error
     return 0
@@ -177,7 +177,7 @@ def _condition_check(spec: str) -> Callable[[dict[str, Any] | None], bool]:
     raise KubectlError(f"unrecognized condition: {spec!r}")
 
 
-async def wait(session: Session, args: list[str], *, condition: str, timeout: float | None, selector: str | None,
+async def wait(session: Session, args: list[str], *, condition: str, limit: float | None, selector: str | None,
                all_: bool) -> int:
     from hyperkube.kubectl.delete import DeleteOptions, targets
 
@@ -189,7 +189,7 @@ async def wait(session: Session, args: list[str], *, condition: str, timeout: fl
         ref = f"{kind_prefix(target.resource.kind, target.resource.group)}/{target.name}"
         try:
             await follow(session, target.resource, target.name, target.namespace,
-                         lambda obj: (predicate(obj), ""), timeout if timeout is not None else 30.0)
+                         lambda obj: (predicate(obj), ""), limit if limit is not None else 30.0)
         except TimeoutError as error:
             raise KubectlError(f"timed out waiting for the condition on {target.resource.name}/{target.name}") \
                 from error
