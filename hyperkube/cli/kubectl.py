@@ -684,3 +684,29 @@ def run_command(name: str, args: tuple[str, ...], image: str, labels: str | None
     label_map = dict(part.split("=", 1) for part in labels.split(",") if "=" in part) if labels else {}
     _generated(lambda: generate.pod(name, image, label_map, dict(e.split("=", 1) for e in env if "=" in e), port,
                                     as_command, args, restart), dry_run, output, "kubectl-run")
+
+
+@verb("expose", "Expose a pod, deployment, replica set or service as a new Service.")
+@click.argument("args", nargs=-1)
+@click.option("--port", type=int, default=None)
+@click.option("--target-port", default=None)
+@click.option("--name", "service_name", default=None)
+@click.option("--type", "service_type", default=None)
+@click.option("--protocol", default="TCP")
+@output_option()
+@click.option("--dry-run", default="none")
+def expose_command(args: tuple[str, ...], port: int | None, target_port: str | None, service_name: str | None,
+                   service_type: str | None, protocol: str, output: str, dry_run: str) -> None:
+    from hyperkube.kubectl.generate import expose
+
+    _run(expose, list(args), port=port, target_port=target_port, name=service_name, service_type=service_type,
+         protocol=protocol, dry_run=_dry_run(dry_run), output=output)
+
+
+@verb("edit", "Edit a resource in $KUBE_EDITOR or $EDITOR, then send it back.")
+@click.argument("args", nargs=-1)
+@output_option(default="yaml", help_text="yaml or json: the format to edit in.")
+def edit_command(args: tuple[str, ...], output: str) -> None:
+    from hyperkube.kubectl.edit import edit
+
+    _run(edit, list(args), output=output)

@@ -122,3 +122,56 @@ async def send(session: Session, obj: dict[str, Any], *, dry_run: str, output: s
         suffix = {"client": " (dry run)", "server": " (server dry run)"}.get(dry_run, "")
         print(f"{ref} created{suffix}")
     return 0
+
+
+async def expose(session: Session, args: list[str], *, port: int | None, target_port: str | None,
+                 name: str | None, service_type: str | None, protocol: str, dry_run: str, output: str) -> int:
+    """``kubectl expose``: a Service selecting what a pod, deployment, replica set or service selects."""
+    from hyperkube.kubectl.get import resolve_requests
+
+    requests = await resolve_requests(session, args)
+    if len(requests) != 1 or len(requests[0].names) != 1:
+        raise KubectlError("expose takes exactly one resource: TYPE NAME or TYPE/NAME")
+    resource, source_name = requests[0].resource, requests[0].names[0]
+    source = await session.client.get(resource, source_name, namespace=session.namespace)
+    spec = source.get("spec") or {}
+    if resource.kind == "Pod":
+        selector = (source.get("metadata") or {}).get("labels") or {}
+        ports = [p for c in spec.get("containers") or [] for p in c.get("ports") or []]
+    elif resource.kind == "Service":
+        selector = spec.get("selector") or {}
+        ports = [{"containerPort": p.get("port")} for p in spec.get("ports") or []]
+    else:
+        raw = spec.get("selector") or {}
+        selector = raw.get("matchLabels") if "matchLabels" in raw or "matchExpressions" in raw else raw
+        if not selector or (raw.get("matchExpressions")):
+            raise KubectlError(f"couldn't retrieve selectors via --selector flag or introspection: the "
+                               f"{resource.kind} has no plain label selector")
+        template = (spec.get("template") or {}).get("spec") or {}
+        ports = [p for c in template.get("containers") or [] for p in c.get("ports") or []]
+    if port is None:
+        if not ports:
+            raise KubectlError("couldn't find port via --port flag or introspection")
+        port = ports[0].get("containerPort")
+    target: Any = port if target_port is None else (int(target_port) if target_port.isdigit() else target_port)
+    service: dict[str, Any] = {
+        "apiVersion": "v1", "kind": "Service", "metadata": {"name": name or source_name},
+        "spec": {"ports": [{"port": port, "protocol": protocol, "targetPort": target}], "selector": selector}}
+    labels = (source.get("metadata") or {}).get("labels")
+    if labels:
+        service["metadata"]["labels"] = labels
+    if service_type:
+        service["spec"]["type"] = service_type
+    resource_v1 = await session.discovery.for_kind("v1", "Service")
+    if dry_run == "client":
+        result = service
+    else:
+        service["metadata"]["namespace"] = session.namespace
+        result = await session.client.create(resource_v1, service, namespace=session.namespace,
+                                             dry_run=dry_run == "server", field_manager="kubectl-expose")
+    if output:
+        print(ObjectPrinter(output).render([result], single=True), end="")
+    else:
+        suffix = {"client": " (dry run)", "server": " (server dry run)"}.get(dry_run, "")
+        print(f"service/{service['metadata']['name']} exposed{suffix}")
+    return 0

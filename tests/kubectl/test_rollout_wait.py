@@ -71,3 +71,28 @@ def test_create_kinds_and_run_match_the_real_kubectl(k):
         real = json.loads(k.ok("get", kind, f"real-{suffix}", "-o", "json"))
         ours = json.loads(k.ok("get", kind, f"ours-{suffix}", "-o", "json"))
         assert json.dumps(ours[field]).replace("ours-", "real-") == json.dumps(real[field]), kind
+
+
+def test_expose_matches_the_real_kubectl(k):
+    k.ok("create", "deployment", "exposed", "--image=nginx", "--port=8080")
+    for tool, name in (("theirs", "real-svc"), ("ours", "ours-svc")):
+        result = getattr(k, tool)("expose", "deploy", "exposed", "--port=80", "--target-port=8080", f"--name={name}")
+        assert result.stdout == f"service/{name} exposed\n", result.stderr
+    real = json.loads(k.ok("get", "svc", "real-svc", "-o", "json"))
+    ours = json.loads(k.ok("get", "svc", "ours-svc", "-o", "json"))
+    for field in ("selector", "ports", "type", "sessionAffinity"):
+        assert ours["spec"][field] == real["spec"][field]
+    assert ours["metadata"]["labels"] == real["metadata"]["labels"]
+
+
+def test_edit_through_the_editor(k, tmp_path):
+    k.ok("create", "configmap", "edited", "--from-literal=mode=slow")
+    editor = tmp_path / "editor.py"
+    editor.write_text("import sys\npath = sys.argv[1]\ntext = open(path).read()\n"
+                      "open(path, 'w').write(text.replace('mode: slow', 'mode: fast'))\n")
+    env = {**k.cluster.env(), "KUBE_EDITOR": f"{__import__('sys').executable} {editor}"}
+    result = k.ours("edit", "configmap", "edited", env=env)
+    assert (result.returncode, result.stdout) == (0, "configmap/edited edited\n"), result.stderr
+    assert json.loads(k.ok("get", "cm", "edited", "-o", "jsonpath={.data}")) == {"mode": "fast"}
+    unchanged = k.ours("edit", "configmap", "edited", env={**k.cluster.env(), "KUBE_EDITOR": "true"})
+    assert unchanged.stdout == "Edit cancelled, no changes made.\n"
