@@ -710,3 +710,19 @@ def edit_command(args: tuple[str, ...], output: str) -> None:
     from hyperkube.kubectl.edit import edit
 
     _run(edit, list(args), output=output)
+
+
+@verb("exec", "Execute a command in a container: exec POD [-c CONTAINER] [-i] [-t] -- COMMAND [ARGS...].")
+@click.argument("args", nargs=-1, required=True)
+@click.option("-c", "--container", default=None, metavar="NAME")
+@click.option("-i", "--stdin", is_flag=True, help="Pass stdin to the container.")
+@click.option("-t", "--tty", is_flag=True, help="Stdin is a TTY.")
+def exec_cmd(args: tuple[str, ...], container: str | None, stdin: bool, tty: bool) -> None:
+    from hyperkube.kubectl.exec import exec_command
+
+    target, *command = args
+    if "/" in target:
+        kind, _, target = target.partition("/")
+        if kind not in ("pod", "pods", "po"):
+            raise click.UsageError("exec supports pods only (POD or pod/POD)")
+    _run(exec_command, target, list(command), container=container, stdin=stdin, tty=tty)
