@@ -726,3 +726,34 @@ def exec_cmd(args: tuple[str, ...], container: str | None, stdin: bool, tty: boo
         if kind not in ("pod", "pods", "po"):
             raise click.UsageError("exec supports pods only (POD or pod/POD)")
     _run(exec_command, target, list(command), container=container, stdin=stdin, tty=tty)
+
+
+@rollout_group.command(name="pause", context_settings=CONTEXT, help="Mark a deployment as paused.")
+@click.argument("args", nargs=-1)
+@_connection_flags
+def rollout_pause(args: tuple[str, ...]) -> None:
+    from hyperkube.kubectl.rollout import pause
+
+    _run(pause, list(args), paused=True)
+
+
+@rollout_group.command(name="resume", context_settings=CONTEXT, help="Resume a paused deployment.")
+@click.argument("args", nargs=-1)
+@_connection_flags
+def rollout_resume(args: tuple[str, ...]) -> None:
+    from hyperkube.kubectl.rollout import pause
+
+    _run(pause, list(args), paused=False)
+
+
+@verb("top", "Display resource (CPU/memory) usage of pods or nodes (metrics.k8s.io).")
+@click.argument("kind", type=click.Choice(["pod", "pods", "po", "node", "nodes", "no"]))
+@click.argument("names", nargs=-1)
+@click.option("-A", "--all-namespaces", is_flag=True)
+@click.option("-l", "--selector", default=None)
+@click.option("--containers", is_flag=True)
+@click.option("--no-headers", is_flag=True)
+def top_command(kind: str, names: tuple[str, ...], **options: Any) -> None:
+    from hyperkube.kubectl.top import top
+
+    _run(top, kind, list(names), **options)

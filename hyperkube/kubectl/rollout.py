@@ -195,3 +195,21 @@ async def wait(session: Session, args: list[str], *, condition: str, limit: floa
                 from error
         print(f"{ref} condition met", flush=True)
     return 0
+
+
+async def pause(session: Session, args: list[str], *, paused: bool) -> int:
+    """``rollout pause|resume``: set ``spec.paused`` (kubectl says when nothing changes)."""
+    resource, name = await _target(session, args)
+    if resource.kind != "Deployment":
+        raise KubectlError(f"{kind_prefix(resource.kind, resource.group)}/{name} is not a deployment")
+    namespace = session.namespace if resource.namespaced else None
+    current = await session.client.get(resource, name, namespace=namespace)
+    ref = f"{kind_prefix(resource.kind, resource.group)}/{name}"
+    verb = "paused" if paused else "resumed"
+    if bool((current.get("spec") or {}).get("paused")) == paused:
+        qualified = f"{resource.name}.{resource.group}" if resource.group else resource.name
+        raise KubectlError(f'{qualified} "{name}" ' + ("is already paused" if paused else "is not paused"))
+    await session.client.patch(resource, name, {"spec": {"paused": paused or None}}, namespace=namespace,
+                               patch_type="merge", field_manager="kubectl-rollout")
+    print(f"{ref} {verb}")
+    return 0

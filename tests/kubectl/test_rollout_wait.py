@@ -96,3 +96,17 @@ def test_edit_through_the_editor(k, tmp_path):
     assert json.loads(k.ok("get", "cm", "edited", "-o", "jsonpath={.data}")) == {"mode": "fast"}
     unchanged = k.ours("edit", "configmap", "edited", env={**k.cluster.env(), "KUBE_EDITOR": "true"})
     assert unchanged.stdout == "Edit cancelled, no changes made.\n"
+
+
+def test_pause_resume_and_top_match_the_real_kubectl(k):
+    for tool, name in (("theirs", "real-pause"), ("ours", "ours-pause")):
+        runner = getattr(k, tool)
+        runner("create", "deployment", name, "--image=nginx")
+        steps = [("rollout", "pause", f"deploy/{name}"), ("rollout", "pause", f"deploy/{name}"),
+                 ("rollout", "resume", f"deploy/{name}"), ("rollout", "resume", f"deploy/{name}")]
+        results = [runner(*step) for step in steps]
+        assert [(r.returncode, r.stdout.replace(name, "X"), r.stderr.replace(name, "X")) for r in results] == [
+            (0, "deployment.apps/X paused\n", ""), (1, "", 'error: deployments.apps "X" is already paused\n'),
+            (0, "deployment.apps/X resumed\n", ""), (1, "", 'error: deployments.apps "X" is not paused\n')]
+    ours, theirs = k.ours("top", "pods"), k.theirs("top", "pods")
+    assert (ours.returncode, ours.stderr) == (theirs.returncode, theirs.stderr) == (1, "error: Metrics API not available\n")
