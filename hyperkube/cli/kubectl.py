@@ -757,3 +757,43 @@ def top_command(kind: str, names: tuple[str, ...], **options: Any) -> None:
     from hyperkube.kubectl.top import top
 
     _run(top, kind, list(names), **options)
+
+
+@create_kind("service", "Create a service: create service clusterip|nodeport|loadbalancer NAME --tcp=P:T.")
+@click.argument("service_kind", metavar="clusterip|nodeport|loadbalancer")
+@click.argument("name")
+@click.option("--tcp", multiple=True, metavar="PORT:TARGET")
+@click.option("--node-port", type=int, default=None)
+def create_service(service_kind: str, name: str, tcp: tuple[str, ...], node_port: int | None, dry_run: str,
+                   output: str) -> None:
+    from hyperkube.kubectl import generate
+
+    _generated(lambda: generate.service(service_kind, name, tcp, node_port), dry_run, output, "kubectl-create")
+
+
+@create_kind("job", "Create a job: create job NAME --image=IMAGE [-- COMMAND...].")
+@click.argument("name")
+@click.argument("command", nargs=-1)
+@click.option("--image", required=True)
+def create_job(name: str, command: tuple[str, ...], image: str, dry_run: str, output: str) -> None:
+    from hyperkube.kubectl import generate
+
+    _generated(lambda: generate.job(name, image, command), dry_run, output, "kubectl-create")
+
+
+@command.group(name="set", cls=click.Group, context_settings=CONTEXT, help="Set specific features on objects.")
+@_connection_flags
+def set_group() -> None:
+    pass
+
+
+@set_group.command(name="image", context_settings=CONTEXT,
+                   help="Update the image of containers: set image TYPE NAME CONTAINER=IMAGE ...")
+@click.argument("args", nargs=-1)
+@_selection_options
+@_connection_flags
+def set_image_command(args: tuple[str, ...], all_: bool, **options: Any) -> None:
+    from hyperkube.kubectl.delete import DeleteOptions
+    from hyperkube.kubectl.generate import set_image
+
+    _run(set_image, list(args), selection=DeleteOptions(all=all_, **options))

@@ -175,3 +175,65 @@ async def expose(session: Session, args: list[str], *, port: int | None, target_
         suffix = {"client": " (dry run)", "server": " (server dry run)"}.get(dry_run, "")
         print(f"service/{service['metadata']['name']} exposed{suffix}")
     return 0
+
+
+def service(kind: str, name: str, tcp: tuple[str, ...], node_port: int | None) -> dict[str, Any]:
+    """``create service clusterip|nodeport|loadbalancer NAME --tcp=PORT:TARGET``."""
+    types = {"clusterip": "ClusterIP", "nodeport": "NodePort", "loadbalancer": "LoadBalancer"}
+    if kind not in types:
+        raise KubectlError(f'unknown service type "{kind}"')
+    ports = []
+    for spec in tcp:
+        port, _, target = spec.partition(":")
+        entry: dict[str, Any] = {"name": f"{port}-{target or port}", "port": int(port), "protocol": "TCP",
+                                 "targetPort": int(target or port)}
+        if node_port and kind == "nodeport":
+            entry["nodePort"] = node_port
+        ports.append(entry)
+    return {"apiVersion": "v1", "kind": "Service", "metadata": {"name": name, "labels": {"app": name}},
+            "spec": {"ports": ports, "selector": {"app": name}, "type": types[kind]}, "status": {"loadBalancer": {}}}
+
+
+def job(name: str, image: str, command: tuple[str, ...]) -> dict[str, Any]:
+    container: dict[str, Any] = {"name": name, "image": image, "resources": {}}
+    if command:
+        container["command"] = list(command)
+    return {"apiVersion": "batch/v1", "kind": "Job", "metadata": {"name": name},
+            "spec": {"template": {"metadata": {}, "spec": {"containers": [container], "restartPolicy": "Never"}}},
+            "status": {}}
+
+
+async def set_image(session: Session, args: list[str], *, selection: Any) -> int:
+    """``set image TYPE NAME CONTAINER=IMAGE ...`` (``*`` for every container)."""
+    from hyperkube.kubectl.delete import targets
+
+    resources = [a for a in args if "=" not in a]
+    images = dict(a.split("=", 1) for a in args if "=" in a)
+    if not images:
+        raise KubectlError("at least one image update is required")
+    chosen, _ = await targets(session, resources, selection)
+    for target in chosen:
+        obj = await session.client.get(target.resource, target.name, namespace=target.namespace)
+        spec = obj.get("spec") or {}
+        pod_spec = spec if target.resource.kind == "Pod" else ((spec.get("template") or {}).get("spec") or {})
+        if target.resource.kind == "CronJob":
+            pod_spec = ((((spec.get("jobTemplate") or {}).get("spec") or {}).get("template") or {}).get("spec") or {})
+        changed = []
+        for field in ("initContainers", "containers"):
+            for container in pod_spec.get(field) or []:
+                for key, image in images.items():
+                    if key in ("*", container.get("name")) and container.get("image") != image:
+                        changed.append({"name": container["name"], "image": image})
+        known = {c.get("name") for f in ("initContainers", "containers") for c in pod_spec.get(f) or []}
+        missing = [k for k in images if k != "*" and k not in known]
+        ref = f"{kind_prefix(target.resource.kind, target.resource.group)}/{target.name}"
+        if missing:
+            raise KubectlError(f'unable to find container named "{missing[0]}"')
+        if not changed:
+            continue
+        containers = {"containers": changed}
+        patch = {"spec": containers} if target.resource.kind == "Pod" else {"spec": {"template": {"spec": containers}}}
+        await session.client.patch(target.resource, target.name, patch, namespace=target.namespace,
+                                   patch_type="strategic", field_manager="kubectl-set")
+        print(f"{ref} image updated")
+    return 0

@@ -110,3 +110,20 @@ def test_pause_resume_and_top_match_the_real_kubectl(k):
             (0, "deployment.apps/X resumed\n", ""), (1, "", 'error: deployments.apps "X" is not paused\n')]
     ours, theirs = k.ours("top", "pods"), k.theirs("top", "pods")
     assert (ours.returncode, ours.stderr) == (theirs.returncode, theirs.stderr) == (1, "error: Metrics API not available\n")
+
+
+def test_create_service_job_and_set_image_match_the_real_kubectl(k):
+    for tool, name in (("theirs", "real"), ("ours", "ours")):
+        runner = getattr(k, tool)
+        assert runner("create", "service", "nodeport", f"{name}-np", "--tcp=80:8080").stdout == \
+            f"service/{name}-np created\n"
+        assert runner("create", "job", f"{name}-job", "--image=busybox", "--", "echo", "hi").stdout == \
+            f"job.batch/{name}-job created\n"
+        runner("create", "deployment", f"{name}-img", "--image=nginx:1")
+        result = runner("set", "image", f"deploy/{name}-img", "nginx=nginx:2")
+        assert result.stdout == f"deployment.apps/{name}-img image updated\n", result.stderr
+    for kind, suffix, path in (("svc", "np", "{.spec.ports[0].port}/{.spec.ports[0].targetPort}/{.spec.type}"),
+                               ("job", "job", "{.spec.template.spec.containers[0].command}"),
+                               ("deploy", "img", "{.spec.template.spec.containers[0].image}")):
+        real = k.ok("get", kind, f"real-{suffix}", "-o", f"jsonpath={path}")
+        assert k.ok("get", kind, f"ours-{suffix}", "-o", f"jsonpath={path}") == real
