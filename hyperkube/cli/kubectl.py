@@ -85,7 +85,7 @@ FLAGS = {"--all-namespaces", "--show-labels", "--overwrite", "--server-side", "-
          "--recursive", "--insecure-skip-tls-verify", "--all", "--now", "--no-headers", "--show-kind",
          "--watch-only", "--force-conflicts", "--save-config", "--follow", "--previous", "--timestamps",
          "--all-containers", "--prefix", "--raw", "--minify", "--flatten", "--current", "--cached",
-         "--show-managed-fields", "--client"}
+         "--show-managed-fields", "--client", "-A", "-w", "-i", "-t", "-R"}
 
 
 def _normalise(args: list[str]) -> list[str]:
@@ -101,6 +101,10 @@ def _normalise(args: list[str]) -> list[str]:
                 out.append(flag)
             elif flag in NEGATABLE:
                 out.append("--no-" + flag[2:])
+            continue
+        if arg[:2] in FLAGS and arg[2:] in ("=true", "=false"):
+            if arg.endswith("true"):
+                out.append(arg[:2])
             continue
         if len(arg) > 3 and arg[0] == "-" and arg[1] != "-" and arg[2] == "=":
             out += [arg[:2], arg[3:]]
