@@ -801,3 +801,13 @@ def set_image_command(args: tuple[str, ...], all_: bool, **options: Any) -> None
     from hyperkube.kubectl.generate import set_image
 
     _run(set_image, list(args), selection=DeleteOptions(all=all_, **options))
+
+
+@verb("explain", "Describe the fields of a resource (from the server's OpenAPI v3): explain pods.spec.containers.")
+@click.argument("path")
+@click.option("--api-version", default=None, metavar="GROUP/VERSION")
+@click.option("--recursive", is_flag=True, help="(accepted; fields are listed one level deep)")
+def explain_command(path: str, api_version: str | None, recursive: bool) -> None:
+    from hyperkube.kubectl.explain import explain
+
+    _run(explain, path, api_version=api_version, recursive=recursive)

@@ -115,7 +115,10 @@ def test_json_is_parsed_the_same(objects):
 
 @pytest.mark.parametrize("args", [["api-resources"], ["api-resources", "-o", "wide"], ["api-resources", "-o", "name"],
                                   ["api-resources", "--namespaced=false"], ["api-resources", "--api-group=apps"],
-                                  ["api-resources", "--sort-by=kind", "--no-headers"], ["api-versions"]])
+                                  ["api-resources", "--sort-by=kind", "--no-headers"], ["api-versions"],
+                                  ["explain", "pods"], ["explain", "pods.spec.containers"],
+                                  ["explain", "deploy.spec"], ["explain", "svc.spec.ports"],
+                                  ["explain", "pods.spec.containers.image"], ["explain", "pods.nothing"]])
 def test_discovery_verbs_match(objects, args):
     objects.same(*args)
 
