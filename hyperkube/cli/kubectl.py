@@ -811,3 +811,13 @@ def explain_command(path: str, api_version: str | None, recursive: bool) -> None
     from hyperkube.kubectl.explain import explain
 
     _run(explain, path, api_version=api_version, recursive=recursive)
+
+
+@verb("proxy", "Run a proxy to the API server on a local port, with the kubeconfig's credentials.")
+@click.option("-p", "--port", type=int, default=8001, show_default=True, help="Local port (0: any free port).")
+@click.option("--address", default="127.0.0.1", show_default=True)
+@click.option("--api-prefix", default="/", show_default=True)
+def proxy_command(port: int, address: str, api_prefix: str) -> None:
+    from hyperkube.kubectl.proxy import proxy
+
+    _run(proxy, address=address, port=port, api_prefix=api_prefix)

@@ -73,3 +73,36 @@ def test_unreachable_server(k, tmp_path):
     theirs = k.theirs("get", "pods", "-s", "http://127.0.0.1:1", env=env)
     assert ours.returncode == theirs.returncode == 1
     assert ours.stderr == theirs.stderr.splitlines(keepends=True)[-1]
+
+
+def test_proxy_forwards_requests_and_watches(k):
+    import json
+    import subprocess
+    import urllib.request
+
+    from tests.kubectl.conftest import HYPERKUBE
+
+    process = subprocess.Popen([str(HYPERKUBE), "kubectl", "proxy", "--port=0"], stdout=subprocess.PIPE,
+                               stderr=subprocess.PIPE, text=True, env=k.cluster.env())
+    try:
+        assert process.stdout is not None
+        line = process.stdout.readline()
+        assert line.startswith("Starting to serve on 127.0.0.1:"), line + (process.stderr.read() if process.poll() else "")
+        base = "http://" + line.split()[-1]
+        with urllib.request.urlopen(base + "/api/v1/namespaces/default", timeout=10) as response:
+            assert json.loads(response.read())["metadata"]["name"] == "default"
+        request = urllib.request.Request(base + "/api/v1/namespaces/default/configmaps", method="POST",
+                                         data=b'{"metadata":{"name":"via-proxy"},"data":{"a":"b"}}',
+                                         headers={"Content-Type": "application/json"})
+        with urllib.request.urlopen(request, timeout=10) as response:
+            assert response.status == 201
+        assert k.ok("get", "cm", "via-proxy", "-o", "name") == "configmap/via-proxy\n"
+        try:
+            urllib.request.urlopen(base + "/api/v1/namespaces/default/configmaps/missing", timeout=10)
+        except urllib.error.HTTPError as error:
+            assert error.code == 404 and json.loads(error.read())["reason"] == "NotFound"
+        else:
+            raise AssertionError("expected 404")
+    finally:
+        process.terminate()
+        process.wait(10)
