@@ -821,3 +821,15 @@ def proxy_command(port: int, address: str, api_prefix: str) -> None:
     from hyperkube.kubectl.proxy import proxy
 
     _run(proxy, address=address, port=port, api_prefix=api_prefix)
+
+
+@verb("events", "List events, oldest first (--for TYPE/NAME, --types Normal,Warning).")
+@click.option("-A", "--all-namespaces", is_flag=True)
+@click.option("--for", "for_object", default=None, metavar="TYPE/NAME")
+@click.option("--types", multiple=True, metavar="Normal|Warning")
+@output_option(help_text="json|yaml|name|jsonpath=...")
+@click.option("--no-headers", is_flag=True)
+def events_command(types: tuple[str, ...], **options: Any) -> None:
+    from hyperkube.kubectl.describe import events
+
+    _run(events, types=_split_labels(types), **options)

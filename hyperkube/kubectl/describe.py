@@ -504,3 +504,47 @@ async def describe(session: Session, args: list[str], *, selector: str | None, a
         print(f"No resources found in {session.namespace} namespace.", file=sys.stderr)
     sys.stdout.write("\n\n".join(pages))
     return 0
+
+
+async def events(session: Session, *, all_namespaces: bool, for_object: str | None, types: tuple[str, ...],
+                 output: str, no_headers: bool) -> int:
+    """``kubectl events``: the events table, oldest first (``--for TYPE/NAME``, ``--types``)."""
+    from hyperkube.kubectl.printers import ObjectPrinter, tabulate
+
+    namespace = None if all_namespaces else session.namespace
+    selector = None
+    if for_object:
+        kind, _, name = for_object.partition("/")
+        resource = await session.discovery.resolve(kind)
+        selector = f"involvedObject.kind={resource.kind},involvedObject.name={name}"
+    listed = await session.client.list_all("v1/events", namespace=namespace, field_selector=selector)
+    items = [e for e in listed.get("items") or [] if not types or e.get("type") in types]
+
+    def last(e: dict[str, Any]) -> str:
+        return e.get("lastTimestamp") or e.get("eventTime") or e.get("firstTimestamp") or ""
+    items.sort(key=last)
+    if output:
+        objects = [{"apiVersion": "v1", "kind": "Event", **e} for e in items]
+        sys.stdout.write(ObjectPrinter(output).render(objects, single=False))
+        return 0
+    if not items:
+        where = "" if all_namespaces else f" in {session.namespace} namespace"
+        print(f"No events found{where}.", file=sys.stderr)
+        return 0
+    now = time.time()
+
+    def since(value: str | None) -> str:
+        return human_duration(now - parse_rfc3339(value)) if value else "<unknown>"
+    rows = [] if no_headers else [(["NAMESPACE"] if all_namespaces else []) +
+                                  ["LAST SEEN", "TYPE", "REASON", "OBJECT", "MESSAGE"]]
+    for e in items:
+        count = e.get("count") or 1
+        seen = since(last(e))
+        if count > 1:
+            seen = f"{seen} (x{count} over {since(e.get('firstTimestamp') or e.get('eventTime'))})"
+        involved = e.get("involvedObject") or {}
+        row = [(e.get("metadata") or {}).get("namespace", "")] if all_namespaces else []
+        rows.append(row + [seen, e.get("type", ""), e.get("reason", ""),
+                           f"{involved.get('kind', '')}/{involved.get('name', '')}", (e.get("message") or "").strip()])
+    sys.stdout.write(tabulate(rows))
+    return 0

@@ -35,6 +35,12 @@ def test_describe_matches_the_real_kubectl(described, args):
     described.same(*args)
 
 
+@pytest.mark.parametrize("args", [["events"], ["events", "-A"], ["events", "--for", "pod/desc-pod"],
+                                  ["events", "-n", "kube-system"], ["events", "--types=Warning"]])
+def test_events_match_the_real_kubectl(described, args):
+    described.same(*args)
+
+
 def test_describe_shows_events(described):
     page = described.ok("describe", "pod", "desc-pod")
     assert "Events:\n  Type    Reason     Age" in page
