@@ -833,3 +833,16 @@ def events_command(types: tuple[str, ...], **options: Any) -> None:
     from hyperkube.kubectl.describe import events
 
     _run(events, types=_split_labels(types), **options)
+
+
+@verb("diff", "Diff the live objects against what apply -f would make of them (exit 1 on differences).")
+@_file_options
+@click.option("--server-side", is_flag=True)
+@click.option("--force-conflicts", is_flag=True)
+@click.option("--field-manager", default=None)
+def diff_command(**options: Any) -> None:
+    if not options["filenames"]:
+        raise click.UsageError("must specify one of -f and -k")
+    from hyperkube.kubectl import apply as logic
+
+    _run(logic.diff, logic.WriteOptions(**options))

@@ -249,3 +249,49 @@ async def replace(session: Session, options: WriteOptions) -> int:
         results.done(item, "replaced", obj)
     results.finish()
     return 0
+
+
+async def diff(session: Session, options: WriteOptions) -> int:
+    """``kubectl diff``: live objects against what ``apply`` would make of them (a server dry
+    run), shown by ``$KUBECTL_EXTERNAL_DIFF`` or ``diff -u -N``; exit 1 when they differ."""
+    import asyncio
+    import os
+    import shlex
+    import subprocess
+    import tempfile
+
+    from hyperkube.client import NotFound
+    from hyperkube.kubectl.printers import strip_managed_fields
+    from hyperkube.kubectl.yamlout import to_yaml
+
+    items = await load(session, options.filenames, options.recursive)
+    with tempfile.TemporaryDirectory(prefix="kubectl-diff-") as root:
+        live_dir, merged_dir = os.path.join(root, "LIVE"), os.path.join(root, "MERGED")
+        os.mkdir(live_dir)
+        os.mkdir(merged_dir)
+        for item in items:
+            try:
+                live: dict[str, Any] | None = await session.client.get(item.resource, item.name,
+                                                                       namespace=item.namespace)
+            except NotFound:
+                live = None
+            dry = WriteOptions(dry_run="server", server_side=options.server_side,
+                               force_conflicts=options.force_conflicts, field_manager=options.field_manager)
+            if options.server_side:
+                _, merged = await _server_side(session, item, dry)
+            else:
+                _, merged = await _client_side(session, item, dry)
+            name = f"{item.resource.group_version.replace('/', '.')}.{item.resource.kind}.{item.namespace or ''}." \
+                   f"{item.name}"
+            for directory, obj in ((live_dir, live), (merged_dir, merged)):
+                if obj is None:
+                    continue
+                obj = strip_managed_fields(obj)
+                metadata = {k: v for k, v in (obj.get("metadata") or {}).items() if k != "generation"}
+                with open(os.path.join(directory, name), "w") as handle:  # noqa: ASYNC230 - temp files
+                    handle.write(to_yaml({**obj, "metadata": metadata}))
+        program = shlex.split(os.environ.get("KUBECTL_EXTERNAL_DIFF") or "diff -u -N")
+        result = await asyncio.to_thread(subprocess.run, [*program, live_dir, merged_dir], check=False)
+    if result.returncode > 1:
+        raise KubectlError(f"exit status {result.returncode}")
+    return result.returncode

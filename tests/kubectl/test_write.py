@@ -203,3 +203,16 @@ def test_usage_errors_exit_1(k, args):
     ours, theirs = k.ours(*args), k.theirs(*args)
     assert ours.returncode == theirs.returncode == 1
     assert ours.stderr.startswith("error: ")
+
+
+def test_diff_exit_codes(k, tmp_path):
+    manifest = tmp_path / "cm.yaml"
+    manifest.write_text(docs(configmap("diffed", a="1")))
+    k.ok("apply", "-f", str(manifest))
+    assert k.ours("diff", "-f", str(manifest)).returncode == 0
+    manifest.write_text(docs(configmap("diffed", a="2")))
+    changed = k.ours("diff", "-f", str(manifest))
+    theirs = k.theirs("diff", "-f", str(manifest))
+    assert changed.returncode == theirs.returncode == 1
+    assert "-  a: \"1\"\n+  a: \"2\"\n" in changed.stdout
+    assert live(k, "get", "cm", "diffed")["data"] == {"a": "1"}  # nothing was changed
