@@ -846,3 +846,13 @@ def diff_command(**options: Any) -> None:
     from hyperkube.kubectl import apply as logic
 
     _run(logic.diff, logic.WriteOptions(**options))
+
+
+@verb("port-forward", "Forward local ports to a pod: port-forward POD [LOCAL:]REMOTE ...")
+@click.argument("target")
+@click.argument("ports", nargs=-1)
+@click.option("--address", default="127.0.0.1", show_default=True)
+def port_forward_command(target: str, ports: tuple[str, ...], address: str) -> None:
+    from hyperkube.kubectl.portforward import port_forward
+
+    _run(port_forward, target, list(ports), address=address)

@@ -60,3 +60,48 @@ def test_exec_output_stdin_and_exit_code(running):
     theirs = running.theirs("exec", "talker", "-c", "main", "--", sys.executable, "-c", "raise SystemExit(3)")
     assert failed.returncode == theirs.returncode == 3
     assert failed.stderr == "command terminated with exit code 3\n"
+
+
+def test_port_forward_reaches_a_server_in_the_pod(running, tmp_path):
+    import socket
+    import subprocess
+    import urllib.request
+
+    from tests.e2e.test_kubelet_e2e import wait as wait_for
+    from tests.kubectl.conftest import HYPERKUBE
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    (tmp_path / "hello.txt").write_text("hello through the tunnel\n")
+    running.ok("apply", "-f", "-", input=f"""apiVersion: v1
+kind: Pod
+metadata: {{name: server}}
+spec:
+  nodeName: kubectl-node
+  terminationGracePeriodSeconds: 1
+  containers:
+  - name: http
+    image: python
+    command: ["{sys.executable}", "-m", "http.server", "{port}", "--bind", "127.0.0.1", "--directory", "{tmp_path}"]
+""")
+    wait_for(lambda: running.ok("get", "pod", "server", "-o", "jsonpath={.status.phase}") == "Running", 60)
+    process = subprocess.Popen([str(HYPERKUBE), "kubectl", "port-forward", "pod/server", f":{port}"],
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=running.cluster.env())
+    try:
+        assert process.stdout is not None
+        line = process.stdout.readline()
+        assert line.startswith("Forwarding from 127.0.0.1:") and line.endswith(f"-> {port}\n"), line
+        local = line.split()[2].rsplit(":", 1)[1]
+
+        def fetch():
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{local}/hello.txt", timeout=5) as response:
+                    return response.read()
+            except OSError:
+                return None
+        assert wait_for(fetch, 20) == b"hello through the tunnel\n"
+    finally:
+        process.terminate()
+        process.wait(10)
+        running.ours("delete", "pod", "server", "--wait=false")
