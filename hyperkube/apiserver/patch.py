@@ -275,14 +275,14 @@ async def handle(api: RestAPI, request: web.Request, target: paths.Target, subre
 async def _patch_scale(api: RestAPI, target: paths.Target, patch: Any, patch_type: str, manager: str,
                        dry: bool) -> web.StreamResponse:
     """PATCH …/scale: patch the autoscaling/v1 Scale view, write ``spec.replicas`` of the parent."""
-    from hyperkube.apiserver.subresources import scale_of
+    from hyperkube.apiserver.subresources import scale_of, set_replicas
 
     resource = target.resource
     pinned = pins_resource_version(patch, patch_type)
     shape = ssa.shape_for(resource.group, resource.version, resource.kind)
     for _attempt in range(ATTEMPTS):
         current = await api.objects.get(resource, target.namespace, target.name)
-        scale = scale_of(current)
+        scale = scale_of(current, resource)
         if patch_type == JSON_PATCH:
             patched = apply_json_patch(scale, patch)
         elif patch_type == STRATEGIC_PATCH:
@@ -300,7 +300,7 @@ async def _patch_scale(api: RestAPI, target: paths.Target, patch: Any, patch_typ
         if wanted not in (None, "", scale["metadata"].get("resourceVersion")):
             raise stale(resource, target.name)
         new = copy.deepcopy(current)
-        new.setdefault("spec", {})["replicas"] = replicas
+        set_replicas(resource, new, replicas)
         new = ssa.record_update(current, new, manager, api_version=resource.group_version, shape=shape,
                                 now=now_rfc3339())
         try:
@@ -309,5 +309,5 @@ async def _patch_scale(api: RestAPI, target: paths.Target, patch: Any, patch_typ
             if pinned:
                 raise
             continue
-        return bodies.json_response(scale_of(written.obj))
+        return bodies.json_response(scale_of(written.obj, resource))
     raise errors.Conflict.for_object(resource.plural, target.name, "too many concurrent updates", resource.group)

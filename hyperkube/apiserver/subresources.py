@@ -45,7 +45,7 @@ async def handle(api: RestAPI, request: web.Request, target: paths.Target) -> we
         if method == "GET":
             request["verb"] = "get"
             obj = await api.objects.get(target.resource, target.namespace, target.name)
-            return bodies.json_response(scale_of(obj))
+            return bodies.json_response(scale_of(obj, target.resource))
         if method == "PUT":
             return await put_scale(api, request, target)
     elif sub == "binding" and method == "POST":
@@ -73,7 +73,19 @@ def selector_string(selector: Any) -> str:
     return ",".join(f"{k}={v}" for k, v in sorted(selector.items()))  # ReplicationController's map
 
 
-def scale_of(obj: dict[str, Any]) -> dict[str, Any]:
+def set_replicas(resource: Any, obj: dict[str, Any], replicas: int) -> None:
+    """Write the Scale's replicas into the parent (a custom resource says where: its strategy)."""
+    custom = getattr(resource.strategy, "set_replicas", None)
+    if custom is not None:
+        custom(obj, replicas)
+    else:
+        obj.setdefault("spec", {})["replicas"] = replicas
+
+
+def scale_of(obj: dict[str, Any], resource: Any = None) -> dict[str, Any]:
+    custom = getattr(getattr(resource, "strategy", None), "scale_of", None)
+    if custom is not None:  # a custom resource: the CRD's specReplicasPath and friends
+        return custom(obj)
     metadata = obj.get("metadata") or {}
     spec = obj.get("spec") or {}
     status = obj.get("status") or {}
@@ -103,7 +115,7 @@ async def put_scale(api: RestAPI, request: web.Request, target: paths.Target) ->
             raise errors.Conflict.for_object(resource.plural, target.name, "the object has been modified; please "
                                              "apply your changes to the latest version and try again",
                                              resource.group)
-        current.setdefault("spec", {})["replicas"] = replicas
+        set_replicas(resource, current, replicas)
         try:
             written = await api.objects.update(resource, target.namespace, target.name, current,
                                                field_manager=patching.manager_name(request, "", "UpdateOptions"))
@@ -111,7 +123,7 @@ async def put_scale(api: RestAPI, request: web.Request, target: paths.Target) ->
             if wanted:
                 raise
             continue
-        return bodies.json_response(scale_of(written.obj))
+        return bodies.json_response(scale_of(written.obj, resource))
     raise errors.Conflict.for_object(resource.plural, target.name, "too many concurrent updates", resource.group)
 
 

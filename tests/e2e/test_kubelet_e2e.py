@@ -1,0 +1,158 @@
+"""A real ``hyperkube kubelet`` process on a real ``hyperkube apiserver``, driven by the real kubectl.
+
+The kubelet's own /containerLogs endpoint is read directly (the API server's pods/log proxy is
+another branch's work). Every test kills the kubelet and every container process it started."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+import threading
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from tests.e2e._cluster import Cluster
+
+
+def start_kubelet(cluster: Cluster, root: Path, node: str, *extra: str) -> tuple[subprocess.Popen, int]:
+    command = [sys.executable, "-m", "hyperkube", "kubelet", "--kubeconfig", str(cluster.kubeconfig),
+               "--hostname-override", node, "--port", "0", "--root-dir", str(root), *extra]
+    process = subprocess.Popen(command, stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True)
+    found: list[int] = []
+    lines: list[str] = []
+    ready = threading.Event()
+
+    def pump() -> None:
+        assert process.stderr is not None
+        for line in process.stderr:
+            lines.append(line)
+            match = re.search(r"kubelet serving on [\d.]+:(\d+)", line)
+            if match and not found:
+                found.append(int(match.group(1)))
+                ready.set()
+        ready.set()
+
+    threading.Thread(target=pump, daemon=True).start()
+    if not ready.wait(60) or not found:
+        process.kill()
+        raise AssertionError("kubelet did not start:\n" + "".join(lines))
+    return process, found[0]
+
+
+def kill_everything(process: subprocess.Popen | None, root: Path) -> None:
+    if process is not None and process.poll() is None:
+        process.kill()
+        process.wait(10)
+    for state in root.glob("pods/*/containers/*/*/state.json"):
+        try:
+            os.killpg(json.loads(state.read_text())["shimPid"], signal.SIGKILL)
+        except (ProcessLookupError, PermissionError, ValueError, KeyError):
+            pass
+
+
+def wait(check, within: float = 30.0):
+    deadline = time.monotonic() + within
+    while True:
+        value = check()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out; last value {value!r}")
+        time.sleep(0.2)
+
+
+def alive(pid: int) -> bool:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().split(") ")[1][0] != "Z"
+    except OSError:
+        return False
+
+
+POD = """apiVersion: v1
+kind: Pod
+metadata: {{name: {name}}}
+spec:
+  nodeName: {node}
+  terminationGracePeriodSeconds: 3
+  containers:
+  - name: main
+    image: python
+    command: ["{python}", "-c", "import os, time\\nopen('{marker}', 'a').write(str(os.getpid()) + ' ')\\nprint('started', flush=True)\\ntime.sleep(600)"]
+"""
+
+
+def test_kubectl_pod_runs_survives_kill_9_of_the_kubelet_and_stops_on_delete(cluster: Cluster, tmp_path):
+    root, marker = tmp_path / "root", tmp_path / "pids"
+    process = None
+    try:
+        process, port = start_kubelet(cluster, root, "e2e-node")
+        cluster.kubectl("apply", "-f", "-", input=POD.format(name="e2e-web", node="e2e-node", python=sys.executable,
+                                                            marker=marker))
+        wait(lambda: cluster.kubectl("get", "pod", "e2e-web", "-o", "jsonpath={.status.phase}").stdout == "Running")
+        table = cluster.kubectl("get", "pods", "e2e-web").stdout
+        assert "1/1" in table and "Running" in table
+        node = json.loads(cluster.kubectl("get", "node", "e2e-node", "-o", "json").stdout)
+        assert node["status"]["daemonEndpoints"]["kubeletEndpoint"]["Port"] == port
+        url = f"http://127.0.0.1:{port}/containerLogs/default/e2e-web/main"
+        assert wait(lambda: urllib.request.urlopen(url).read()) == b"started\n"
+        pids = wait(lambda: marker.exists() and marker.read_text()).split()
+
+        process.kill()  # kill -9: the pod's process keeps running
+        process.wait(10)
+        assert alive(int(pids[0]))
+        process, port = start_kubelet(cluster, root, "e2e-node")
+        wait(lambda: json.loads(cluster.kubectl("get", "node", "e2e-node", "-o", "json").stdout)["status"][
+            "daemonEndpoints"]["kubeletEndpoint"]["Port"] == port)
+        time.sleep(1.5)  # the restarted kubelet has synced its pods by now; it must not start a second one
+        assert marker.read_text().split() == pids
+        restarts = cluster.kubectl("get", "pod", "e2e-web", "-o",
+                                   "jsonpath={.status.containerStatuses[0].restartCount}").stdout
+        assert restarts == "0"
+
+        cluster.kubectl("delete", "pod", "e2e-web", "--timeout=30s")
+        assert not alive(int(pids[0]))
+    finally:
+        kill_everything(process, root)
+
+
+def test_static_pod_manifest_appears_as_a_mirror_pod_and_goes_with_its_file(cluster: Cluster, tmp_path):
+    root, manifests = tmp_path / "root", tmp_path / "manifests"
+    manifests.mkdir()
+    process = None
+    try:
+        process, _ = start_kubelet(cluster, root, "e2e-static", "--pod-manifest-path", str(manifests))
+        (manifests / "static.yaml").write_text(
+            POD.format(name="e2e-static-web", node="ignored", python=sys.executable, marker=tmp_path / "static"))
+        wait(lambda: cluster.kubectl("get", "pod", "e2e-static-web-e2e-static", "-o",
+                                     "jsonpath={.status.phase}", check=False).stdout == "Running")
+        annotations = json.loads(cluster.kubectl("get", "pod", "e2e-static-web-e2e-static", "-o",
+                                                 "jsonpath={.metadata.annotations}").stdout)
+        assert "kubernetes.io/config.mirror" in annotations
+        (manifests / "static.yaml").unlink()
+        wait(lambda: "NotFound" in cluster.kubectl("get", "pod", "e2e-static-web-e2e-static", check=False).stderr)
+    finally:
+        kill_everything(process, root)
+
+
+@pytest.mark.parametrize("nodes", [3])
+def test_hollow_nodes_register_and_run_pods(cluster: Cluster, tmp_path, nodes):
+    process = subprocess.Popen([sys.executable, "-m", "hyperkube", "kubelet", "--kubeconfig", str(cluster.kubeconfig),
+                                "--hostname-override", "hollow", "--hollow-nodes", str(nodes),
+                                "--root-dir", str(tmp_path)], stderr=subprocess.DEVNULL, stdout=subprocess.DEVNULL)
+    try:
+        wait(lambda: all(f"hollow-{i}" in cluster.kubectl("get", "nodes").stdout for i in range(nodes)))
+        cluster.kubectl("apply", "-f", "-", input=json.dumps({
+            "apiVersion": "v1", "kind": "Pod", "metadata": {"name": "on-hollow"},
+            "spec": {"nodeName": "hollow-1", "containers": [{"name": "c", "image": "nginx"}]}}))
+        wait(lambda: cluster.kubectl("get", "pod", "on-hollow", "-o", "jsonpath={.status.phase}").stdout == "Running")
+        cluster.kubectl("delete", "pod", "on-hollow", "--timeout=30s")
+    finally:
+        process.kill()
+        process.wait(10)
