@@ -4,7 +4,8 @@
 
     API informer (spec.nodeName=NODE) ──┐
     manifest directory (static pods) ───┼─> desired set {uid: pod} ──> PodWorker per uid ──> Runtime
-    manifest URL (static pods) ─────────┘            │                        │
+    manifest URL (static pods) ─────────┤            │                        │
+    POST /pods on its own server ───────┘            │                        │
                                                      └─> mirror pods          └─> status ──> PUT pods/status
 
 A pod UID belongs to one source. Static pods (directory, URL) get a UID hashed from their
@@ -112,14 +113,14 @@ class Kubelet:
         self.service_informer: Informer | None = None
         if not isinstance(runtime, FakeRuntime):
             self.service_informer = self.informers.informer("v1/services")
-        self.sources: dict[str, dict[str, dict[str, Any]]] = {"api": {}, "file": {}, "http": {}}
+        self.sources: dict[str, dict[str, dict[str, Any]]] = {"api": {}, "file": {}, "http": {}, "server": {}}
         self.workers: dict[str, PodWorker] = {}
         self.events: Any = EventRecorder(client, "kubelet", host=self.node_name) if config.record_events \
             else _NoEvents()
         self.node = NodeAgent(self)
         self.server: Any = None
         self._tasks: list[asyncio.Task[Any]] = []
-        self._mirror_lock = asyncio.Lock()
+        self._mirror_task: asyncio.Task[None] | None = None
         self._mirror_wake = asyncio.Event()
         self.started_at = time.time()
         #: set once the directory and URL sources (if any) have been read once
@@ -141,7 +142,7 @@ class Kubelet:
         self.pod_informer.add_event_handler(self._on_add, self._on_update, self._on_delete)
         self.informers.start()
         self._tasks.append(loop.create_task(self.node.run(), name=f"kubelet-node {self.node_name}"))
-        self._tasks.append(loop.create_task(self._mirror_loop(), name=f"kubelet-mirrors {self.node_name}"))
+        self._start_mirror_loop()
         if self.config.manifest_path:
             from hyperkube.kubelet.sources import FileSource
 
@@ -183,21 +184,21 @@ class Kubelet:
     # -- the desired set -------------------------------------------------------------------------
 
     def desired(self, uid: str) -> dict[str, Any] | None:
-        for source in ("file", "http", "api"):
+        for source in ("file", "http", "server", "api"):
             pod = self.sources[source].get(uid)
             if pod is not None:
                 return pod
         return None
 
     def source_of(self, uid: str) -> str | None:
-        return next((s for s in ("file", "http", "api") if uid in self.sources[s]), None)
+        return next((s for s in ("file", "http", "server", "api") if uid in self.sources[s]), None)
 
     def is_api_pod(self, pod: dict[str, Any]) -> bool:
         return self.source_of(pod["metadata"]["uid"]) == "api"
 
     def pods(self) -> list[dict[str, Any]]:
         seen: dict[str, dict[str, Any]] = {}
-        for source in ("api", "http", "file"):
+        for source in ("api", "server", "http", "file"):
             seen.update(self.sources[source])
         return list(seen.values())
 
@@ -225,13 +226,20 @@ class Kubelet:
         self._static_pending.discard(source)
         if not self._static_pending:
             self.static_sources_read.set()
+        if self._mirror_task is not None and self._mirror_task.done():  # it had ended: no static pods then
+            self._start_mirror_loop()
         for uid in set(old) | set(pods):
             if old.get(uid) != pods.get(uid):
                 self._changed(uid)
         self._mirror_wake.set()
 
+    def _start_mirror_loop(self) -> None:
+        self._mirror_task = asyncio.get_running_loop().create_task(self._mirror_loop(),
+                                                                   name=f"kubelet-mirrors {self.node_name}")
+        self._tasks.append(self._mirror_task)
+
     def static_pods(self) -> dict[str, dict[str, Any]]:
-        return {**self.sources["http"], **self.sources["file"]}
+        return {**self.sources["server"], **self.sources["http"], **self.sources["file"]}
 
     # -- the API source --------------------------------------------------------------------------
 
@@ -295,7 +303,7 @@ class Kubelet:
                 continue
             try:
                 await self.sync_mirror_pods()
-                if not (self.config.manifest_path or self.config.manifest_url):
+                if not (self.config.manifest_path or self.config.manifest_url or self.sources["server"]):
                     return  # no static pods here: stale mirrors (from an earlier run) are gone now
             except (APIError, TransportError) as error:
                 log.warning("mirror pods: %s", error)

@@ -108,3 +108,30 @@ async def test_static_pod_runs_while_the_api_server_is_down(tmp_path, unused_tcp
         await nowhere.get("v1/pods", "boot-node-1", namespace="default")
     except (NotFound, Exception):  # noqa: BLE001 (there is no server at all)
         pass
+
+
+async def test_pods_posted_to_the_kubelet_run_and_are_mirrored(client, kubelet_factory, tmp_path):
+    import aiohttp
+
+    marker = tmp_path / "pid"
+    kubelet = await kubelet_factory()
+    base = f"http://127.0.0.1:{kubelet.port}"
+    code = f"import os, time; open({str(marker)!r}, 'w').write(str(os.getpid())); time.sleep(600)"
+    async with aiohttp.ClientSession() as session:
+        async with session.post(base + "/pods", data=manifest("posted", code)) as response:
+            assert response.status == 201
+            assert (await response.json())["items"][0]["metadata"]["name"] == "posted-node-1"
+
+        async def running():
+            mirror = await get_pod(client, "posted-node-1")
+            return phase(mirror) == "Running" and mirror
+
+        mirror = await wait_for(running)
+        assert mirror["metadata"]["annotations"]["kubernetes.io/config.source"] == "server"
+        pid = int(await wait_for(lambda: _read(marker)))
+        async with session.delete(base + "/pods/default/posted-node-1") as response:
+            assert response.status == 200
+        await wait_for(lambda: _gone(client, "posted-node-1"))
+        await wait_for(lambda: _dead(pid))
+        async with session.delete(base + "/pods/default/posted-node-1") as response:
+            assert response.status == 404
