@@ -290,6 +290,7 @@ class Kubelet:
     # -- mirror pods -----------------------------------------------------------------------------
 
     async def _mirror_loop(self) -> None:
+        await self.node.registered.wait()  # a mirror pod is owned by its Node
         while True:
             try:
                 async with asyncio.timeout(self.config.node_status_frequency):
