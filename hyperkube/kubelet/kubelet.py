@@ -121,6 +121,7 @@ class Kubelet:
         self.server: Any = None
         self._tasks: list[asyncio.Task[Any]] = []
         self._mirror_task: asyncio.Task[None] | None = None
+        self._waited_services = False
         self._mirror_wake = asyncio.Event()
         self.started_at = time.time()
         #: set once the directory and URL sources (if any) have been read once
@@ -174,7 +175,11 @@ class Kubelet:
         await self.informers.stop()
         if self.server is not None:
             await self.server.stop()
-        await self.events.close()
+        try:
+            async with asyncio.timeout(2):  # events still queued for an API server that is down are dropped
+                await self.events.close()
+        except TimeoutError:
+            log.info("kubelet %s: stopped with events unwritten", self.node_name)
         await self.runtime.close()
 
     @property
@@ -371,9 +376,10 @@ class Kubelet:
             return ContainerSpec(container["name"], [], {}, image=container.get("image", ""))
         namespace = pod["metadata"].get("namespace") or "default"
         services = []
-        if self.service_informer is not None and not self.service_informer.has_synced:
-            with contextlib.suppress(TimeoutError):  # the API may be down: start without service links
-                async with asyncio.timeout(5):
+        if self.service_informer is not None and not self.service_informer.has_synced and not self._waited_services:
+            self._waited_services = True  # once: with the API down, containers start without service links
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(5 if self.node.registered.is_set() else 1):
                     await self.service_informer.wait_for_sync()
         if self.service_informer is not None:
             services = [s for s in self.service_informer.cache.list()
