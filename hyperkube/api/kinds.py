@@ -12,6 +12,7 @@ events.k8s.io/v1) they share one ``storage_name`` and their strategies convert w
 
 from __future__ import annotations
 
+from hyperkube.api.crd_strategy import CustomResourceDefinitionStrategy
 from hyperkube.api.registry import ALL_VERBS, Registry, Resource
 from hyperkube.api.strategies import (
     apps,
@@ -110,6 +111,11 @@ def _resources() -> list[Resource]:
           subresources={"token": "TokenRequest"}, strategy=core.ServiceAccountStrategy()),
         r("", "v1", "Service", "services", "service", True, ("svc",), all_,
           subresources=_status("Service", proxy="ServiceProxyOptions"), strategy=services.ServiceStrategy()),
+        # apiextensions.k8s.io/v1: CRDs; the API server adds each one's custom resources
+        r("apiextensions.k8s.io", "v1", "CustomResourceDefinition", "customresourcedefinitions",
+          "customresourcedefinition", False, ("crd", "crds"), ("api-extensions",),
+          subresources=_status("CustomResourceDefinition"), strategy=CustomResourceDefinitionStrategy(),
+          storage_name="apiextensions.k8s.io/customresourcedefinitions"),
         # apps/v1
         r("apps", "v1", "ControllerRevision", "controllerrevisions", "controllerrevision", True,
           strategy=apps.ControllerRevisionStrategy()),

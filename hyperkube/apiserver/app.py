@@ -128,6 +128,7 @@ class APIServer:
         self.port = 0
         self.hub: Hub | None = None
         self.lifecycle: Lifecycle | None = None
+        self.crds: Any = None  # crds.CRDController: custom resources served from the stored CRDs
         self.runner: web.AppRunner | None = None
         self.app: web.Application | None = None
 
@@ -172,6 +173,11 @@ class APIServer:
             self.lifecycle = Lifecycle(store, self.hub, objects.resource_prefix(namespaces))
             await self.lifecycle.start()
             objects.namespaces = self.lifecycle
+        if self.registry.get("apiextensions.k8s.io", "v1", "customresourcedefinitions") is not None:
+            from hyperkube.apiserver.crds import CRDController
+
+            self.crds = CRDController(objects, self.registry, self.hub)
+            await self.crds.start()  # every stored CRD is served before the first request
         context = Context(self.registry, objects, self.hub, measured)
 
         async def storage_ready() -> None:
@@ -192,6 +198,9 @@ class APIServer:
             with contextlib.suppress(Exception):
                 await self.runner.cleanup()
             self.runner = None
+        if self.crds is not None:
+            await self.crds.close()
+            self.crds = None
         if self.lifecycle is not None:
             await self.lifecycle.close()
             self.lifecycle = None

@@ -21,7 +21,18 @@ from multidict import CIMultiDict
 
 from hyperkube.api import schemas
 from hyperkube.api.registry import Registry, Resource
-from hyperkube.apiserver import bodies, deletion, lists, paths, subresources, tables, watch
+from hyperkube.apiserver import (
+    bodies,
+    deletion,
+    lists,
+    paths,
+    protobuf_bodies,
+    proxy_paths,
+    reviews,
+    subresources,
+    tables,
+    watch,
+)
 from hyperkube.apiserver import patch as patching
 from hyperkube.apiserver.feeds import Hub
 from hyperkube.apiserver.objects import Objects, Written
@@ -64,6 +75,13 @@ async def decode_write_body(request: web.Request, resource: Resource, mode: str)
     kind = bodies.media_type(content_type)
     if kind.endswith("patch+json") or kind == "application/apply-patch+yaml":
         raise errors.UnsupportedMediaType(f'the media type "{kind}" is not supported on {request.method}')
+    if kind == protobuf_bodies.PROTOBUF:
+        if len(data) > LARGE_BODY:
+            obj = await asyncio.to_thread(protobuf_bodies.decode_object, data, resource.group_version, resource.kind)
+        else:
+            obj = protobuf_bodies.decode_object(data, resource.group_version, resource.kind)
+        check_kind(obj, resource)
+        return obj, []
     if len(data) > LARGE_BODY:  # a big YAML body takes PyYAML a while: not on the event loop
         obj, duplicates = await asyncio.to_thread(_decode_write_body, data, content_type, kind, mode)
     else:
@@ -118,10 +136,16 @@ class RestAPI:
         app.router.add_route("*", "/apis/{group}/{version}/{rest:.+}", self.grouped)
 
     async def core(self, request: web.Request) -> web.StreamResponse:
-        return await self.dispatch(request, "", "v1", request.match_info["rest"])
+        rest = request.match_info["rest"]
+        proxied = proxy_paths.match(rest)
+        if proxied is not None:  # nodes/N/proxy/..., namespaces/NS/{pods,services}/N/proxy/...
+            return await proxy_paths.handle(self, request, proxied)
+        return await self.dispatch(request, "", "v1", rest)
 
     async def grouped(self, request: web.Request) -> web.StreamResponse:
         info = request.match_info
+        if reviews.handles(info["group"], info["version"], info["rest"]):
+            return await reviews.handle(request, info["group"], info["version"], info["rest"])
         return await self.dispatch(request, info["group"], info["version"], info["rest"])
 
     async def dispatch(self, request: web.Request, group: str, version: str, rest: str) -> web.StreamResponse:
@@ -222,8 +246,9 @@ class RestAPI:
         dry = dry_run(request.query)
         obj, duplicates = await decode_write_body(request, resource, mode)
         check_namespace(obj, target.namespace, resource)
+        manager = patching.manager_name(request, "", "CreateOptions")
         written = await self.objects.create(resource, target.namespace, obj, dry_run=dry, field_validation=mode,
-                                            duplicates=duplicates)
+                                            duplicates=duplicates, field_manager=manager)
         return self.written(written, 201)
 
     async def update(self, request: web.Request, target: paths.Target, subresource: str = "") -> web.StreamResponse:
@@ -233,8 +258,10 @@ class RestAPI:
         dry = dry_run(request.query)
         obj, duplicates = await decode_write_body(request, resource, mode)
         check_namespace(obj, target.namespace, resource)
+        manager = patching.manager_name(request, "", "UpdateOptions")
         written = await self.objects.update(resource, target.namespace, target.name, obj, subresource=subresource,
-                                            dry_run=dry, field_validation=mode, duplicates=duplicates)
+                                            dry_run=dry, field_validation=mode, duplicates=duplicates,
+                                            field_manager=manager)
         return self.written(written, 201 if written.created else 200)
 
     async def delete_options(self, request: web.Request) -> dict[str, Any]:

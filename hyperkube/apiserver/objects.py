@@ -6,10 +6,17 @@ of optimistic concurrency: create compares ``create_revision == 0`` (else Alread
 update compares ``mod_revision`` with what it read (else Conflict, or a retry when the
 client sent no resourceVersion). Schema validation (``hyperkube.api.schemas``) runs once per
 write, before the kind's strategy defaults and validates. Deletion lives in ``deletion.py``.
+
+Field ownership: a create or update given a ``field_manager`` records an ``Update`` entry in
+``metadata.managedFields`` for the fields that writer set or changed (``api.apply.record_update``),
+after the strategy's defaults, so the defaults belong to the creator as in Kubernetes. A PUT
+body without managedFields keeps the stored ones; ``[{}]`` clears them. PATCH computes its
+own ownership (apply or update) and passes no manager.
 """
 
 from __future__ import annotations
 
+import asyncio
 import copy
 import random
 import time
@@ -19,6 +26,7 @@ from typing import Any
 
 import orjson
 
+from hyperkube.api import apply as field_ownership
 from hyperkube.api import schemas
 from hyperkube.api.registry import Registry, Resource
 from hyperkube.apiserver import bodies
@@ -34,6 +42,7 @@ CREATE_ON_UPDATE = {("", "endpoints"), ("", "events"), ("events.k8s.io", "events
                     ("coordination.k8s.io", "leases"), ("rbac.authorization.k8s.io", "roles"),
                     ("rbac.authorization.k8s.io", "rolebindings"), ("rbac.authorization.k8s.io", "clusterroles"),
                     ("rbac.authorization.k8s.io", "clusterrolebindings"), ("discovery.k8s.io", "endpointslices")}
+OWNERSHIP_THREAD_THRESHOLD = 64 * 1024  # bytes of JSON above which managedFields are computed in a thread
 SYSTEM_METADATA = ("uid", "creationTimestamp", "deletionTimestamp", "deletionGracePeriodSeconds", "generation")
 
 
@@ -177,7 +186,8 @@ class Objects:
 
     # ---- create ----------------------------------------------------------------------------------
     async def create(self, resource: Resource, namespace: str, obj: Object, *, dry_run: bool = False,
-                     field_validation: str = "Ignore", duplicates: list[str] | None = None) -> Written:
+                     field_validation: str = "Ignore", duplicates: list[str] | None = None,
+                     field_manager: str | None = None) -> Written:
         metadata = obj.get("metadata")
         if metadata is None:
             metadata = obj["metadata"] = {}
@@ -204,6 +214,8 @@ class Objects:
             await self.namespaces.check_create(namespace)
         strategy = resource.strategy
         strategy.prepare_for_create(obj)
+        if field_manager is not None:
+            obj = await self.record_ownership(resource, None, obj, field_manager, "")
         metadata = obj.setdefault("metadata", metadata)
         metadata["uid"] = new_uid()
         metadata["creationTimestamp"] = now_rfc3339()
@@ -243,10 +255,33 @@ class Objects:
     def _is_service(self, resource: Resource) -> bool:
         return self.allocators is not None and resource.group == "" and resource.plural == "services"
 
+    @classmethod
+    async def record_ownership(cls, resource: Resource, old: Object | None, new: Object, manager: str,
+                               subresource: str) -> Object:
+        """``new`` with ``manager``'s Update entry; a main-resource write never owns status
+        (what the strategy set there on create is the server's, as Kubernetes' reset fields say).
+        Walking a big object's fields takes a while (~20 ms per 1000 keys): those go to a thread."""
+        if len(orjson.dumps(new)) > OWNERSHIP_THREAD_THRESHOLD:
+            return await asyncio.to_thread(cls._record_ownership, resource, old, new, manager, subresource)
+        return cls._record_ownership(resource, old, new, manager, subresource)
+
+    @staticmethod
+    def _record_ownership(resource: Resource, old: Object | None, new: Object, manager: str,
+                          subresource: str) -> Object:
+        shape = field_ownership.shape_for(resource.group, resource.version, resource.kind)
+        if subresource == "" and resource.strategy.has_status and "status" in new:
+            recorded = field_ownership.record_update(
+                None if old is None else {k: v for k, v in old.items() if k != "status"},
+                {k: v for k, v in new.items() if k != "status"}, manager, api_version=resource.group_version,
+                shape=shape, now=now_rfc3339())
+            return {**new, "metadata": recorded["metadata"]}
+        return field_ownership.record_update(old, new, manager, api_version=resource.group_version, shape=shape,
+                                             now=now_rfc3339(), subresource=subresource)
+
     # ---- update ----------------------------------------------------------------------------------
     async def update(self, resource: Resource, namespace: str, name: str, body: Object, *,
                      subresource: str = "", dry_run: bool = False, field_validation: str = "Ignore",
-                     duplicates: list[str] | None = None) -> Written:
+                     duplicates: list[str] | None = None, field_manager: str | None = None) -> Written:
         metadata = body.get("metadata")
         if metadata is None:
             metadata = body["metadata"] = {}
@@ -272,7 +307,8 @@ class Objects:
             if kv is None:
                 if subresource or (resource.group, resource.plural) not in CREATE_ON_UPDATE:
                     raise errors.NotFound.for_object(resource.plural, name, resource.group)
-                written = await self.create(resource, namespace, body, dry_run=dry_run)
+                written = await self.create(resource, namespace, body, dry_run=dry_run,
+                                            field_manager=field_manager)
                 written.warnings = warnings
                 return written
             if wanted_rv and wanted_rv != str(kv.mod_revision):
@@ -281,7 +317,8 @@ class Objects:
                     "latest version and try again", resource.group)
             old = self.decode(resource, kv.value, kv.mod_revision)
             new = body if pristine is None else copy.deepcopy(pristine)
-            written = await self._apply_update(resource, namespace, name, kv, old, new, subresource, dry_run)
+            written = await self._apply_update(resource, namespace, name, kv, old, new, subresource, dry_run,
+                                               field_manager)
             if written is not None:
                 written.warnings = warnings
                 return written
@@ -292,9 +329,14 @@ class Objects:
         raise errors.Conflict.for_object(resource.plural, name, "too many concurrent updates", resource.group)
 
     async def _apply_update(self, resource: Resource, namespace: str, name: str, kv: KeyValue, old: Object,
-                            new: Object, subresource: str, dry_run: bool) -> Written | None:
+                            new: Object, subresource: str, dry_run: bool,
+                            field_manager: str | None = None) -> Written | None:
         """One attempt; None when someone else wrote the object first."""
         strategy = resource.strategy
+        # a /status write keeps the managedFields its writer computed (Kubernetes'
+        # ResetObjectMetaForStatus leaves them out of what it resets)
+        sent_fields = (new.get("metadata") or {}).get("managedFields") if isinstance(new.get("metadata"),
+                                                                                      dict) else None
         old_meta = old.get("metadata") or {}
         new_meta = new.setdefault("metadata", {})
         for key in SYSTEM_METADATA:
@@ -304,6 +346,8 @@ class Objects:
                 new_meta.pop(key, None)
         if subresource == "status":
             strategy.prepare_for_status_update(new, old)
+            if sent_fields is not None:  # else the stored ones, which prepare_for_status_update kept
+                new["metadata"] = {**(new.get("metadata") or {}), "managedFields": sent_fields}
             check = getattr(strategy, "validate_status_update", None) or strategy.validate_update
         elif subresource == "finalize":
             getattr(strategy, "prepare_for_finalize", strategy.prepare_for_status_update)(new, old)
@@ -311,6 +355,8 @@ class Objects:
         else:
             strategy.prepare_for_update(new, old)
             check = strategy.validate_update
+        if field_manager is not None and subresource != "finalize":
+            new = await self.record_ownership(resource, old, new, field_manager, subresource)
         new_meta = new.setdefault("metadata", {})
         new_meta["resourceVersion"] = str(kv.mod_revision)
         self.raise_invalid(resource, name, check(new, old))

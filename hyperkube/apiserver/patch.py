@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import asyncio
 import copy
+import json
 from typing import TYPE_CHECKING, Any
 
 import orjson
@@ -44,22 +45,35 @@ STRATEGIC_PATCH = "application/strategic-merge-patch+json"
 APPLY_PATCH = "application/apply-patch+yaml"
 PATCH_TYPES = (JSON_PATCH, MERGE_PATCH, APPLY_PATCH, STRATEGIC_PATCH)
 MAX_MANAGER_LENGTH = 128
+KUBECTL_APPLIER = "kubectl"  # kubectl apply --server-side's default fieldManager
+LAST_APPLIED = "kubectl.kubernetes.io/last-applied-configuration"
 ATTEMPTS = 16
 _MISSING = object()
 THREAD_THRESHOLD = 64 * 1024  # bytes of object plus patch above which the patch is computed in a thread
 
 
-def manager_name(request: web.Request, patch_type: str) -> str:
-    """``fieldManager``, required for apply; otherwise the User-Agent's product (``kubectl``)."""
+def manager_name(request: web.Request, patch_type: str, options_kind: str = "PatchOptions") -> str:
+    """``fieldManager``, required for apply; otherwise the User-Agent's product (``kubectl``),
+    cut to 128 bytes. A given one must fit in 128 bytes and be printable (422 on the
+    request's options kind, as Kubernetes' ValidateFieldManager says)."""
     name = request.query.get("fieldManager")
     if name is None or name == "":
         if patch_type == APPLY_PATCH:
             raise errors.BadRequest("PATCH requests with application/apply-patch+yaml must set the fieldManager "
                                     "parameter")
         name = (request.headers.get("User-Agent") or "unknown").split("/", 1)[0] or "unknown"
-        return name[:MAX_MANAGER_LENGTH]
-    if len(name) > MAX_MANAGER_LENGTH:
-        raise errors.BadRequest(f"fieldManager: Too long: may not be more than {MAX_MANAGER_LENGTH} bytes")
+        return name.encode()[:MAX_MANAGER_LENGTH].decode(errors="ignore")
+    causes = []
+    if len(name.encode()) > MAX_MANAGER_LENGTH:
+        causes.append(errors.cause("fieldManager", f"Too long: may not be more than {MAX_MANAGER_LENGTH} bytes",
+                                   "FieldValueTooLong"))
+    for position, char in enumerate(name):
+        if not char.isprintable():
+            causes.append(errors.cause("fieldManager", f'Invalid value: "{name}": invalid character '
+                                       f"U+{ord(char):04X} (at position {position})"))
+            break
+    if causes:
+        raise errors.Invalid.for_object(options_kind, "", causes, "meta.k8s.io")
     return name
 
 
@@ -134,6 +148,25 @@ def patched_object(resource: Resource, live: dict[str, Any], patch: Any, patch_t
     return result
 
 
+def conflicts_were_client_side_applied(live: dict[str, Any], conflict: errors.Conflict, shape: Any) -> bool:
+    """Whether every conflicting field is in the object's last client-side applied
+    configuration: then ``kubectl apply --server-side`` takes them over without ``force``, as
+    Kubernetes' last-applied manager allows, so moving from client- to server-side apply
+    doesn't conflict with kubectl's own earlier applies (kubectl then migrates managedFields)."""
+    text = ((live.get("metadata") or {}).get("annotations") or {}).get(LAST_APPLIED)
+    if not isinstance(text, str):
+        return False
+    try:
+        last_applied = json.loads(text)
+    except ValueError:
+        return False
+    if not isinstance(last_applied, dict):
+        return False
+    allowed = {ssa.path_string(path) for path in ssa.field_set(last_applied, shape)}
+    fields = [cause.get("field") for cause in conflict.details.get("causes") or []]
+    return bool(fields) and all(field in allowed for field in fields)
+
+
 def stale(resource: Resource, name: str) -> errors.Conflict:
     return errors.Conflict.for_object(resource.plural, name, "the object has been modified; please apply your "
                                       "changes to the latest version and try again", resource.group)
@@ -206,8 +239,14 @@ async def handle(api: RestAPI, request: web.Request, target: paths.Target, subre
         def compute(live: dict[str, Any] = live) -> dict[str, Any]:
             now = now_rfc3339()
             if patch_type == APPLY_PATCH:
-                return ssa.apply(live, patch, manager, api_version=resource.group_version, shape=shape, now=now,
-                                 force=force, subresource=subresource, ignored=ignored)
+                try:
+                    return ssa.apply(live, patch, manager, api_version=resource.group_version, shape=shape,
+                                     now=now, force=force, subresource=subresource, ignored=ignored)
+                except errors.Conflict as conflict:
+                    if manager != KUBECTL_APPLIER or not conflicts_were_client_side_applied(live, conflict, shape):
+                        raise
+                    return ssa.apply(live, patch, manager, api_version=resource.group_version, shape=shape,
+                                     now=now, force=True, subresource=subresource, ignored=ignored)
             new = patched_object(resource, live, patch, patch_type)
             return ssa.record_update(live, new, manager, api_version=resource.group_version, shape=shape,
                                      now=now, subresource=subresource)
@@ -236,14 +275,14 @@ async def handle(api: RestAPI, request: web.Request, target: paths.Target, subre
 async def _patch_scale(api: RestAPI, target: paths.Target, patch: Any, patch_type: str, manager: str,
                        dry: bool) -> web.StreamResponse:
     """PATCH …/scale: patch the autoscaling/v1 Scale view, write ``spec.replicas`` of the parent."""
-    from hyperkube.apiserver.subresources import scale_of
+    from hyperkube.apiserver.subresources import scale_of, set_replicas
 
     resource = target.resource
     pinned = pins_resource_version(patch, patch_type)
     shape = ssa.shape_for(resource.group, resource.version, resource.kind)
     for _attempt in range(ATTEMPTS):
         current = await api.objects.get(resource, target.namespace, target.name)
-        scale = scale_of(current)
+        scale = scale_of(current, resource)
         if patch_type == JSON_PATCH:
             patched = apply_json_patch(scale, patch)
         elif patch_type == STRATEGIC_PATCH:
@@ -261,7 +300,7 @@ async def _patch_scale(api: RestAPI, target: paths.Target, patch: Any, patch_typ
         if wanted not in (None, "", scale["metadata"].get("resourceVersion")):
             raise stale(resource, target.name)
         new = copy.deepcopy(current)
-        new.setdefault("spec", {})["replicas"] = replicas
+        set_replicas(resource, new, replicas)
         new = ssa.record_update(current, new, manager, api_version=resource.group_version, shape=shape,
                                 now=now_rfc3339())
         try:
@@ -270,5 +309,5 @@ async def _patch_scale(api: RestAPI, target: paths.Target, patch: Any, patch_typ
             if pinned:
                 raise
             continue
-        return bodies.json_response(scale_of(written.obj))
+        return bodies.json_response(scale_of(written.obj, resource))
     raise errors.Conflict.for_object(resource.plural, target.name, "too many concurrent updates", resource.group)

@@ -1,6 +1,8 @@
 """Subresources: ``status`` (every kind with one), ``scale`` (workloads), ``binding`` (pods),
-``finalize`` (namespaces). The rest the registry lists (``log``, ``exec``, ``eviction`` ...)
-belong to later issues and answer 404 here rather than pretend.
+``finalize`` (namespaces), ``eviction`` (``eviction.py``), and ``log``/``exec``/``attach``/
+``portforward`` proxied to the pod's kubelet (``pod_streams.py``). ``proxy`` paths are routed
+before path resolution (``proxy_paths.py``); the rest the registry lists (``ephemeralcontainers``,
+``resize``) answer 404 here rather than pretend.
 
 ``scale`` speaks ``autoscaling/v1`` Scale and writes ``spec.replicas`` of the parent through
 the normal update path (so generation bumps and optimistic concurrency apply); ``binding``
@@ -15,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 import orjson
 from aiohttp import web
 
-from hyperkube.apiserver import bodies, paths
+from hyperkube.apiserver import bodies, eviction, paths, pod_streams
 from hyperkube.apiserver import patch as patching
 from hyperkube.machinery import errors, selectors
 from hyperkube.machinery.durations import now_rfc3339
@@ -43,11 +45,16 @@ async def handle(api: RestAPI, request: web.Request, target: paths.Target) -> we
         if method == "GET":
             request["verb"] = "get"
             obj = await api.objects.get(target.resource, target.namespace, target.name)
-            return bodies.json_response(scale_of(obj))
+            return bodies.json_response(scale_of(obj, target.resource))
         if method == "PUT":
             return await put_scale(api, request, target)
     elif sub == "binding" and method == "POST":
         return await bind(api, request, target)
+    elif sub == "eviction" and method == "POST" and target.resource.plural == "pods":
+        return await eviction.evict(api, request, target)
+    elif sub in ("log", "exec", "attach", "portforward") and target.resource.plural == "pods" \
+            and target.resource.group == "":
+        return await pod_streams.handle(api, request, target)
     elif sub in ("log", "exec", "attach", "portforward", "proxy", "eviction", "ephemeralcontainers", "resize"):
         raise errors.NotFound(f"the server could not find the requested resource ({sub} is not served yet)")
     if method == "PATCH" and sub in ("status", "scale"):
@@ -66,7 +73,19 @@ def selector_string(selector: Any) -> str:
     return ",".join(f"{k}={v}" for k, v in sorted(selector.items()))  # ReplicationController's map
 
 
-def scale_of(obj: dict[str, Any]) -> dict[str, Any]:
+def set_replicas(resource: Any, obj: dict[str, Any], replicas: int) -> None:
+    """Write the Scale's replicas into the parent (a custom resource says where: its strategy)."""
+    custom = getattr(resource.strategy, "set_replicas", None)
+    if custom is not None:
+        custom(obj, replicas)
+    else:
+        obj.setdefault("spec", {})["replicas"] = replicas
+
+
+def scale_of(obj: dict[str, Any], resource: Any = None) -> dict[str, Any]:
+    custom = getattr(getattr(resource, "strategy", None), "scale_of", None)
+    if custom is not None:  # a custom resource: the CRD's specReplicasPath and friends
+        return custom(obj)
     metadata = obj.get("metadata") or {}
     spec = obj.get("spec") or {}
     status = obj.get("status") or {}
@@ -96,14 +115,15 @@ async def put_scale(api: RestAPI, request: web.Request, target: paths.Target) ->
             raise errors.Conflict.for_object(resource.plural, target.name, "the object has been modified; please "
                                              "apply your changes to the latest version and try again",
                                              resource.group)
-        current.setdefault("spec", {})["replicas"] = replicas
+        set_replicas(resource, current, replicas)
         try:
-            written = await api.objects.update(resource, target.namespace, target.name, current)
+            written = await api.objects.update(resource, target.namespace, target.name, current,
+                                               field_manager=patching.manager_name(request, "", "UpdateOptions"))
         except errors.Conflict:
             if wanted:
                 raise
             continue
-        return bodies.json_response(scale_of(written.obj))
+        return bodies.json_response(scale_of(written.obj, resource))
     raise errors.Conflict.for_object(resource.plural, target.name, "too many concurrent updates", resource.group)
 
 

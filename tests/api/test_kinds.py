@@ -32,6 +32,9 @@ EXPECTED = {
     ("", "v1", "secrets"): ("Secret", "secret", True, (), ()),
     ("", "v1", "serviceaccounts"): ("ServiceAccount", "serviceaccount", True, ("sa",), ()),
     ("", "v1", "services"): ("Service", "service", True, ("svc",), ("all",)),
+    ("apiextensions.k8s.io", "v1", "customresourcedefinitions"): ("CustomResourceDefinition",
+                                                                   "customresourcedefinition", False,
+                                                                   ("crd", "crds"), ("api-extensions",)),
     ("apps", "v1", "controllerrevisions"): ("ControllerRevision", "controllerrevision", True, (), ()),
     ("apps", "v1", "daemonsets"): ("DaemonSet", "daemonset", True, ("ds",), ("all",)),
     ("apps", "v1", "deployments"): ("Deployment", "deployment", True, ("deploy",), ("all",)),
@@ -139,7 +142,8 @@ NO_STATUS = {"configmaps", "secrets", "serviceaccounts", "events", "endpoints", 
              "bindings", "componentstatuses", "podtemplates"}
 GENERATION = {"pods", "deployments", "replicasets", "statefulsets", "daemonsets", "jobs", "cronjobs",
               "replicationcontrollers", "horizontalpodautoscalers", "poddisruptionbudgets", "ingresses",
-              "networkpolicies", "ingressclasses", "endpointslices", "priorityclasses", "podtemplates"}
+              "networkpolicies", "ingressclasses", "endpointslices", "priorityclasses", "podtemplates",
+              "customresourcedefinitions"}
 
 
 def test_status_split_and_generation():

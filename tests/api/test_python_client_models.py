@@ -58,6 +58,12 @@ BODIES = {
     "rolebindings": {"roleRef": REF, "subjects": [{"kind": "Group", "name": "devs"}]},
     "roles": {"rules": [{"apiGroups": [""], "resources": ["pods"], "verbs": ["get"]}]},
     "priorityclasses": {"value": 1000},
+    "customresourcedefinitions": {
+        "metadata": {"name": "widgets.example.com", "uid": "5a0c2b9e-0000-4000-8000-000000000002",
+                     "creationTimestamp": "2026-11-25T18:00:00Z"},
+        "spec": {"group": "example.com", "scope": "Namespaced", "names": {"plural": "widgets", "kind": "Widget"},
+                 "versions": [{"name": "v1", "served": True, "storage": True,
+                               "schema": {"openAPIV3Schema": {"type": "object"}}}]}},
     "storageclasses": {"provisioner": "example.com/disk"},
 }
 #: events.k8s.io/v1 is written in its own shape (its Event requires eventTime)

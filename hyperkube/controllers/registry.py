@@ -1,0 +1,85 @@
+"""The table of controllers ``hyperkube controller-manager`` can run, by name.
+
+Each entry names the class (imported only when the controller is enabled), its
+``--concurrent-*-syncs`` flag and default, whether ``*`` enables it, and any extra flags it
+reads. The command line is generated from this table, so adding a controller is one entry
+here plus its module: nothing else changes.
+
+``--controllers`` follows Kubernetes: a comma-separated list where ``name`` enables a
+controller, ``-name`` disables it and ``*`` means "every controller on by default"; an
+explicit name wins over ``*`` whatever the order.
+"""
+
+from __future__ import annotations
+
+import importlib
+from dataclasses import dataclass, field
+from typing import Any
+
+
+@dataclass(frozen=True)
+class ControllerOption:
+    """An extra flag a controller reads, from ``ControllerContext.options[key]``."""
+
+    flag: str
+    key: str
+    default: Any
+    help: str
+
+
+@dataclass(frozen=True)
+class ControllerSpec:
+    name: str
+    target: str  # "module:Class" under hyperkube.controllers
+    workers_flag: str = ""  # e.g. concurrent-replicaset-syncs
+    default_workers: int = 5
+    enabled_by_default: bool = True
+    options: tuple[ControllerOption, ...] = field(default=())
+
+    def load(self) -> type:
+        module, _, attribute = self.target.partition(":")
+        return getattr(importlib.import_module(f"hyperkube.controllers.{module}"), attribute)
+
+
+CONTROLLERS: dict[str, ControllerSpec] = {}
+
+
+def register(spec: ControllerSpec) -> ControllerSpec:
+    if spec.name in CONTROLLERS:
+        raise ValueError(f"controller {spec.name!r} registered twice")
+    CONTROLLERS[spec.name] = spec
+    return spec
+
+
+for _spec in (
+    ControllerSpec("replicaset", "replicaset:ReplicaSetController", "concurrent-replicaset-syncs", 5),
+    ControllerSpec("replicationcontroller", "replicaset:ReplicationManager", "concurrent-rc-syncs", 5),
+    ControllerSpec("deployment", "deployment:DeploymentController", "concurrent-deployment-syncs", 5),
+    ControllerSpec("garbagecollector", "garbagecollector:GarbageCollector", "concurrent-gc-syncs", 20),
+    ControllerSpec("job", "job:JobController", "concurrent-job-syncs", 5),
+    ControllerSpec("ttl-after-finished", "ttlafterfinished:TTLAfterFinishedController",
+                   "concurrent-ttl-after-finished-syncs", 5),
+):
+    register(_spec)
+
+
+class UnknownControllerError(ValueError):
+    pass
+
+
+def enabled_controllers(value: str | list[str], known: dict[str, ControllerSpec] | None = None) -> list[str]:
+    """The names ``--controllers`` enables, in table order; unknown names raise."""
+    known = CONTROLLERS if known is None else known
+    items = [item.strip() for item in (value.split(",") if isinstance(value, str) else value) if item.strip()]
+    for item in items:
+        name = item[1:] if item.startswith("-") else item
+        if name != "*" and name not in known:
+            raise UnknownControllerError(f'"{name}" is not in the list of known controllers')
+    enabled = []
+    for name, spec in known.items():
+        explicit = next((not item.startswith("-") for item in items if item.lstrip("-") == name), None)
+        if explicit is None:
+            explicit = "*" in items and spec.enabled_by_default
+        if explicit:
+            enabled.append(name)
+    return enabled
