@@ -39,12 +39,10 @@ from hyperkube.client import (
     NotFound,
     TransportError,
 )
-from hyperkube.kubelet import containers
+from hyperkube.kubelet import admission, containers
 from hyperkube.kubelet.node import NodeAgent
 from hyperkube.kubelet.runtime import ContainerSpec, FakeRuntime, Runtime
-from hyperkube.kubelet.status import rejected_status
 from hyperkube.kubelet.worker import PodWorker
-from hyperkube.machinery.quantity import parse_quantity
 
 log = logging.getLogger("hyperkube.kubelet")
 
@@ -352,24 +350,7 @@ class Kubelet:
     # -- what workers call -----------------------------------------------------------------------
 
     def admit(self, pod: dict[str, Any]) -> dict[str, Any] | None:
-        """Reject (a Failed status) a pod that does not fit what the node can allocate."""
-        uid = pod["metadata"]["uid"]
-        active = [w.pod for u, w in self.workers.items() if u != uid and w.pod is not None and w.admitted
-                  and w.rejected is None and w.final_phase is None]
-        if len(active) + 1 > self.config.max_pods:
-            return rejected_status(pod, self.node_ip, "OutOfpods",
-                                   "Pod was rejected: Node didn't have enough resource: pods, "
-                                   f"requested: 1, used: {len(active)}, capacity: {self.config.max_pods}")
-        allocatable = self.node.allocatable()
-        for resource in ("cpu", "memory"):
-            capacity = _amount(resource, allocatable.get(resource, "0"))
-            used = sum(_requests(p, resource) for p in active)
-            requested = _requests(pod, resource)
-            if requested and used + requested > capacity:
-                return rejected_status(pod, self.node_ip, f"OutOf{resource}",
-                                       f"Pod was rejected: Node didn't have enough resource: {resource}, "
-                                       f"requested: {requested}, used: {used}, capacity: {capacity}")
-        return None
+        return admission.admit(self, pod)
 
     async def container_spec(self, pod: dict[str, Any], container: dict[str, Any]) -> ContainerSpec:
         if isinstance(self.runtime, FakeRuntime):
@@ -434,16 +415,3 @@ class Kubelet:
         except (NotFound, Conflict):
             pass
 
-
-def _amount(resource: str, quantity: str) -> int:
-    value = parse_quantity(str(quantity))
-    return value.milli() if resource == "cpu" else value.integer()
-
-
-def _requests(pod: dict[str, Any], resource: str) -> int:
-    total = 0
-    for container in (pod.get("spec") or {}).get("containers") or []:
-        value = ((container.get("resources") or {}).get("requests") or {}).get(resource)
-        if value is not None:
-            total += _amount(resource, value)
-    return total
