@@ -18,16 +18,19 @@ deletion with grace 0.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from hyperkube.kubelet.containers import ContainerConfigError
+from hyperkube.kubelet.logs import LogOptions, read_log
 from hyperkube.kubelet.probes import Prober, has_probes
 from hyperkube.kubelet.runtime import EXITED, RUNNING, FakeRuntime
 from hyperkube.kubelet.status import FAILED, SUCCEEDED, ContainerView, pod_status
 from hyperkube.kubelet.volumes import VolumeManager
+from hyperkube.machinery.durations import parse_rfc3339
 
 if TYPE_CHECKING:
     from hyperkube.kubelet.kubelet import Kubelet
@@ -67,6 +70,7 @@ class PodWorker:
         self.last_written: dict[str, Any] | None = None  # the status last written to the API
         self.shown: dict[str, Any] | None = None  # the status last computed (served by /pods)
         self.final_phase: str | None = None
+        self.final_reason: tuple[str, str] = ("", "")  # the pod's status reason and message, when it has them
         self.probes: Any = None  # the Prober, once containers run
         self.done = False
         self.volumes: VolumeManager | None = None
@@ -118,6 +122,10 @@ class PodWorker:
                 self.final_phase = phase
             self.rejected = kubelet.admit(pod)
             self.admitted = True
+            started = (pod.get("status") or {}).get("startTime")
+            if started:  # kept across kubelet restarts
+                with contextlib.suppress(ValueError):
+                    self.start_time = parse_rfc3339(started)
         if self.rejected is not None:
             await kubelet.write_status(pod, self.rejected)
             return
@@ -126,6 +134,16 @@ class PodWorker:
             self.sandbox_ready = True
         await self._prepare_volumes(pod)
         spec = pod.get("spec") or {}
+        deadline = spec.get("activeDeadlineSeconds")
+        if deadline and self.final_phase is None:
+            left = self.start_time + float(deadline) - time.time()
+            if left <= 0:
+                self.final_phase = FAILED
+                self.final_reason = ("DeadlineExceeded", "Pod was active on the node longer than the specified "
+                                                         "deadline")
+                await runtime.stop_sandbox(self.uid, self.grace_seconds(pod))
+            else:
+                asyncio.get_running_loop().call_later(left + 0.01, self.wake.set)
         policy = spec.get("restartPolicy") or "Always"
         init_views: list[ContainerView] = []
         initialized = True
@@ -151,10 +169,18 @@ class PodWorker:
         seen = {**pod, "status": self.shown or pod.get("status") or {}}
         status = pod_status(seen, init_views if spec.get("initContainers") else [], views,
                             node_ip=kubelet.node_ip, start_time=self.start_time, qos_class=_qos(pod),
-                            phase=self.final_phase)
+                            phase=self.final_phase, reason=self.final_reason[0], message=self.final_reason[1])
         if status["phase"] in (SUCCEEDED, FAILED):
             self.final_phase = status["phase"]
         await kubelet.write_status(pod, status)
+
+    async def _log_tail(self, name: str, attempt: int) -> str:
+        """The termination message FallbackToLogsOnError asks for: the log's last 80 lines (2 KiB at most)."""
+        path = self.kubelet.runtime.log_path(self.uid, name, attempt)
+        if path is None:
+            return ""
+        text, _ = await asyncio.to_thread(read_log, path, LogOptions(tail_lines=80))
+        return text[-2048:].decode(errors="replace")
 
     async def _prepare_volumes(self, pod: dict[str, Any]) -> None:
         """Create volumes, and refresh ConfigMap/Secret contents every ``volume_refresh`` s."""
@@ -182,6 +208,9 @@ class PodWorker:
         view = ContainerView(container, last_terminated=self.last_terminated.get(name))
         current = await runtime.container_status(self.uid, name)
         view.current = current
+        if current is not None and current.state == EXITED and current.exit_code and not current.message and \
+                container.get("terminationMessagePolicy") == "FallbackToLogsOnError":
+            current.message = await self._log_tail(name, current.attempt)
         if current is not None and current.state == RUNNING:
             self.waiting.pop(name, None)
             return view

@@ -117,3 +117,22 @@ async def test_memory_limit_stops_a_container_that_exceeds_it(client, kubelet_fa
     assert terminated["exitCode"] != 0
     if terminated["exitCode"] == 137:
         assert terminated["reason"] == "OOMKilled"
+
+
+async def test_active_deadline_fails_the_pod(client, kubelet_factory):
+    await kubelet_factory()
+    await client.create("v1/pods", pod("late", python("main", "import time; time.sleep(600)"),
+                                       activeDeadlineSeconds=1, terminationGracePeriodSeconds=1))
+    failed = await wait_for(lambda: _phase_in(client, "late", "Failed"))
+    assert failed["status"]["reason"] == "DeadlineExceeded"
+    assert "terminated" in failed["status"]["containerStatuses"][0]["state"]
+
+
+async def test_fallback_to_logs_on_error_is_the_termination_message(client, kubelet_factory):
+    await kubelet_factory()
+    code = "import sys; print('first'); print('last words', file=sys.stderr); sys.exit(2)"
+    await client.create("v1/pods", pod("said", python("main", code, terminationMessagePolicy="FallbackToLogsOnError"),
+                                       restartPolicy="Never"))
+    failed = await wait_for(lambda: _phase_in(client, "said", "Failed"))
+    message = failed["status"]["containerStatuses"][0]["state"]["terminated"]["message"]
+    assert "last words" in message and "first" in message
