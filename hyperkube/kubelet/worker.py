@@ -19,6 +19,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hashlib
+import json
 import logging
 import time
 from pathlib import Path
@@ -65,6 +67,7 @@ class PodWorker:
         self.sandbox_ready = False
         self.rejected: dict[str, Any] | None = None
         self.backoff: dict[str, float] = {}
+        self.spec_hashes: dict[tuple[str, int], str] = {}  # (container, attempt) -> hash of its spec then
         self.last_terminated: dict[str, Any] = {}  # container name -> its previous attempt's end
         self.waiting: dict[str, tuple[str, str]] = {}
         self.last_written: dict[str, Any] | None = None  # the status last written to the API
@@ -211,9 +214,22 @@ class PodWorker:
         if current is not None and current.state == EXITED and current.exit_code and not current.message and \
                 container.get("terminationMessagePolicy") == "FallbackToLogsOnError":
             current.message = await self._log_tail(name, current.attempt)
+        digest = hashlib.md5(json.dumps(container, sort_keys=True).encode()).hexdigest()
         if current is not None and current.state == RUNNING:
             self.waiting.pop(name, None)
-            return view
+            started_as = self.spec_hashes.setdefault((name, current.attempt), digest)
+            if started_as == digest:
+                return view
+            # the container changed (a new image): stop it; it starts again below, without back-off
+            self.kubelet.events.event(pod, "Normal", "Killing", f"Container {name} definition changed, "
+                                                                  "will be restarted")
+            await runtime.stop_container(self.uid, name, self.grace_seconds(pod))
+            current = view.current = await runtime.container_status(self.uid, name)
+            self.backoff[name] = 0.0
+            if current is not None and current.finished_at:
+                current.finished_at = min(current.finished_at, time.time())
+            if policy == "Never" or (policy == "OnFailure" and current is not None and current.exit_code == 0):
+                policy = "Always"  # a changed container is started again whatever the policy
         if not may_start:
             view.waiting_reason = "PodInitializing" if current is None else view.waiting_reason
             return view
@@ -254,6 +270,7 @@ class PodWorker:
             return view
         self.waiting.pop(name, None)
         view.current = await runtime.start_container(pod, spec, attempt)
+        self.spec_hashes[(name, attempt)] = digest
         view.will_restart = False
         if current is not None:
             view.last_terminated = self.last_terminated[name] = current

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from tests.kubelet._harness import get_pod, phase, pod, python, wait_for
+from tests.kubelet._harness import PY, get_pod, phase, pod, python, wait_for
 from tests.kubelet.test_process_pods import _alive, _gone, _phase_in, _read
 
 
@@ -136,3 +136,21 @@ async def test_fallback_to_logs_on_error_is_the_termination_message(client, kube
     failed = await wait_for(lambda: _phase_in(client, "said", "Failed"))
     message = failed["status"]["containerStatuses"][0]["state"]["terminated"]["message"]
     assert "last words" in message and "first" in message
+
+
+async def test_changing_the_image_restarts_the_container(client, kubelet_factory):
+    image_map = {"app:v1": {"command": [PY, "-c", "import time; print('v1', flush=True); time.sleep(600)"]},
+                 "app:v2": {"command": [PY, "-c", "import time; print('v2', flush=True); time.sleep(600)"]}}
+    await kubelet_factory(image_map=image_map)
+    await client.create("v1/pods", pod("upgrade", {"name": "main", "image": "app:v1"}, terminationGracePeriodSeconds=1))
+    await wait_for(lambda: _phase_in(client, "upgrade", "Running"))
+    await client.patch("v1/pods", "upgrade", {"spec": {"containers": [{"name": "main", "image": "app:v2"}]}},
+                       namespace="default", patch_type="strategic")
+
+    async def upgraded():
+        current = await get_pod(client, "upgrade")
+        status = current["status"]["containerStatuses"][0]
+        return status["restartCount"] == 1 and "running" in status["state"] and status
+
+    status = await wait_for(upgraded)
+    assert status["image"] == "app:v2"
