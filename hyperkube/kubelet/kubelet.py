@@ -69,6 +69,7 @@ class KubeletConfig:
     manifest_url: str | None = None
     http_check_frequency: float = 20.0
     node_status_frequency: float = 10.0
+    node_status_report_frequency: float = 300.0
     lease_frequency: float = 10.0
     lease_duration: int = 40
     backoff_initial: float = 10.0
