@@ -266,6 +266,14 @@ class KubeletServer:
         ws = web.WebSocketResponse(protocols=CHANNEL_PROTOCOLS)
         await ws.prepare(request)
         from hyperkube.kubelet.exec import run_exec
+        from hyperkube.kubelet.runtime import FakeRuntime
+
+        if isinstance(self.kubelet.runtime, FakeRuntime):  # a hollow node has no process to run beside
+            failure = {"metadata": {}, "status": "Failure", "reason": "InternalError",
+                       "message": "exec is not supported on a hollow node (fake runtime)"}
+            await ws.send_bytes(bytes([STATUS]) + orjson.dumps(failure))
+            await ws.close()
+            return ws
 
         spec = await self._spec(pod, container)
         try:

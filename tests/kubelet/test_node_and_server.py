@@ -219,3 +219,12 @@ async def test_exec_with_a_tty(client, kubelet_factory):
             output += message.data[1:]
     assert status["status"] == "Success"
     assert b"40 100" in output and b"got hello" in output
+
+
+async def test_exec_on_a_hollow_node_fails_clearly(client, kubelet_factory):
+    kubelet = await kubelet_factory("hollow-x", runtime="fake")
+    await client.create("v1/pods", pod("shell", {"name": "c", "image": "busybox"}, node="hollow-x"))
+    await wait_for(lambda: _phase_in(client, "shell", "Running"))
+    async with aiohttp.ClientSession() as session:
+        frames = await _exec(session, f"http://127.0.0.1:{kubelet.port}/exec/default/shell/c", ["true"])
+    assert "hollow node" in json.loads(frames[3])["message"] and 1 not in frames
