@@ -130,3 +130,19 @@ async def test_pods_posted_to_the_kubelet_run_and_are_mirrored(client, kubelet_f
         await wait_for(lambda: _dead(pid))
         async with session.delete(base + "/pods/default/posted-node-1") as response:
             assert response.status == 404
+
+
+async def test_without_inotify_a_stat_scan_sees_a_dropped_manifest(client, kubelet_factory, tmp_path, monkeypatch):
+    from hyperkube.kubelet import sources
+
+    monkeypatch.setattr(sources.Inotify, "open", classmethod(lambda cls, path, callback: None))
+    manifests = tmp_path / "manifests"
+    manifests.mkdir()
+    await kubelet_factory(manifest_path=str(manifests), file_check_frequency=60)
+    (manifests / "late.yaml").write_text(manifest("late", "import time; time.sleep(600)"))
+
+    async def running():
+        mirror = await get_pod(client, "late-node-1")
+        return phase(mirror) == "Running"
+
+    await wait_for(running, within=10)
