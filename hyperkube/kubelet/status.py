@@ -107,7 +107,10 @@ def _condition(previous: dict[str, dict[str, Any]], kind: str, value: bool, reas
 
 def pod_status(pod: dict[str, Any], init_views: list[ContainerView], views: list[ContainerView], *,
                node_ip: str, start_time: float, qos_class: str, phase: str | None = None,
-               reason: str = "", message: str = "") -> dict[str, Any]:
+               reason: str = "", message: str = "", api_status: dict[str, Any] | None = None) -> dict[str, Any]:
+    """``pod.status`` is what this kubelet last reported (for transition times); ``api_status``
+    what the API holds now, whose conditions of other owners (readiness gates, DisruptionTarget
+    ...) are kept."""
     previous_status = pod.get("status") or {}
     previous = {c.get("type"): c for c in previous_status.get("conditions") or [] if isinstance(c, dict)}
     phase = phase or phase_of(pod, init_views, views)
@@ -138,8 +141,10 @@ def pod_status(pod: dict[str, Any], init_views: list[ContainerView], views: list
         status["reason"] = reason
     if message:
         status["message"] = message
-    for kind, condition in previous.items():  # conditions other components own (readiness gates ...)
-        if kind not in ("Initialized", "Ready", "ContainersReady", "PodScheduled"):
+    others = (api_status if api_status is not None else previous_status).get("conditions") or []
+    for condition in others:  # conditions other components own
+        if isinstance(condition, dict) and condition.get("type") not in (
+                "Initialized", "Ready", "ContainersReady", "PodScheduled"):
             conditions.append(condition)
     return status
 

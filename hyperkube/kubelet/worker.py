@@ -172,7 +172,8 @@ class PodWorker:
         seen = {**pod, "status": self.shown or pod.get("status") or {}}
         status = pod_status(seen, init_views if spec.get("initContainers") else [], views,
                             node_ip=kubelet.node_ip, start_time=self.start_time, qos_class=_qos(pod),
-                            phase=self.final_phase, reason=self.final_reason[0], message=self.final_reason[1])
+                            phase=self.final_phase, reason=self.final_reason[0], message=self.final_reason[1],
+                            api_status=pod.get("status") if kubelet.is_api_pod(pod) else None)
         if status["phase"] in (SUCCEEDED, FAILED):
             self.final_phase = status["phase"]
         await kubelet.write_status(pod, status)
