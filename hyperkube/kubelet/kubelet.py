@@ -133,7 +133,8 @@ class Kubelet:
 
     async def start(self) -> None:
         loop = asyncio.get_running_loop()
-        os.makedirs(self.config.root_dir, exist_ok=True)
+        await asyncio.to_thread(os.makedirs, self.config.root_dir, exist_ok=True)
+        await self.node.read_host()  # capacity is known before the first pod is admitted
         if self.config.port is not None:
             from hyperkube.kubelet.server import KubeletServer
 

@@ -111,6 +111,9 @@ class NodeAgent:
                 "memory_available": memory.get("MemAvailable", memory.get("MemFree", 0)),
                 "disk_total": disk_total, "disk_free": disk_free, "pid_max": pid_max, "pids": pids}
 
+    async def read_host(self) -> None:
+        self._host = await asyncio.to_thread(self._read_host)
+
     def capacity(self) -> dict[str, str]:
         host = self._host or self._read_host()
         self._host = host
