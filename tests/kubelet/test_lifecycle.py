@@ -82,8 +82,12 @@ async def test_restarted_kubelet_adopts_its_processes(client, kubelet_factory, t
     pids = (await wait_for(lambda: _read(marker))).split()
     await first.stop()  # the processes keep running
     assert _alive(int(pids[0]))
-    await kubelet_factory(root_dir=root)
-    await wait_for(lambda: _phase_in(client, "steady", "Running"))
+    second = await kubelet_factory(root_dir=root)
+
+    async def synced():  # the new kubelet has looked at the pod's containers
+        return any(w.shown for w in second.workers.values())
+
+    await wait_for(synced)
     again = await get_pod(client, "steady")
     assert again["status"]["containerStatuses"][0]["restartCount"] == 0
     assert marker.read_text().split() == pids  # no second process was started
