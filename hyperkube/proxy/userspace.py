@@ -45,6 +45,8 @@ class Stats:
     bytes_out: int = 0  # endpoint -> client
     udp_sessions: int = 0
     per_endpoint: dict[Endpoint, int] = field(default_factory=dict)  # open TCP connections
+    #: set whenever the last open TCP connection closes (shutdown waits on it)
+    idle: asyncio.Event = field(default_factory=asyncio.Event)
 
 
 class _Backend(asyncio.Protocol):
@@ -95,6 +97,7 @@ class _Client(asyncio.Protocol):
         transport.pause_reading()  # type: ignore[attr-defined]
         transport.set_write_buffer_limits(HIGH_WATER)  # type: ignore[attr-defined]
         self.stats.active_connections += 1
+        self.stats.idle.clear()
         self.stats.connections_total += 1
         self.listener.clients.add(self)
         self.listener.loop.create_task(self._connect())
@@ -152,6 +155,8 @@ class _Client(asyncio.Protocol):
     def connection_lost(self, exc: Exception | None) -> None:
         self.closed = True
         self.stats.active_connections -= 1
+        if not self.stats.active_connections:
+            self.stats.idle.set()
         self.listener.clients.discard(self)
         if self.endpoint is not None:
             left = self.stats.per_endpoint.get(self.endpoint, 1) - 1
@@ -381,8 +386,11 @@ class UserspaceProxier:
         listeners, self.listeners = list(self.listeners.values()), {}
         for listener in listeners:
             listener.close()
-        deadline = time.monotonic() + grace
-        while self.stats.active_connections > 0 and time.monotonic() < deadline:
-            await asyncio.sleep(0.05)
+        if self.stats.active_connections:
+            try:
+                async with asyncio.timeout(grace):
+                    await self.stats.idle.wait()
+            except TimeoutError:
+                log.info("shutdown: cutting %d open connections", self.stats.active_connections)
         for listener in listeners:
             listener.abort()

@@ -113,9 +113,9 @@ async def put_slice(client: Client, body: dict[str, Any]) -> dict[str, Any]:
     return await client.update("discovery.k8s.io/v1/endpointslices", body, namespace="default")
 
 
-async def greet(host: str, port: int, timeout: float = 5.0) -> str:
+async def greet(host: str, port: int, within: float = 5.0) -> str:
     """Connect, read the backend's name, close."""
-    async with asyncio.timeout(timeout):
+    async with asyncio.timeout(within):
         reader, writer = await asyncio.open_connection(host, port)
         try:
             return (await reader.readline()).decode().strip()
@@ -123,9 +123,9 @@ async def greet(host: str, port: int, timeout: float = 5.0) -> str:
             writer.close()
 
 
-async def eventually(probe, timeout: float = 5.0, interval: float = 0.05):
+async def eventually(probe, within: float = 5.0, interval: float = 0.05):
     """Await ``probe()`` until it returns something truthy without raising."""
-    deadline = time.monotonic() + timeout
+    deadline = time.monotonic() + within
     while True:
         try:
             result = await probe()

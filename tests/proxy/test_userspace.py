@@ -47,7 +47,7 @@ async def test_cluster_ip_and_node_port_round_robin(api, proxy):
     assert ip.startswith("127.64.")
     for body in slice_for("web", backends):
         await put_slice(api, body)
-    await eventually(lambda: rotation(ip, port, 3), timeout=5)
+    await eventually(lambda: rotation(ip, port, 3), within=5)
     seen = await rotation(ip, port, 6)
     assert sorted(seen[:3]) == ["pod-0", "pod-1", "pod-2"] and seen[3:] == seen[:3]
     node_seen = await rotation(proxy.config.bind_address, node_port, 3)
@@ -56,11 +56,11 @@ async def test_cluster_ip_and_node_port_round_robin(api, proxy):
     # removing a pod's endpoint takes it out of the rotation within a second
     await api.delete("discovery.k8s.io/v1/endpointslices", "web-1", namespace="default")
     started = time.monotonic()
-    await eventually(lambda: _without(ip, port, "pod-1"), timeout=3, interval=0.02)
+    await eventually(lambda: _without(ip, port, "pod-1"), within=3, interval=0.02)
     assert time.monotonic() - started < 1.0
     # a not-ready endpoint is not used either
     await put_slice(api, slice_body("web", [("127.0.0.1", False)], backends[2].port, name="web-2"))
-    await eventually(lambda: _only(ip, port, {"pod-0"}), timeout=3)
+    await eventually(lambda: _only(ip, port, {"pod-0"}), within=3)
     metrics = await _get(proxy, "/metrics")
     assert "kubeproxy_connections_total" in metrics and 'kubeproxy_bytes_total{direction="out"}' in metrics
     assert "kubeproxy_sync_proxy_rules_duration_seconds_count" in metrics
@@ -109,10 +109,10 @@ async def test_no_endpoints_refused_at_once_then_served(api, proxy):
         await greet(ip, port)
     assert time.monotonic() - started < 0.5
     await put_slice(api, slice_body("empty", [("127.0.0.1", True)], backends[0].port))
-    assert await eventually(lambda: greet(ip, port), timeout=2) == "pod-0"
+    assert await eventually(lambda: greet(ip, port), within=2) == "pod-0"
     # back to no ready endpoints: refused again
     await put_slice(api, slice_body("empty", [("127.0.0.1", False)], backends[0].port))
-    await eventually(lambda: _refused(ip, port), timeout=2)
+    await eventually(lambda: _refused(ip, port), within=2)
     for backend in backends:
         await backend.stop()
 
@@ -136,7 +136,7 @@ async def test_removed_endpoint_drains_open_connections(api, proxy):
     owner = (await reader.readline()).decode().strip()
     gone = int(owner.split("-")[1])
     await api.delete("discovery.k8s.io/v1/endpointslices", f"drain-{gone}", namespace="default")
-    await eventually(lambda: _only(ip, port, {f"pod-{1 - gone}"}), timeout=3)
+    await eventually(lambda: _only(ip, port, {f"pod-{1 - gone}"}), within=3)
     # the open connection to the removed endpoint still works, in both directions
     writer.write(b"x" * 300_000 + b"\n")
     echoed = await asyncio.wait_for(reader.readexactly(300_001), 5)
