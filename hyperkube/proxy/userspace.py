@@ -5,12 +5,8 @@ Every Service port gets a listener on its cluster IP (and external IPs), and one
 endpoints: without one there is nothing bound, so the kernel refuses a TCP connection at once
 (RST) and answers UDP with ICMP port unreachable; nothing ever hangs waiting for a backend.
 
-TCP is copied with asyncio protocols, not streams: each side's ``data_received`` writes the
-chunk straight to the other transport (the selector transport reads up to 256 KiB at a time,
-so a bulk transfer moves in large chunks with one copy into the kernel), and flow control
-pauses reading on one side while the other's write buffer is over its high-water mark.
-Half-closes (EOF) pass through. If an endpoint refuses, the next one is tried (up to
-``MAX_TRIES``); if all fail, the client connection is reset.
+TCP is copied on raw sockets (:mod:`hyperkube.proxy.tcp`): 256 KiB ``recv`` straight into
+``send``, backpressure by the kernel's buffers, half-closes passed on, failed endpoints retried.
 
 UDP keeps one connected socket per client address and endpoint (a "session", like the
 kernel's conntrack entry) that carries replies back; sessions idle for ``udp_timeout`` are closed.
@@ -21,19 +17,15 @@ from __future__ import annotations
 import asyncio
 import logging
 import socket
-import struct
 import time
 from dataclasses import dataclass, field
 from typing import Any
 
 from hyperkube.proxy.balancer import NoEndpoints, RoundRobin
 from hyperkube.proxy.table import Endpoint, ServicePort, ServicePortName
+from hyperkube.proxy.tcp import TCPListener
 
 log = logging.getLogger("hyperkube.proxy")
-
-MAX_TRIES = 3
-CONNECT_TIMEOUT = 2.0
-HIGH_WATER = 1 << 20
 
 
 @dataclass
@@ -49,175 +41,16 @@ class Stats:
     idle: asyncio.Event = field(default_factory=asyncio.Event)
 
 
-class _Backend(asyncio.Protocol):
-    """The endpoint side of one proxied TCP connection."""
-
-    def __init__(self, client: _Client) -> None:
-        self.client = client
-        self.transport: asyncio.Transport | None = None
-
-    def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        self.transport = transport  # type: ignore[assignment]
-        transport.set_write_buffer_limits(HIGH_WATER)  # type: ignore[attr-defined]
-
-    def data_received(self, data: bytes) -> None:
-        self.client.stats.bytes_out += len(data)
-        self.client.transport.write(data)  # type: ignore[union-attr]
-
-    def eof_received(self) -> bool:
-        if self.client.transport and not self.client.transport.is_closing() and self.client.transport.can_write_eof():
-            self.client.transport.write_eof()
-        return True
-
-    def pause_writing(self) -> None:
-        self.client.transport.pause_reading()  # type: ignore[union-attr]
-
-    def resume_writing(self) -> None:
-        self.client.transport.resume_reading()  # type: ignore[union-attr]
-
-    def connection_lost(self, exc: Exception | None) -> None:
-        if self.client.transport and not self.client.transport.is_closing():
-            self.client.transport.close()
-
-
-class _Client(asyncio.Protocol):
-    """The client side of one proxied TCP connection, accepted on a Service listener."""
-
-    def __init__(self, listener: TCPListener) -> None:
-        self.listener = listener
-        self.stats = listener.stats
-        self.transport: asyncio.Transport | None = None
-        self.backend: _Backend | None = None
-        self.endpoint: Endpoint | None = None
-        self.closed = False
-        self.pending_eof = False
-
-    def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        self.transport = transport  # type: ignore[assignment]
-        transport.pause_reading()  # type: ignore[attr-defined]
-        transport.set_write_buffer_limits(HIGH_WATER)  # type: ignore[attr-defined]
-        self.stats.active_connections += 1
-        self.stats.idle.clear()
-        self.stats.connections_total += 1
-        self.listener.clients.add(self)
-        self.listener.loop.create_task(self._connect())
-
-    async def _connect(self) -> None:
-        peer = self.transport.get_extra_info("peername")  # type: ignore[union-attr]
-        client_ip = peer[0] if peer else None
-        failed: set[Endpoint] = set()
-        for _ in range(MAX_TRIES):
-            try:
-                endpoint = self.listener.balancer.next(self.listener.name, client_ip, exclude=frozenset(failed))
-            except NoEndpoints:
-                break
-            try:
-                async with asyncio.timeout(CONNECT_TIMEOUT):
-                    _, backend = await self.listener.loop.create_connection(
-                        lambda: _Backend(self), endpoint.ip, endpoint.port)
-            except (OSError, TimeoutError) as error:
-                log.debug("%s: endpoint %s failed: %s", self.listener.name, endpoint, error)
-                failed.add(endpoint)
-                continue
-            if self.closed:
-                backend.transport.close()  # type: ignore[union-attr]
-                return
-            self.backend, self.endpoint = backend, endpoint
-            self.stats.per_endpoint[endpoint] = self.stats.per_endpoint.get(endpoint, 0) + 1
-            if self.pending_eof:
-                backend.transport.write_eof()  # type: ignore[union-attr]
-            else:
-                self.transport.resume_reading()  # type: ignore[union-attr]
-            return
-        self.stats.refused_total += 1
-        if not self.closed:
-            _reset(self.transport)
-
-    def data_received(self, data: bytes) -> None:
-        self.stats.bytes_in += len(data)
-        self.backend.transport.write(data)  # type: ignore[union-attr]
-
-    def eof_received(self) -> bool:
-        if self.backend is None:
-            self.pending_eof = True
-        elif not self.backend.transport.is_closing():  # type: ignore[union-attr]
-            self.backend.transport.write_eof()  # type: ignore[union-attr]
-        return True
-
-    def pause_writing(self) -> None:
-        if self.backend:
-            self.backend.transport.pause_reading()  # type: ignore[union-attr]
-
-    def resume_writing(self) -> None:
-        if self.backend:
-            self.backend.transport.resume_reading()  # type: ignore[union-attr]
-
-    def connection_lost(self, exc: Exception | None) -> None:
-        self.closed = True
-        self.stats.active_connections -= 1
-        if not self.stats.active_connections:
-            self.stats.idle.set()
-        self.listener.clients.discard(self)
-        if self.endpoint is not None:
-            left = self.stats.per_endpoint.get(self.endpoint, 1) - 1
-            if left > 0:
-                self.stats.per_endpoint[self.endpoint] = left
-            else:
-                self.stats.per_endpoint.pop(self.endpoint, None)
-        if self.backend and not self.backend.transport.is_closing():  # type: ignore[union-attr]
-            self.backend.transport.close()  # type: ignore[union-attr]
-
-
-def _reset(transport: asyncio.BaseTransport | None) -> None:
-    """Close with RST (SO_LINGER 0), so the client sees 'connection reset', not a clean EOF."""
-    if transport is None:
-        return
-    sock = transport.get_extra_info("socket")
-    if sock is not None:
-        try:
-            sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
-        except OSError:
-            pass
-    transport.abort()  # type: ignore[attr-defined]
-
-
-def _listening_socket(ip: str, port: int, kind: int) -> socket.socket:
-    family = socket.AF_INET6 if ":" in ip else socket.AF_INET
-    sock = socket.socket(family, kind)
+def _udp_socket(ip: str, port: int) -> socket.socket:
+    sock = socket.socket(socket.AF_INET6 if ":" in ip else socket.AF_INET, socket.SOCK_DGRAM)
     try:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         sock.bind((ip, port))
-        if kind == socket.SOCK_STREAM:
-            sock.listen(1024)
         sock.setblocking(False)
     except OSError:
         sock.close()
         raise
     return sock
-
-
-class TCPListener:
-    def __init__(self, name: ServicePortName, ip: str, port: int, balancer: RoundRobin, stats: Stats) -> None:
-        self.name, self.ip, self.port = name, ip, port
-        self.balancer, self.stats = balancer, stats
-        self.loop = asyncio.get_running_loop()
-        self.clients: set[_Client] = set()
-        self.server: asyncio.AbstractServer | None = None
-
-    async def start(self) -> None:
-        sock = _listening_socket(self.ip, self.port, socket.SOCK_STREAM)
-        self.server = await self.loop.create_server(lambda: _Client(self), sock=sock)
-
-    def close(self) -> None:
-        """Stop accepting; open connections keep going until either side closes (drain)."""
-        if self.server is not None:
-            self.server.close()
-
-    def abort(self) -> None:
-        self.close()
-        for client in list(self.clients):
-            if client.transport:
-                client.transport.abort()
 
 
 class _UDPSession(asyncio.DatagramProtocol):
@@ -264,7 +97,7 @@ class UDPListener(asyncio.DatagramProtocol):
         self._sweeper: asyncio.Task[None] | None = None
 
     async def start(self) -> None:
-        sock = _listening_socket(self.ip, self.port, socket.SOCK_DGRAM)
+        sock = _udp_socket(self.ip, self.port)
         await self.loop.create_datagram_endpoint(lambda: self, sock=sock)
         self._sweeper = self.loop.create_task(self._sweep())
 
