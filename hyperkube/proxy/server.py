@@ -195,6 +195,8 @@ class ProxyServer:
             "# TYPE kubeproxy_bytes_total counter",
             f'kubeproxy_bytes_total{{direction="in"}} {stats.bytes_in}',
             f'kubeproxy_bytes_total{{direction="out"}} {stats.bytes_out}',
+            "# TYPE kubeproxy_spliced_streams_total counter",
+            f"kubeproxy_spliced_streams_total {stats.spliced_streams}",
             "# TYPE kubeproxy_listeners gauge",
             f"kubeproxy_listeners {len(self.proxier.listeners)}",
         ]

@@ -19,7 +19,9 @@ from __future__ import annotations
 
 import asyncio
 import errno
+import fcntl
 import logging
+import os
 import socket
 import struct
 from typing import TYPE_CHECKING
@@ -36,13 +38,27 @@ MAX_TRIES = 3
 CONNECT_TIMEOUT = 2.0
 CHUNK = 256 * 1024
 ACCEPT_BATCH = 64
+#: zero-copy for bulk streams: a direction that fills a whole CHUNK in one read switches to
+#: splice(2) through a pipe (socket -> pipe -> socket, no copy into Python); Linux only
+SPLICE = hasattr(os, "splice")
+SPLICE_FLAGS = getattr(os, "SPLICE_F_MOVE", 1) | getattr(os, "SPLICE_F_NONBLOCK", 2)
+PIPE_SIZE = 1 << 20
 _LINGER_RST = struct.pack("ii", 1, 0)
+
+
+def _established(sock: socket.socket) -> bool:
+    try:
+        sock.getpeername()
+    except OSError:
+        return False
+    return True
 
 
 class _Pipe:
     """One direction of one connection: ``src`` -> ``dst``."""
 
-    __slots__ = ("conn", "src", "dst", "src_fd", "dst_fd", "pending", "eof", "reading", "writing", "inbound")
+    __slots__ = ("conn", "src", "dst", "src_fd", "dst_fd", "pending", "eof", "reading", "writing", "inbound",
+                 "pipe", "in_pipe")
 
     def __init__(self, conn: _Conn, src: socket.socket, dst: socket.socket, inbound: bool) -> None:
         self.conn, self.src, self.dst = conn, src, dst
@@ -51,10 +67,78 @@ class _Pipe:
         self.eof = False  # src sent EOF and everything before it was sent on
         self.reading = self.writing = False
         self.inbound = inbound  # client -> endpoint
+        self.pipe: tuple[int, int] | None = None  # (read end, write end) once splicing
+        self.in_pipe = 0  # bytes in the pipe not yet sent on
 
     def start(self) -> None:
         self.reading = True
-        self.conn.loop.add_reader(self.src_fd, self._readable)
+        self.conn.loop.add_reader(self.src_fd, self._splice_readable if self.pipe else self._readable)
+
+    def _to_splice(self) -> None:
+        try:
+            read_end, write_end = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
+        except OSError:
+            return
+        try:
+            fcntl.fcntl(write_end, getattr(fcntl, "F_SETPIPE_SZ", 1031), PIPE_SIZE)
+        except OSError:
+            pass  # the default 64 KiB pipe still works
+        self.pipe = (read_end, write_end)
+        self.conn.stats.spliced_streams += 1
+        if self.reading:
+            self.conn.loop.remove_reader(self.src_fd)
+            self.conn.loop.add_reader(self.src_fd, self._splice_readable)
+
+    def _splice_readable(self) -> None:
+        assert self.pipe is not None
+        try:
+            moved = os.splice(self.src_fd, self.pipe[1], PIPE_SIZE, flags=SPLICE_FLAGS)
+        except (BlockingIOError, InterruptedError):
+            return
+        except OSError:
+            self.conn.close(reset=True)
+            return
+        if not moved:
+            self._readable_eof()
+            return
+        if self.inbound:
+            self.conn.stats.bytes_in += moved
+        else:
+            self.conn.stats.bytes_out += moved
+        self.in_pipe += moved
+        self._splice_drain()
+
+    def _splice_drain(self) -> None:
+        assert self.pipe is not None
+        while self.in_pipe:
+            try:
+                sent = os.splice(self.pipe[0], self.dst_fd, self.in_pipe, flags=SPLICE_FLAGS)
+            except (BlockingIOError, InterruptedError):
+                if not self.writing:
+                    self._stop_reading()
+                    self.writing = True
+                    self.conn.loop.add_writer(self.dst_fd, self._splice_writable)
+                return
+            except OSError:
+                self.conn.close(reset=True)
+                return
+            self.in_pipe -= sent
+
+    def _splice_writable(self) -> None:
+        self._splice_drain()
+        if not self.in_pipe and self.writing and not self.conn.closed:
+            self.writing = False
+            self.conn.loop.remove_writer(self.dst_fd)
+            self.start()
+
+    def _readable_eof(self) -> None:
+        self._stop_reading()
+        self.eof = True
+        try:
+            self.dst.shutdown(socket.SHUT_WR)
+        except OSError:
+            pass
+        self.conn.pipe_done()
 
     def _readable(self) -> None:
         try:
@@ -65,13 +149,7 @@ class _Pipe:
             self.conn.close(reset=True)
             return
         if not data:
-            self._stop_reading()
-            self.eof = True
-            try:
-                self.dst.shutdown(socket.SHUT_WR)
-            except OSError:
-                pass
-            self.conn.pipe_done()
+            self._readable_eof()
             return
         stats = self.conn.stats
         if self.inbound:
@@ -90,6 +168,8 @@ class _Pipe:
             self._stop_reading()
             self.writing = True
             self.conn.loop.add_writer(self.dst_fd, self._writable)
+        elif SPLICE and len(data) == CHUNK and self.pipe is None:
+            self._to_splice()
 
     def _writable(self) -> None:
         assert self.pending is not None
@@ -117,6 +197,10 @@ class _Pipe:
         if self.writing:
             self.writing = False
             self.conn.loop.remove_writer(self.dst_fd)
+        if self.pipe is not None:
+            for fd in self.pipe:
+                os.close(fd)
+            self.pipe = None
 
 
 class _Conn:
@@ -151,6 +235,9 @@ class _Conn:
             err = backend.connect_ex((endpoint.ip, endpoint.port))
             if err in (0, errno.EINPROGRESS, errno.EAGAIN):
                 self.backend, self.endpoint = backend, endpoint
+                if err == 0 or _established(backend):  # loopback handshakes finish inside connect()
+                    self._connected()
+                    return
                 self.loop.add_writer(backend.fileno(), self._connected)
                 self.timer = self.loop.call_later(CONNECT_TIMEOUT, self._connect_failed, errno.ETIMEDOUT)
                 return
@@ -175,6 +262,7 @@ class _Conn:
         self.pipes = (_Pipe(self, self.client, self.backend, True), _Pipe(self, self.backend, self.client, False))
         for pipe in self.pipes:
             pipe.start()
+        self.pipes[0]._readable()  # the client's request has usually arrived already: no wait for epoll
 
     def _connect_failed(self, err: int) -> None:
         assert self.backend is not None and self.endpoint is not None

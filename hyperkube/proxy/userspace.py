@@ -36,6 +36,7 @@ class Stats:
     bytes_in: int = 0  # client -> endpoint
     bytes_out: int = 0  # endpoint -> client
     udp_sessions: int = 0
+    spliced_streams: int = 0  # TCP directions that switched to zero-copy splice
     per_endpoint: dict[Endpoint, int] = field(default_factory=dict)  # open TCP connections
     #: set whenever the last open TCP connection closes (shutdown waits on it)
     idle: asyncio.Event = field(default_factory=asyncio.Event)

@@ -200,3 +200,37 @@ async def test_udp_echo_round_robin(api, proxy):
     assert (await udp_ask(proxy.config.bind_address, node_port, b"n")).endswith(b":n")
     for backend in backends:
         await backend.stop()
+
+
+async def test_bulk_transfer_is_intact_both_ways(api, proxy):
+    """Megabytes each way (large reads switch a direction to splice on Linux), byte for byte."""
+    import hashlib
+    import os
+
+    backend = await TCPBackend("bulk").start()
+    port = free_port()
+    ip = (await create_service(api, "bulk", [{"port": port}]))["spec"]["clusterIP"]
+    await put_slice(api, slice_body("bulk", [("127.0.0.1", True)], backend.port))
+    reader, writer = await eventually(lambda: asyncio.open_connection(ip, port))
+    assert await reader.readline() == b"bulk\n"
+    payload = os.urandom(1 << 20) * 12
+
+    async def send() -> None:
+        for offset in range(0, len(payload), 1 << 20):
+            writer.write(payload[offset:offset + (1 << 20)])
+            await writer.drain()
+        writer.write_eof()
+
+    sender = asyncio.create_task(send())
+    received = hashlib.sha256()
+    total = 0
+    while chunk := await asyncio.wait_for(reader.read(1 << 20), 10):
+        received.update(chunk)
+        total += len(chunk)
+    await sender
+    writer.close()
+    assert total == len(payload) and received.digest() == hashlib.sha256(payload).digest()
+    assert proxy.proxier.stats.bytes_in >= len(payload) and proxy.proxier.stats.bytes_out >= len(payload)
+    if hasattr(os, "splice"):
+        assert proxy.proxier.stats.spliced_streams >= 1
+    await backend.stop()
