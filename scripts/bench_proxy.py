@@ -187,7 +187,7 @@ async def measure(name: str, targets, args) -> dict[str, float]:
     await short_rps(targets, args.concurrency, 0.5)  # warm up
     rps = await short_rps(targets, args.concurrency, args.seconds)
     p50, p99 = await latency(targets, args.latency_samples)
-    mbs = max([await bulk(targets[0], args.bulk_mb) for _ in range(2)])
+    mbs = max([await bulk(targets[0], args.bulk_mb) for _ in range(3)])
     print(f"{name:>9}: {rps:8.0f} req/s   p50 {p50:6.3f} ms   p99 {p99:6.3f} ms   bulk {mbs:8.1f} MB/s", flush=True)
     return {"rps": rps, "p50": p50, "mbs": mbs}
 
