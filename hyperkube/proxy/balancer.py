@@ -48,6 +48,9 @@ class RoundRobin:
     def remove(self, name: ServicePortName) -> None:
         self._ports.pop(name, None)
 
+    def names(self) -> list[ServicePortName]:
+        return list(self._ports)
+
     def endpoints(self, name: ServicePortName) -> list[Endpoint]:
         state = self._ports.get(name)
         return list(state.endpoints) if state else []

@@ -135,7 +135,8 @@ class ProxyServer:
     async def _sync_loop(self) -> None:
         while True:
             try:
-                async with asyncio.timeout(self.config.sync_period):
+                # listeners that could not be bound (port still in use) are retried every second
+                async with asyncio.timeout(1.0 if self.proxier.pending else self.config.sync_period):
                     await self._dirty.wait()
             except TimeoutError:
                 pass

@@ -185,7 +185,7 @@ class UserspaceProxier:
                    endpoints: dict[ServicePortName, list[Endpoint]]) -> None:
         for name, svc in services.items():
             self.balancer.update(name, endpoints.get(name, []), svc.affinity_timeout)
-        for name in [n for n in list(self.balancer._ports) if n not in services]:
+        for name in [n for n in self.balancer.names() if n not in services]:
             self.balancer.remove(name)
         self.balancer.expire_affinity()
         desired = self._desired(services)
