@@ -43,6 +43,7 @@ ACCEPT_BATCH = 64
 SPLICE = hasattr(os, "splice")
 SPLICE_FLAGS = getattr(os, "SPLICE_F_MOVE", 1) | getattr(os, "SPLICE_F_NONBLOCK", 2)
 PIPE_SIZE = 1 << 20
+SPLICE_ROUNDS = 8
 _LINGER_RST = struct.pack("ii", 1, 0)
 
 
@@ -90,23 +91,28 @@ class _Pipe:
             self.conn.loop.add_reader(self.src_fd, self._splice_readable)
 
     def _splice_readable(self) -> None:
+        """Move what the source has, and keep going while it has more and the destination
+        takes it all (each epoll round trip saved is a few microseconds of Python)."""
         assert self.pipe is not None
-        try:
-            moved = os.splice(self.src_fd, self.pipe[1], PIPE_SIZE, flags=SPLICE_FLAGS)
-        except (BlockingIOError, InterruptedError):
-            return
-        except OSError:
-            self.conn.close(reset=True)
-            return
-        if not moved:
-            self._readable_eof()
-            return
-        if self.inbound:
-            self.conn.stats.bytes_in += moved
-        else:
-            self.conn.stats.bytes_out += moved
-        self.in_pipe += moved
-        self._splice_drain()
+        for _ in range(SPLICE_ROUNDS):
+            try:
+                moved = os.splice(self.src_fd, self.pipe[1], PIPE_SIZE, flags=SPLICE_FLAGS)
+            except (BlockingIOError, InterruptedError):
+                return
+            except OSError:
+                self.conn.close(reset=True)
+                return
+            if not moved:
+                self._readable_eof()
+                return
+            if self.inbound:
+                self.conn.stats.bytes_in += moved
+            else:
+                self.conn.stats.bytes_out += moved
+            self.in_pipe += moved
+            self._splice_drain()
+            if self.in_pipe or self.conn.closed:
+                return
 
     def _splice_drain(self) -> None:
         assert self.pipe is not None
