@@ -147,35 +147,40 @@ class _Pipe:
         self.conn.pipe_done()
 
     def _readable(self) -> None:
-        try:
-            data = self.src.recv(CHUNK)
-        except (BlockingIOError, InterruptedError):
-            return
-        except OSError:
-            self.conn.close(reset=True)
-            return
-        if not data:
-            self._readable_eof()
-            return
-        stats = self.conn.stats
-        if self.inbound:
-            stats.bytes_in += len(data)
-        else:
-            stats.bytes_out += len(data)
-        try:
-            sent = self.dst.send(data)
-        except (BlockingIOError, InterruptedError):
-            sent = 0
-        except OSError:
-            self.conn.close(reset=True)
-            return
-        if sent < len(data):
-            self.pending = memoryview(data)[sent:]
-            self._stop_reading()
-            self.writing = True
-            self.conn.loop.add_writer(self.dst_fd, self._writable)
-        elif SPLICE and len(data) == CHUNK and self.pipe is None:
-            self._to_splice()
+        """Copy one chunk; then look once more, since a short reply is usually followed at
+        once by the sender's FIN, which then costs no extra epoll round trip."""
+        for _ in range(2):
+            try:
+                data = self.src.recv(CHUNK)
+            except (BlockingIOError, InterruptedError):
+                return
+            except OSError:
+                self.conn.close(reset=True)
+                return
+            if not data:
+                self._readable_eof()
+                return
+            stats = self.conn.stats
+            if self.inbound:
+                stats.bytes_in += len(data)
+            else:
+                stats.bytes_out += len(data)
+            try:
+                sent = self.dst.send(data)
+            except (BlockingIOError, InterruptedError):
+                sent = 0
+            except OSError:
+                self.conn.close(reset=True)
+                return
+            if sent < len(data):
+                self.pending = memoryview(data)[sent:]
+                self._stop_reading()
+                self.writing = True
+                self.conn.loop.add_writer(self.dst_fd, self._writable)
+                return
+            if SPLICE and len(data) == CHUNK and self.pipe is None:
+                self._to_splice()
+                return
 
     def _writable(self) -> None:
         assert self.pending is not None
