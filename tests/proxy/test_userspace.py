@@ -198,6 +198,7 @@ async def test_udp_echo_round_robin(api, proxy):
     replies = {await udp_ask(ip, port, b"hello") for _ in range(4)}  # a new client socket each time
     assert replies == {b"udp-0:hello", b"udp-1:hello"}
     assert (await udp_ask(proxy.config.bind_address, node_port, b"n")).endswith(b":n")
+    await eventually(lambda: _no_udp_sessions(proxy), within=3)  # idle sessions expire (--udp-timeout)
     for backend in backends:
         await backend.stop()
 
@@ -234,3 +235,34 @@ async def test_bulk_transfer_is_intact_both_ways(api, proxy):
     if hasattr(os, "splice"):
         assert proxy.proxier.stats.spliced_streams >= 1
     await backend.stop()
+
+
+async def test_many_concurrent_connections_spread_evenly(api, proxy):
+    backends = await three_backends()
+    port = free_port()
+    ip = (await create_service(api, "busy", [{"port": port}]))["spec"]["clusterIP"]
+    for body in slice_for("busy", backends):
+        await put_slice(api, body)
+    await eventually(lambda: greet(ip, port))
+
+    async def exchange(i: int) -> str:
+        reader, writer = await asyncio.open_connection(ip, port)
+        name = (await reader.readline()).decode().strip()
+        writer.write(f"msg-{i}\n".encode())
+        assert await reader.readline() == f"msg-{i}\n".encode()
+        writer.close()
+        return name
+
+    names = await asyncio.gather(*(exchange(i) for i in range(150)))
+    assert {n: names.count(n) for n in set(names)} == {"pod-0": 50, "pod-1": 50, "pod-2": 50}
+    await eventually(lambda: _idle(proxy), within=3)
+    for backend in backends:
+        await backend.stop()
+
+
+async def _idle(proxy) -> bool:
+    return proxy.proxier.stats.active_connections == 0
+
+
+async def _no_udp_sessions(proxy) -> bool:
+    return proxy.proxier.stats.udp_sessions == 0
