@@ -266,3 +266,15 @@ async def _idle(proxy) -> bool:
 
 async def _no_udp_sessions(proxy) -> bool:
     return proxy.proxier.stats.udp_sessions == 0
+
+
+async def test_external_ip_is_served_too(api, proxy):
+    from tests.proxy._helpers import random_loopback
+
+    backend = await TCPBackend("ext").start()
+    port, external = free_port(), random_loopback()
+    service = await create_service(api, "ext", [{"port": port}], externalIPs=[external])
+    await put_slice(api, slice_body("ext", [("127.0.0.1", True)], backend.port))
+    assert await eventually(lambda: greet(external, port)) == "ext"
+    assert await greet(service["spec"]["clusterIP"], port) == "ext"
+    await backend.stop()
