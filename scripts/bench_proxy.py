@@ -187,21 +187,25 @@ async def measure(name: str, targets, args) -> dict[str, float]:
     await short_rps(targets, args.concurrency, 0.5)  # warm up
     rps = await short_rps(targets, args.concurrency, args.seconds)
     p50, p99 = await latency(targets, args.latency_samples)
-    mbs = max([await bulk(targets[0], args.bulk_mb) for _ in range(3)])
+    mbs = max([await bulk(targets[0], args.bulk_mb) for _ in range(5)])
     print(f"{name:>9}: {rps:8.0f} req/s   p50 {p50:6.3f} ms   p99 {p99:6.3f} ms   bulk {mbs:8.1f} MB/s", flush=True)
     return {"rps": rps, "p50": p50, "mbs": mbs}
+
+
+def _start_backends(work: Path, megabytes: int) -> tuple[subprocess.Popen, list[int]]:
+    blob = work / "bulk.bin"
+    with open(blob, "wb") as handle:
+        handle.truncate(megabytes << 20)
+    backends = subprocess.Popen([sys.executable, "-c", BACKENDS, str(blob)], stdout=subprocess.PIPE, text=True)
+    return backends, [int(p) for p in backends.stdout.readline().split()]  # type: ignore[union-attr]
 
 
 async def main(args) -> None:
     work = Path(tempfile.mkdtemp(prefix="bench-proxy-"))
     processes: list[subprocess.Popen] = []
     try:
-        blob = work / "bulk.bin"
-        with open(blob, "wb") as handle:
-            handle.truncate(args.bulk_mb << 20)
-        backends = subprocess.Popen([sys.executable, "-c", BACKENDS, str(blob)], stdout=subprocess.PIPE, text=True)
+        backends, ports = await asyncio.to_thread(_start_backends, work, args.bulk_mb)
         processes.append(backends)
-        ports = [int(p) for p in backends.stdout.readline().split()]  # type: ignore[union-attr]
         direct = [("127.0.0.1", p) for p in ports]
 
         api, api_port = _started([sys.executable, "-m", "hyperkube", "apiserver", "--insecure-port", "0",
@@ -226,8 +230,8 @@ async def main(args) -> None:
                               "  timeout client 60s\n  timeout server 60s\n"
                               f"listen bench\n  bind 127.0.0.1:{haproxy_port}\n  balance roundrobin\n"
                               + "".join(f"  server b{i} 127.0.0.1:{p}\n" for i, p in enumerate(ports)))
-            haproxy = subprocess.Popen([haproxy_bin, "-db", "-f", str(config)], stdout=subprocess.DEVNULL,
-                                       stderr=subprocess.DEVNULL)
+            haproxy = await asyncio.to_thread(subprocess.Popen, [haproxy_bin, "-db", "-f", str(config)],
+                                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
             processes.append(haproxy)
             await wait_connect("127.0.0.1", haproxy_port)
             results["haproxy"] = await measure("haproxy", [("127.0.0.1", haproxy_port)], args)
