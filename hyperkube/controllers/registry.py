@@ -57,6 +57,7 @@ for _spec in (
     ControllerSpec("deployment", "deployment:DeploymentController", "concurrent-deployment-syncs", 5),
     ControllerSpec("garbagecollector", "garbagecollector:GarbageCollector", "concurrent-gc-syncs", 20),
     ControllerSpec("job", "job:JobController", "concurrent-job-syncs", 5),
+    ControllerSpec("statefulset", "statefulset:StatefulSetController", "concurrent-statefulset-syncs", 5),
     ControllerSpec("ttl-after-finished", "ttlafterfinished:TTLAfterFinishedController",
                    "concurrent-ttl-after-finished-syncs", 5),
 ):
