@@ -58,6 +58,9 @@ for _spec in (
     ControllerSpec("garbagecollector", "garbagecollector:GarbageCollector", "concurrent-gc-syncs", 20),
     ControllerSpec("job", "job:JobController", "concurrent-job-syncs", 5),
     ControllerSpec("statefulset", "statefulset:StatefulSetController", "concurrent-statefulset-syncs", 5),
+    ControllerSpec("podgc", "podgc:PodGCController", options=(ControllerOption(
+        "terminated-pod-gc-threshold", "terminated_pod_gc_threshold", 12500,
+        "Terminated pods kept before the oldest are deleted (0: never)."),)),
     ControllerSpec("ttl-after-finished", "ttlafterfinished:TTLAfterFinishedController",
                    "concurrent-ttl-after-finished-syncs", 5),
 ):
