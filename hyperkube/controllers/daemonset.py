@@ -22,7 +22,7 @@ import math
 from typing import Any
 
 from hyperkube.client import NORMAL, NotFound, object_key, split_key
-from hyperkube.controllers.base import Controller, ControllerContext, Object
+from hyperkube.controllers.base import Controller, ControllerContext, Expectations, Object
 from hyperkube.controllers.deployment_util import template_hash
 from hyperkube.controllers.podcontrol import (
     CONTROLLER_UID_INDEX,
@@ -134,6 +134,11 @@ def pod_node(pod: Object) -> str:
     return ""
 
 
+def _bound(pod: Object) -> bool:
+    """A bound pod stays (Terminating) after the delete until its kubelet finishes it."""
+    return bool((pod.get("spec") or {}).get("nodeName"))
+
+
 def with_node_affinity(pod_spec: Object, node: str) -> None:
     affinity = pod_spec.setdefault("affinity", {}).setdefault("nodeAffinity", {})
     required = affinity.setdefault("requiredDuringSchedulingIgnoredDuringExecution", {})
@@ -161,12 +166,13 @@ class DaemonSetController(Controller):
 
     def __init__(self, ctx: ControllerContext) -> None:
         super().__init__(ctx)
+        self.expectations = Expectations()
         self.sets = ctx.factory.informer(DAEMONSETS)
         self.nodes = ctx.factory.informer(NODES)
         self.pods = ctx.factory.informer(PODS, indexers=POD_INDEXERS)
         self.sets.add_event_handler(self._changed, lambda old, new: self._changed(new), self._changed)
         self.nodes.add_event_handler(self._node, lambda old, new: self._node(new), self._node)
-        self.pods.add_event_handler(self._pod, lambda old, new: self._pod(new), self._pod)
+        self.pods.add_event_handler(self._pod_added, lambda old, new: self._pod(new), self._pod_deleted)
 
     def _changed(self, ds: Object) -> None:
         self.enqueue(object_key(ds))
@@ -175,14 +181,33 @@ class DaemonSetController(Controller):
         for ds in self.sets.cache.list():
             self.enqueue(object_key(ds))
 
-    def _pod(self, pod: Object) -> None:
+    def _owner(self, pod: Object) -> str | None:
         ref = controller_ref(pod)
         if ref is not None and ref.get("kind") == "DaemonSet":
-            self.enqueue(f"{meta(pod).get('namespace', '')}/{ref.get('name', '')}")
+            return f"{meta(pod).get('namespace', '')}/{ref.get('name', '')}"
+        return None
+
+    def _pod(self, pod: Object) -> None:
+        key = self._owner(pod)
+        if key is not None:
+            self.enqueue(key)
+
+    def _pod_added(self, pod: Object) -> None:
+        key = self._owner(pod)
+        if key is not None:
+            self.expectations.creation_observed(key)
+            self.enqueue(key)
+
+    def _pod_deleted(self, pod: Object) -> None:
+        key = self._owner(pod)
+        if key is not None:
+            self.expectations.deletion_observed(key, object_key(pod))
+            self.enqueue(key)
 
     async def sync(self, key: Any) -> None:
         cached = self.sets.cache.get(key)
         if cached is None:
+            self.expectations.forget(key)
             return
         ds = {**copy.deepcopy(cached), "apiVersion": "apps/v1", "kind": "DaemonSet"}
         if is_terminating(ds):
@@ -216,8 +241,14 @@ class DaemonSetController(Controller):
             else:
                 delete += live
         delete += self.rolling_update(ds, by_node, wanted, current_hash, min_ready, create)
-        await asyncio.gather(*(self.create_pod(ds, node, current_hash) for node in create),
-                             *(self.delete_pod(ds, pod) for pod in delete))
+        if not self.expectations.satisfied(key):
+            create, delete = [], []  # earlier writes are not in the cache yet: decide again once they are
+        delete = list({meta(p)["uid"]: p for p in delete}.values())
+        if create or delete:
+            self.expectations.expect_creations(key, len(create))
+            self.expectations.expect_deletions(key, [object_key(p) for p in delete if not _bound(p)])
+        await asyncio.gather(*(self.delete_pod(ds, pod) for pod in delete))  # old pods go before surge pods come
+        await asyncio.gather(*(self.create_pod(ds, node, current_hash) for node in create))
         await self.update_status(ds, by_node, wanted, current_hash, min_ready)
 
     def _surging(self, live: list[Object], current_hash: str) -> bool:

@@ -155,3 +155,52 @@ async def _all_ready(kube: Client) -> None:
         return st.get("numberAvailable") == st.get("desiredNumberScheduled") == 3 and \
             st.get("updatedNumberScheduled") == 3
     await eventually(ready)
+
+
+async def test_rolling_update_with_surge_starts_the_new_pod_first(kube: Client, controllers) -> None:
+    for name in ("a", "b"):
+        await node(kube, name)
+    await controllers("daemonset")
+    strategy = {"type": "RollingUpdate", "rollingUpdate": {"maxSurge": 1, "maxUnavailable": 0}}
+    async with SchedulerAndKubelets(kube):
+        body = daemonset("agent")
+        body["spec"]["updateStrategy"] = strategy
+        await kube.create(DS, body, namespace="default")
+        await eventually(lambda: _images(kube, {"a": "agent:1", "b": "agent:1"}))
+        await _all_ready_of(kube, 2)
+        listed = await kube.list("v1/pods", namespace="default")
+        pods = {p["metadata"]["name"]: p for p in listed["items"]}
+        seen = {"most": 0, "fewest_ready_nodes": 2}
+
+        async def watch() -> None:
+            async with kube.watch("v1/pods", namespace="default",
+                                  resource_version=listed["metadata"]["resourceVersion"]) as events:
+                async for event in events:
+                    if event.type == "DELETED":
+                        pods.pop(event.object["metadata"]["name"], None)
+                    else:
+                        pods[event.object["metadata"]["name"]] = event.object
+                    live = [p for p in pods.values() if not p["metadata"].get("deletionTimestamp")]
+                    ready_nodes = {p["spec"].get("nodeName") for p in live if any(
+                        c["type"] == "Ready" and c["status"] == "True" for c in (p.get("status") or {}).get(
+                            "conditions") or [])}
+                    seen["most"] = max(seen["most"], len(live))
+                    seen["fewest_ready_nodes"] = min(seen["fewest_ready_nodes"], len(ready_nodes))
+
+        watcher = asyncio.create_task(watch())
+        await kube.patch(DS, "agent", {"spec": {"template": {"spec": {"containers": [
+            {"name": "c", "image": "agent:2"}]}}}}, namespace="default", patch_type="strategic")
+        await eventually(lambda: _images(kube, {"a": "agent:2", "b": "agent:2"}))
+        await _all_ready_of(kube, 2)
+        watcher.cancel()
+        await asyncio.gather(watcher, return_exceptions=True)
+    assert seen["most"] == 3  # one surge pod at a time
+    assert seen["fewest_ready_nodes"] == 2  # maxUnavailable 0: every node kept a ready pod
+
+
+async def _all_ready_of(kube: Client, n: int) -> None:
+    async def ready() -> bool:
+        st = (await kube.get(DS, "agent", namespace="default")).get("status") or {}
+        return st.get("numberAvailable") == st.get("desiredNumberScheduled") == n and \
+            st.get("updatedNumberScheduled") == n
+    await eventually(ready)
