@@ -199,7 +199,10 @@ class StatefulSetController(Controller):
             volumes.append({"name": meta(claim_template)["name"], "persistentVolumeClaim": {"claimName": claim_name}})
         if volumes:
             pod["spec"]["volumes"] = volumes
-        created = await self.client.create(PODS, pod, namespace=namespace)
+        try:
+            created = await self.client.create(PODS, pod, namespace=namespace)
+        except AlreadyExists:  # created by an earlier sync the cache has not shown yet
+            return await self.client.get(PODS, name, namespace=namespace)
         self.recorder.event(sts, NORMAL, "SuccessfulCreate", f"create Pod {name} in StatefulSet {set_name} successful")
         return created
 
