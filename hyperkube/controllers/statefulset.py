@@ -9,7 +9,9 @@ A sync, in Kubernetes' order:
 
 1. pods that failed or succeeded are deleted (they are re-created next time);
 2. missing ordinals below ``replicas`` are created with their PersistentVolumeClaims
-   (``<claim>-<set>-<ordinal>``, created if absent, never deleted by scale-down); with
+   (``<claim>-<set>-<ordinal>``, created if absent; kept on scale-down and deletion unless
+   ``persistentVolumeClaimRetentionPolicy`` says Delete, which makes the pod or the set
+   their owner so the garbage collector removes them); with
    OrderedReady one at a time, each only once every lower ordinal is Running and Ready;
    with Parallel all at once;
 3. ordinals at or above ``replicas`` are deleted, highest first (OrderedReady: one at a
@@ -52,6 +54,10 @@ PVCS = "v1/persistentvolumeclaims"
 REVISION_LABEL = "controller-revision-hash"
 POD_NAME_LABEL = "statefulset.kubernetes.io/pod-name"
 POD_INDEX_LABEL = "apps.kubernetes.io/pod-index"
+
+
+def _retention(sts: Object, when: str) -> str:
+    return ((sts.get("spec") or {}).get("persistentVolumeClaimRetentionPolicy") or {}).get(when, "Retain")
 
 
 def running_and_ready(pod: Object) -> bool:
@@ -167,6 +173,8 @@ class StatefulSetController(Controller):
                 continue
             if ordered and not all(running_and_ready(p) for o, p in pods.items() if o != ordinal):
                 return
+            if _retention(sts, "whenScaled") == "Delete":
+                await self.claims_owned_by(sts, pod)  # the garbage collector deletes them with the pod
             await self.delete_pod(sts, pod)
             if ordered:
                 return
@@ -213,11 +221,12 @@ class StatefulSetController(Controller):
             return
         except NotFound:
             pass
+        owners = [owner_reference(sts, controller=True)] if _retention(sts, "whenDeleted") == "Delete" else []
         labels = {**(meta(template).get("labels") or {}),
                   **(((sts.get("spec") or {}).get("selector") or {}).get("matchLabels") or {})}
         body = {"apiVersion": "v1", "kind": "PersistentVolumeClaim",
                 "metadata": {"name": claim_name, "namespace": namespace, "labels": labels,
-                             "annotations": dict(meta(template).get("annotations") or {})},
+                             "annotations": dict(meta(template).get("annotations") or {}), "ownerReferences": owners},
                 "spec": copy.deepcopy(template.get("spec") or {})}
         try:
             await self.client.create(PVCS, body, namespace=namespace)
@@ -225,6 +234,18 @@ class StatefulSetController(Controller):
                                 f"create Claim {claim_name} for StatefulSet {meta(sts)['name']} success")
         except AlreadyExists:
             pass
+
+    async def claims_owned_by(self, sts: Object, pod: Object) -> None:
+        """persistentVolumeClaimRetentionPolicy.whenScaled=Delete: the condemned pod owns its claims."""
+        ordinal_name = meta(pod)["name"]
+        for claim_template in (sts.get("spec") or {}).get("volumeClaimTemplates") or []:
+            claim_name = f"{meta(claim_template)['name']}-{ordinal_name}"
+            ref = owner_reference({**pod, "apiVersion": "v1", "kind": "Pod"}, controller=False)
+            patch = {"metadata": {"ownerReferences": [ref]}}  # replaces the set's reference, as Kubernetes does
+            try:
+                await self.client.patch(PVCS, claim_name, patch, namespace=meta(sts)["namespace"])
+            except NotFound:
+                pass
 
     async def delete_pod(self, sts: Object, pod: Object) -> None:
         try:

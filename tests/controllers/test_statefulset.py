@@ -104,3 +104,23 @@ async def _names_are(kube: Client, app: str, expected: list[str]) -> list[str] |
 async def _images(kube: Client, expected: dict[str, str]) -> bool:
     pods = [p for p in await pods_of(kube, selector="app=db") if not p["metadata"].get("deletionTimestamp")]
     return {p["metadata"]["name"]: p["spec"]["containers"][0]["image"] for p in pods} == expected
+
+
+async def test_claim_retention_policy_delete(kube: Client, controllers) -> None:
+    await controllers("statefulset", "garbagecollector")
+    claim = {"metadata": {"name": "data"}, "spec": {"accessModes": ["ReadWriteOnce"],
+                                                     "resources": {"requests": {"storage": "1Gi"}}}}
+    body = statefulset("db", 2, podManagementPolicy="Parallel", volumeClaimTemplates=[claim],
+                       persistentVolumeClaimRetentionPolicy={"whenScaled": "Delete", "whenDeleted": "Delete"})
+    async with FakeKubelet(kube):
+        await kube.create(STS, body, namespace="default")
+        await eventually(lambda: _claims_are(kube, ["data-db-0", "data-db-1"]))
+        await kube.patch(STS, "db", {"spec": {"replicas": 1}}, namespace="default")
+        await eventually(lambda: _claims_are(kube, ["data-db-0"]))  # whenScaled: Delete
+        await kube.delete(STS, "db", namespace="default")
+        await eventually(lambda: _claims_are(kube, []))  # whenDeleted: Delete
+
+
+async def _claims_are(kube: Client, expected: list[str]) -> bool:
+    items = (await kube.list("v1/persistentvolumeclaims", namespace="default"))["items"]
+    return sorted(c["metadata"]["name"] for c in items if not c["metadata"].get("deletionTimestamp")) == expected
