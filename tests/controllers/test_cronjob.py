@@ -7,6 +7,8 @@ import asyncio
 import time
 from typing import Any
 
+import croniter  # noqa: F401  (the CronJob controller's schedule library: a project dependency)
+
 from hyperkube.client import Client, NotFound
 from hyperkube.machinery.durations import now_rfc3339
 from tests.controllers.conftest import eventually
