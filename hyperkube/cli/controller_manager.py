@@ -19,18 +19,17 @@ from hyperkube.cli.options import CONTEXT_SETTINGS, common_options
 from hyperkube.controllers.registry import CONTROLLERS, UnknownControllerError, enabled_controllers
 
 
-def _dest(kind: str, name: str) -> str:
-    """A Python identifier for click: controller names such as ttl-after-finished have dashes."""
-    return kind + name.replace("-", "_").replace(".", "_")
+def _dest(name: str) -> str:
+    return "syncs__" + name.replace("-", "_")
 
 
 def _registry_options(func: Callable[..., Any]) -> Callable[..., Any]:
     for spec in reversed(list(CONTROLLERS.values())):
         for option in reversed(spec.options):
-            func = click.option(f"--{option.flag}", _dest("opt__", option.key), default=option.default,
+            func = click.option(f"--{option.flag}", f"opt__{option.key}", default=option.default,
                                 type=type(option.default), show_default=True, help=option.help)(func)
         if spec.workers_flag:
-            func = click.option(f"--{spec.workers_flag}", _dest("syncs__", spec.name), default=spec.default_workers,
+            func = click.option(f"--{spec.workers_flag}", _dest(spec.name), default=spec.default_workers,
                                 type=click.IntRange(1, 1000), show_default=True,
                                 help=f"Objects of the {spec.name} controller synced at once (workers).")(func)
     return func
@@ -83,10 +82,8 @@ def command(master: str | None, kubeconfig: str | None, controllers: str, leader
         controllers=controllers, leader_elect=leader_elect, lease_name=leader_elect_resource_name,
         lease_namespace=leader_elect_resource_namespace, lease_duration=leader_elect_lease_duration,
         renew_deadline=leader_elect_renew_deadline, retry_period=leader_elect_retry_period,
-        concurrent_syncs={spec.name: rest[_dest("syncs__", spec.name)] for spec in CONTROLLERS.values()
-                          if spec.workers_flag},
-        options={option.key: rest[_dest("opt__", option.key)] for spec in CONTROLLERS.values()
-                 for option in spec.options})
+        concurrent_syncs={name: rest[_dest(name)] for name in CONTROLLERS if _dest(name) in rest},
+        options={k[len("opt__"):]: v for k, v in rest.items() if k.startswith("opt__")})
     asyncio.run(_serve(config, options, kube_api_qps, kube_api_burst))
 
 

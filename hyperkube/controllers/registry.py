@@ -57,6 +57,12 @@ for _spec in (
     ControllerSpec("deployment", "deployment:DeploymentController", "concurrent-deployment-syncs", 5),
     ControllerSpec("garbagecollector", "garbagecollector:GarbageCollector", "concurrent-gc-syncs", 20),
     ControllerSpec("job", "job:JobController", "concurrent-job-syncs", 5),
+    ControllerSpec("cronjob", "cronjob:CronJobController", "concurrent-cron-job-syncs", 5),
+    ControllerSpec("statefulset", "statefulset:StatefulSetController", "concurrent-statefulset-syncs", 5),
+    ControllerSpec("daemonset", "daemonset:DaemonSetController", "concurrent-daemonset-syncs", 2),
+    ControllerSpec("podgc", "podgc:PodGCController", options=(ControllerOption(
+        "terminated-pod-gc-threshold", "terminated_pod_gc_threshold", 12500,
+        "Terminated pods kept before the oldest are deleted (0: never)."),)),
     ControllerSpec("ttl-after-finished", "ttlafterfinished:TTLAfterFinishedController",
                    "concurrent-ttl-after-finished-syncs", 5),
 ):
