@@ -63,6 +63,12 @@ for _spec in (
     register(_spec)
 
 
+for _spec in (  # part 2 (issue 10): endpoints, namespaces, nodes, service accounts, quota, volumes, autoscaling
+    ControllerSpec("endpoint", "endpoints:EndpointsController", "concurrent-endpoint-syncs", 5),
+    ControllerSpec("endpointslice", "endpointslice:EndpointSliceController", "concurrent-service-endpoint-syncs", 5, options=(ControllerOption("max-endpoints-per-slice", "max_endpoints_per_slice", 100, "Most endpoints in one EndpointSlice."),)),  # noqa: E501
+):
+    register(_spec)
+
 class UnknownControllerError(ValueError):
     pass
 
