@@ -66,8 +66,10 @@ for _spec in (
 for _spec in (  # part 2 (issue 10): endpoints, namespaces, nodes, service accounts, quota, volumes, autoscaling
     ControllerSpec("endpoint", "endpoints:EndpointsController", "concurrent-endpoint-syncs", 5),
     ControllerSpec("endpointslice", "endpointslice:EndpointSliceController", "concurrent-service-endpoint-syncs", 5, options=(ControllerOption("max-endpoints-per-slice", "max_endpoints_per_slice", 100, "Most endpoints in one EndpointSlice."),)),  # noqa: E501
+    ControllerSpec("namespace", "namespace:NamespaceController", "concurrent-namespace-syncs", 10),
 ):
     register(_spec)
+
 
 class UnknownControllerError(ValueError):
     pass
