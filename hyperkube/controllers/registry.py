@@ -68,6 +68,8 @@ for _spec in (  # part 2 (issue 10): endpoints, namespaces, nodes, service accou
     ControllerSpec("endpointslice", "endpointslice:EndpointSliceController", "concurrent-service-endpoint-syncs", 5, options=(ControllerOption("max-endpoints-per-slice", "max_endpoints_per_slice", 100, "Most endpoints in one EndpointSlice."),)),  # noqa: E501
     ControllerSpec("namespace", "namespace:NamespaceController", "concurrent-namespace-syncs", 10),
     ControllerSpec("nodelifecycle", "nodelifecycle:NodeLifecycleController", "", 5, options=(ControllerOption("node-monitor-grace-period", "node_monitor_grace_period", "40s", "How long a node may go unheard (Lease and status) before it is Unknown."), ControllerOption("node-startup-grace-period", "node_startup_grace_period", "1m", "How long a new node may take to post Ready."), ControllerOption("node-monitor-period", "node_monitor_period", "5s", "How often every node's health is checked."), ControllerOption("node-eviction-rate", "node_eviction_rate", 0.1, "Nodes per second that may get NoExecute taints (pod eviction)."))),  # noqa: E501
+    ControllerSpec("serviceaccount", "serviceaccount:ServiceAccountsController", "concurrent-serviceaccount-syncs", 5),  # noqa: E501
+    ControllerSpec("serviceaccount-token", "serviceaccount:TokensController", "concurrent-serviceaccount-token-syncs", 5, options=(ControllerOption("service-account-private-key-file", "service_account_private_key_file", "", "Key that signs legacy service account tokens (HS256 over the file's bytes)."), ControllerOption("root-ca-file", "root_ca_file", "", "CA bundle written into token Secrets as ca.crt."))),  # noqa: E501
 ):
     register(_spec)
 
