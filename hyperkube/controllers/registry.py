@@ -73,6 +73,7 @@ for _spec in (  # part 2 (issue 10): endpoints, namespaces, nodes, service accou
     ControllerSpec("resourcequota", "resourcequota:ResourceQuotaController", "concurrent-resource-quota-syncs", 5, options=(ControllerOption("resource-quota-sync-period", "resource_quota_sync_period", 300.0, "Seconds between full recomputations of every quota's usage."),)),  # noqa: E501
     ControllerSpec("podgc", "podgc:PodGCController", "", 1, options=(ControllerOption("terminated-pod-gc-threshold", "terminated_pod_gc_threshold", 12500, "Finished pods kept before the oldest are deleted (0: never)."),)),  # noqa: E501
     ControllerSpec("horizontalpodautoscaling", "hpa:HorizontalPodAutoscalerController", "concurrent-horizontal-pod-autoscaler-syncs", 5, options=(ControllerOption("horizontal-pod-autoscaler-sync-period", "horizontal_pod_autoscaler_sync_period", 15.0, "Seconds between two evaluations of an HPA."), ControllerOption("horizontal-pod-autoscaler-downscale-stabilization", "horizontal_pod_autoscaler_downscale_stabilization", 300.0, "Default scale-down stabilization window (seconds)."))),  # noqa: E501
+    ControllerSpec("persistentvolume-binder", "pvbinder:PersistentVolumeBinder", "", 1, options=(ControllerOption("local-path-dir", "local_path_dir", "", "Where the local-path provisioner puts hostPath volumes (default: a dir under the system temp dir)."),)),  # noqa: E501
 ):
     register(_spec)
 
