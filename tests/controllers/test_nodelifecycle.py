@@ -171,3 +171,50 @@ def test_toleration_matching_and_eviction_delay() -> None:
     assert eviction_delay({"spec": {"tolerations": [{"operator": "Exists"}]}}, [taint]) is None
     assert eviction_delay({"spec": {}}, [taint]) == 0
     assert (seconds("40s"), seconds("1m30s"), seconds("250ms"), seconds(2)) == (40, 90, 0.25, 2)
+
+
+async def test_pods_of_a_dead_node_are_replaced_once_their_toleration_runs_out(kube: Client, controllers) -> None:
+    """The kubelet is killed: the node goes Unknown within the grace period, its pods are
+    evicted after their tolerationSeconds, and the ReplicaSet replaces them (the test binds
+    pods as a scheduler would: the first two to the dying node, replacements to the other)."""
+    await make_node(kube, "dying")
+    await make_node(kube, "healthy")
+    beats = [await Heartbeat(kube, "dying").start(), await Heartbeat(kube, "healthy").start()]
+    await controllers("nodelifecycle", "replicaset", options=FAST)
+    template = {"metadata": {"labels": {"app": "web"}}, "spec": {
+        "containers": [{"name": "c", "image": "nginx"}],
+        "tolerations": [{"key": "node.kubernetes.io/unreachable", "operator": "Exists", "effect": "NoExecute",
+                         "tolerationSeconds": 1}]}}
+    await kube.create("apps/v1/replicasets", {"metadata": {"name": "web"}, "spec": {
+        "replicas": 2, "selector": {"matchLabels": {"app": "web"}}, "template": template}}, namespace="default")
+
+    async def bind_new(node: str) -> list[str]:
+        pods = (await kube.list(PODS, namespace="default", label_selector="app=web"))["items"]
+        names = []
+        for pod in pods:
+            if pod["metadata"].get("deletionTimestamp"):
+                continue
+            if not pod["spec"].get("nodeName"):
+                await kube.create(PODS, {"apiVersion": "v1", "kind": "Binding", "metadata": {
+                    "name": pod["metadata"]["name"]}, "target": {"kind": "Node", "name": node}},
+                    namespace="default", name=pod["metadata"]["name"], subresource="binding")
+            names.append(pod["metadata"]["name"])
+        return names if len(names) == 2 else []
+
+    first = set(await eventually(lambda: bind_new("dying")))
+    await beats[0].stop()
+    await node_where(kube, "dying", lambda n: condition(n)["status"] == "Unknown")
+
+    async def replaced() -> bool:
+        pods = (await kube.list(PODS, namespace="default", label_selector="app=web"))["items"]
+        live = {p["metadata"]["name"]: p for p in pods if not p["metadata"].get("deletionTimestamp")}
+        if set(live) & first or len(live) != 2:
+            return False
+        await bind_new("healthy")
+        return True
+
+    await eventually(replaced)
+    pods = (await kube.list(PODS, namespace="default", label_selector="app=web"))["items"]
+    live = [p for p in pods if not p["metadata"].get("deletionTimestamp")]
+    assert {p["spec"].get("nodeName") for p in live} == {"healthy"}
+    await beats[1].stop()
