@@ -154,3 +154,32 @@ def test_plan_keeps_endpoints_in_place_and_fills_slices_being_written() -> None:
     # nothing changed: nothing written
     desired = {("IPv4", (("", 80, "TCP", ""),)): (ports, {f"p{i}": ep(i) for i in (1, 2, 3, 4)})}
     assert plan(svc, labels, desired, [full, partial], max_per_slice=3) == ([], [], [])
+
+
+async def test_mirroring_of_selectorless_service_endpoints(kube: Client, controllers) -> None:
+    await controllers("endpointslicemirroring")
+    await kube.create(SERVICES, service("db", None, [{"name": "pg", "port": 5432}]), namespace="default")
+    endpoints = await kube.create("v1/endpoints", {"metadata": {"name": "db", "labels": {"team": "b"}}, "subsets": [
+        {"addresses": [{"ip": "192.0.2.1"}], "notReadyAddresses": [{"ip": "192.0.2.2"}],
+         "ports": [{"name": "pg", "port": 5432}]}]}, namespace="default")
+    label = "kubernetes.io/service-name=db,endpointslice.kubernetes.io/managed-by=endpointslicemirroring-controller.k8s.io"
+
+    async def mirrored() -> list[dict[str, Any]] | None:
+        items = (await kube.list(SLICES, namespace="default", label_selector=label))["items"]
+        return items if items and len(items[0].get("endpoints") or []) == 2 else None
+
+    found = await eventually(mirrored)
+    piece = found[0]
+    assert piece["ports"] == [{"name": "pg", "port": 5432, "protocol": "TCP"}]
+    assert piece["metadata"]["labels"]["team"] == "b"
+    assert piece["metadata"]["ownerReferences"][0]["uid"] == endpoints["metadata"]["uid"]
+    assert {e["addresses"][0]: e["conditions"]["ready"] for e in piece["endpoints"]} == {
+        "192.0.2.1": True, "192.0.2.2": False}
+    # the Endpoints say skip-mirror: the slices go
+    await kube.patch("v1/endpoints", "db", {"metadata": {"labels": {
+        "endpointslice.kubernetes.io/skip-mirror": "true"}}}, namespace="default")
+
+    async def none_left() -> bool:
+        return (await kube.list(SLICES, namespace="default", label_selector=label))["items"] == []
+
+    await eventually(none_left)
