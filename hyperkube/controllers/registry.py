@@ -76,6 +76,7 @@ for _spec in (  # part 2 (issue 10): endpoints, namespaces, nodes, service accou
     ControllerSpec("horizontalpodautoscaling", "hpa:HorizontalPodAutoscalerController", "concurrent-horizontal-pod-autoscaler-syncs", 5, options=(ControllerOption("horizontal-pod-autoscaler-sync-period", "horizontal_pod_autoscaler_sync_period", 15.0, "Seconds between two evaluations of an HPA."), ControllerOption("horizontal-pod-autoscaler-downscale-stabilization", "horizontal_pod_autoscaler_downscale_stabilization", 300.0, "Default scale-down stabilization window (seconds)."))),  # noqa: E501
     ControllerSpec("persistentvolume-binder", "pvbinder:PersistentVolumeBinder", "", 1, options=(ControllerOption("local-path-dir", "local_path_dir", "", "Where the local-path provisioner puts hostPath volumes (default: a dir under the system temp dir)."),)),  # noqa: E501
     ControllerSpec("nodeipam", "nodeipam:NodeIPAMController", "", 1, options=(ControllerOption("allocate-node-cidrs", "allocate_node_cidrs", False, "Give every node a spec.podCIDR from --cluster-cidr."), ControllerOption("cluster-cidr", "cluster_cidr", "", "The pods' IP range, cut into one subnet per node."), ControllerOption("node-cidr-mask-size", "node_cidr_mask_size", 0, "Prefix length of each node's subnet (0: 24 for IPv4, 64 for IPv6)."))),  # noqa: E501
+    ControllerSpec("root-ca-cert-publisher", "rootcacertpublisher:RootCACertPublisher", "concurrent-rootca-cert-publisher-syncs", 5),  # noqa: E501
 ):
     register(_spec)
 

@@ -78,3 +78,20 @@ async def test_token_secrets_are_filled_and_follow_their_account(kube: Client, c
 
     await eventually(ghost_gone)
     assert await exists(kube, SECRETS, "plain", "default") is not None
+
+
+async def test_root_ca_is_published_in_every_namespace(kube: Client, controllers, tmp_path) -> None:
+    ca = tmp_path / "ca.crt"
+    ca.write_text("-----BEGIN CERTIFICATE-----\nroot\n")
+    await controllers("root-ca-cert-publisher", options={"root_ca_file": str(ca)})
+    await kube.create("v1/namespaces", {"metadata": {"name": "team"}})
+    for namespace in ("default", "team"):
+        found = await eventually(lambda ns=namespace: exists(kube, "v1/configmaps", "kube-root-ca.crt", ns))
+        assert found["data"] == {"ca.crt": "-----BEGIN CERTIFICATE-----\nroot\n"}
+    await kube.patch("v1/configmaps", "kube-root-ca.crt", {"data": {"ca.crt": "tampered"}}, namespace="team")
+
+    async def restored() -> bool:
+        found = await exists(kube, "v1/configmaps", "kube-root-ca.crt", "team")
+        return bool(found) and found["data"]["ca.crt"].endswith("root\n")
+
+    await eventually(restored)
