@@ -122,8 +122,9 @@ async def test_node_whose_lease_stops_becomes_unknown_unreachable_and_pods_are_e
     assert condition(forever)["status"] == "False"  # marked not ready: endpoints drop it
     # the kubelet comes back and posts Ready: the taints go
     await kube.patch_status(NODES, "n1", {"status": {"conditions": [ready()]}})
-    await Heartbeat(kube, "n1").start()
+    beat = await Heartbeat(kube, "n1").start()
     await node_where(kube, "n1", lambda n: not taints(n))
+    await beat.stop()
 
 
 async def test_not_ready_and_cordoned_nodes_are_tainted(kube: Client, controllers) -> None:
