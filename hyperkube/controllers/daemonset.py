@@ -22,7 +22,7 @@ import math
 from typing import Any
 
 from hyperkube.client import NORMAL, NotFound, object_key, split_key
-from hyperkube.controllers.base import Controller, ControllerContext, Expectations, Object
+from hyperkube.controllers.base import Controller, ControllerContext, Expectations, Object, route_owned_pods
 from hyperkube.controllers.deployment_util import template_hash
 from hyperkube.controllers.podcontrol import (
     CONTROLLER_UID_INDEX,
@@ -30,7 +30,6 @@ from hyperkube.controllers.podcontrol import (
     POD_INDEXERS,
     PODS,
     claim,
-    controller_ref,
     fresh_owner_check,
     is_pod_available,
     is_pod_ready,
@@ -172,7 +171,7 @@ class DaemonSetController(Controller):
         self.pods = ctx.factory.informer(PODS, indexers=POD_INDEXERS)
         self.sets.add_event_handler(self._changed, lambda old, new: self._changed(new), self._changed)
         self.nodes.add_event_handler(self._node, lambda old, new: self._node(new), self._node)
-        self.pods.add_event_handler(self._pod_added, lambda old, new: self._pod(new), self._pod_deleted)
+        route_owned_pods(self, self.pods, "DaemonSet", self.expectations)
 
     def _changed(self, ds: Object) -> None:
         self.enqueue(object_key(ds))
@@ -180,29 +179,6 @@ class DaemonSetController(Controller):
     def _node(self, node: Object) -> None:
         for ds in self.sets.cache.list():
             self.enqueue(object_key(ds))
-
-    def _owner(self, pod: Object) -> str | None:
-        ref = controller_ref(pod)
-        if ref is not None and ref.get("kind") == "DaemonSet":
-            return f"{meta(pod).get('namespace', '')}/{ref.get('name', '')}"
-        return None
-
-    def _pod(self, pod: Object) -> None:
-        key = self._owner(pod)
-        if key is not None:
-            self.enqueue(key)
-
-    def _pod_added(self, pod: Object) -> None:
-        key = self._owner(pod)
-        if key is not None:
-            self.expectations.creation_observed(key)
-            self.enqueue(key)
-
-    def _pod_deleted(self, pod: Object) -> None:
-        key = self._owner(pod)
-        if key is not None:
-            self.expectations.deletion_observed(key, object_key(pod))
-            self.enqueue(key)
 
     async def sync(self, key: Any) -> None:
         cached = self.sets.cache.get(key)

@@ -23,14 +23,13 @@ import time
 from typing import Any
 
 from hyperkube.client import NORMAL, WARNING, NotFound, object_key, split_key
-from hyperkube.controllers.base import Controller, ControllerContext, Expectations, Object
+from hyperkube.controllers.base import Controller, ControllerContext, Expectations, Object, route_owned_pods
 from hyperkube.controllers.podcontrol import (
     CONTROLLER_UID_INDEX,
     ORPHAN_INDEX,
     POD_INDEXERS,
     PODS,
     claim,
-    controller_ref,
     fresh_owner_check,
     is_pod_ready,
     is_terminating,
@@ -101,33 +100,10 @@ class JobController(Controller):
         self.jobs = ctx.factory.informer(JOBS)
         self.pods = ctx.factory.informer(PODS, indexers=POD_INDEXERS)
         self.jobs.add_event_handler(self._job_changed, lambda old, new: self._job_changed(new), self._job_changed)
-        self.pods.add_event_handler(self._pod_added, lambda old, new: self._pod_changed(new), self._pod_deleted)
+        route_owned_pods(self, self.pods, "Job", self.expectations)
 
     def _job_changed(self, job: Object) -> None:
         self.enqueue(object_key(job))
-
-    def _job_key(self, pod: Object) -> str | None:
-        ref = controller_ref(pod)
-        if ref is None or ref.get("kind") != "Job":
-            return None
-        return f"{meta(pod).get('namespace', '')}/{ref.get('name', '')}"
-
-    def _pod_added(self, pod: Object) -> None:
-        key = self._job_key(pod)
-        if key is not None:
-            self.expectations.creation_observed(key)
-            self.enqueue(key)
-
-    def _pod_changed(self, pod: Object) -> None:
-        key = self._job_key(pod)
-        if key is not None:
-            self.enqueue(key)
-
-    def _pod_deleted(self, pod: Object) -> None:
-        key = self._job_key(pod)
-        if key is not None:
-            self.expectations.deletion_observed(key, object_key(pod))
-            self.enqueue(key)
 
     # -- sync -------------------------------------------------------------------------------------
 
