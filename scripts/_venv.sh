@@ -19,8 +19,13 @@ if [ ! -x .venv/bin/python ]; then
 fi
 stamp=".venv/.installed${HYPERKUBE_EXTRAS:-}"
 if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ]; then
-  .venv/bin/python -m pip install -q --disable-pip-version-check --upgrade pip 2>&1 | grep -v '^WARNING: Location' || true
-  .venv/bin/python -m pip install -q --disable-pip-version-check -e ".${HYPERKUBE_EXTRAS:-}" 2>&1 \
-    | grep -v '^WARNING: Location' || true
+  echo "installing hyperkube${HYPERKUBE_EXTRAS:-} into .venv" >&2
+  log=.venv/install.log
+  if ! { .venv/bin/python -m pip install -q --disable-pip-version-check --upgrade pip &&
+         .venv/bin/python -m pip install -q --disable-pip-version-check -e ".${HYPERKUBE_EXTRAS:-}"; } >"$log" 2>&1; then
+    grep -v '^WARNING: Location' "$log" >&2
+    echo "installing hyperkube into .venv failed (full log: $log)" >&2
+    exit 1
+  fi
   .venv/bin/python -c 'import hyperkube' && touch "$stamp"
 fi

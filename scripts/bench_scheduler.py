@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import re
 import signal
 import subprocess
@@ -64,18 +65,32 @@ async def drive(total: int, call: Callable[[int], Awaitable[Any]]) -> float:
     return time.perf_counter() - start
 
 
-async def run_size(url: str, nodes: int, pods: int) -> dict[str, float]:
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU seconds of a process so far (Linux /proc; NaN elsewhere)."""
+    try:
+        with open(f"/proc/{pid}/stat") as handle:
+            fields = handle.read().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    except (OSError, ValueError, IndexError):
+        return float("nan")
+
+
+async def run_size(url: str, apiserver_pid: int, nodes: int, pods: int) -> dict[str, float]:
     async with Client(Config(server=url), timeout=300) as client:
         await drive(nodes, lambda i: client.create("v1/nodes", node(f"node-{i}")))
         await drive(pods, lambda i: client.create("v1/pods", pod(f"sched-{i}"), namespace="default"))
         scheduler = Scheduler(client, SchedulerConfig(binds_in_flight=CONCURRENCY, event_flush_timeout=600))
         wall = time.perf_counter()
+        cpu_before = (time.process_time(), cpu_seconds(apiserver_pid))
         await scheduler.start()
         try:
             while scheduler.scheduled < pods:
                 await asyncio.sleep(0.05)
                 if time.perf_counter() - wall > 600:
                     raise RuntimeError(f"only {scheduler.scheduled} of {pods} pods bound in 10 minutes")
+            elapsed = time.perf_counter() - wall
+            scheduler_cpu = (time.process_time() - cpu_before[0]) / elapsed
+            apiserver_cpu = (cpu_seconds(apiserver_pid) - cpu_before[1]) / elapsed
         finally:
             await scheduler.stop()  # (writes the Scheduled events still queued: they load the server)
         assert scheduler.first_seen is not None and scheduler.last_bound is not None
@@ -97,7 +112,7 @@ async def run_size(url: str, nodes: int, pods: int) -> dict[str, float]:
             await client.create("v1/pods", body, namespace="default", name=f"bare-{i}", subresource="binding")
 
         ceiling = pods / await drive(pods, bind)
-    return {"rate": rate, "ceiling": ceiling, "most_per_node": max(per_node.values()),
+    return {"rate": rate, "ceiling": ceiling, "scheduler_cpu": scheduler_cpu, "apiserver_cpu": apiserver_cpu, "most_per_node": max(per_node.values()),
             "least_per_node": min(per_node.values()) if len(per_node) == nodes else 0}
 
 
@@ -138,16 +153,19 @@ def main() -> None:
         with tempfile.TemporaryDirectory(prefix="bench-scheduler-") as data_dir:
             apiserver, url = start_apiserver(data_dir)
             try:
-                results[nodes] = asyncio.run(run_size(url, nodes, args.pods))
+                results[nodes] = asyncio.run(run_size(url, apiserver.pid, nodes, args.pods))
             finally:
                 stop(apiserver)
         print(f"  {nodes} nodes done: {results[nodes]['rate']:.0f} pods/s", file=sys.stderr, flush=True)
     print(f"scheduling {args.pods} pods, default policy, {'numpy' if vectorized.ENABLED else 'per-node'} path, "
           f"{CONCURRENCY} bindings in flight")
-    print(f"{'nodes':>6}  {'pods/s':>8}  {'binding ceiling/s':>17}  {'pods per node (min..max)':>24}")
+    print(f"{'nodes':>6}  {'pods/s':>8}  {'binding ceiling/s':>17}  {'pods per node':>13}  "
+          f"{'scheduler CPU':>13}  {'apiserver CPU':>13}")
     for nodes, result in results.items():
         spread = f"{result['least_per_node']:.0f}..{result['most_per_node']:.0f}"
-        print(f"{nodes:>6}  {result['rate']:>8.0f}  {result['ceiling']:>17.0f}  {spread:>24}")
+        print(f"{nodes:>6}  {result['rate']:>8.0f}  {result['ceiling']:>17.0f}  {spread:>13}  "
+              f"{result['scheduler_cpu']:>13.0%}  {result['apiserver_cpu']:>13.0%}")
+    print("(CPU: share of one core each process used while scheduling)")
     ceiling = min(result["ceiling"] for result in results.values())
     fields = " ".join(f"n{nodes}_pods_per_s={result['rate']:.0f}" for nodes, result in results.items())
     print(f"scheduler: {fields} binding_ceiling_per_s={ceiling:.0f}")

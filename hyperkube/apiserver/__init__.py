@@ -9,12 +9,19 @@ A request's way through the modules::
     discovery.py  openapi_routes.py  health.py  metrics.py     the non-resource endpoints
     handlers.py       generic REST: resolve the path (paths.py), dispatch by verb
       bodies.py       decode JSON/YAML bodies (413, 415), encode, splice resourceVersion
+      protobuf_bodies.py  kubectl's protobuf bodies (typed create commands, reviews) -> dicts
       objects.py      create/update semantics: schema validation, strategies, txn on revisions
       deletion.py     DeleteOptions, finalizers, graceful pods, propagation
       subresources.py status, scale, binding, finalize
+      patch.py        every PATCH type and server-side apply
+      eviction.py     pods/eviction against PodDisruptionBudgets
+      proxy.py  proxy_paths.py  pod_streams.py   log/exec/attach/portforward and
+                      nodes|pods|services/proxy, passed through to the kubelet
+      reviews.py      SelfSubjectAccessReview / SelfSubjectReview (anonymous until auth)
       lists.py        snapshot lists, selectors (selection.py), limit/continue
       watch.py        watch streams over feeds.py (one store watch per resource, shared)
       tables.py       server-side Tables for kubectl
     namespaces.py     namespace lifecycle on create; bootstrap.py: what exists at start;
     allocators.py     Service cluster IPs and node ports
+    crds.py           CustomResourceDefinitions -> registry entries, names, conditions, cleanup
 """

@@ -1,8 +1,9 @@
 """Request bodies in, response bodies out.
 
 Decoding accepts what real clients send (CLIENTS.md): JSON with or without a Content-Type
-(the Python client sends none), YAML, and refuses protobuf with 415 because kubectl's typed
-commands then report a clean error. Anything over :data:`MAX_BODY` is 413 before parsing.
+(the Python client sends none) and YAML. Protobuf bodies (kubectl's typed commands) are decoded
+by :mod:`protobuf_bodies` before they reach this module; one that arrives here labelled as JSON
+is refused with 415. Anything over :data:`MAX_BODY` is 413 before parsing.
 
 Encoding is orjson everywhere. Objects are stored without ``metadata.resourceVersion`` (it is
 the store's mod revision, unknown before the write), and :func:`with_resource_version`

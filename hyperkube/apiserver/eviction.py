@@ -139,7 +139,7 @@ async def _health(api: RestAPI, budget: dict[str, Any], namespace: str) -> tuple
     spec = budget.get("spec") or {}
     expected = len(pods)
     if spec.get("maxUnavailable") is not None or isinstance(spec.get("minAvailable"), str):
-        expected = await _expected_pods(api, pods, namespace)
+        expected = await _expected_pods(api, pods, namespace, (budget.get("metadata") or {}).get("name", ""))
     if spec.get("maxUnavailable") is not None:
         desired = max(0, expected - _scaled(spec["maxUnavailable"], expected))
     elif spec.get("minAvailable") is not None:
@@ -154,30 +154,34 @@ SCALED = {"ReplicaSet": ("apps", "replicasets"), "StatefulSet": ("apps", "statef
           "ReplicationController": ("", "replicationcontrollers")}
 
 
-async def _expected_pods(api: RestAPI, pods: list[dict[str, Any]], namespace: str) -> int:
-    """How many pods should exist: the replicas of their controllers (as the disruption
-    controller counts, so evicted pods not yet replaced still count); a pod without a
-    scalable controller counts itself."""
+async def _expected_pods(api: RestAPI, pods: list[dict[str, Any]], namespace: str, budget: str) -> int:
+    """How many pods should exist: the replicas of their controllers, as the disruption
+    controller counts (so evicted pods not yet replaced still count). A pod without a
+    scalable controller leaves it unknown: the disruption controller can't compute such a
+    budget either, and Kubernetes then refuses evictions, so do we."""
     expected = 0
     seen: set[str] = set()
     for pod in pods:
         owner = next((o for o in (pod.get("metadata") or {}).get("ownerReferences") or []
                       if isinstance(o, dict) and o.get("controller")), None)
         where = SCALED.get(owner.get("kind", "")) if owner else None
-        if owner is None or where is None:
-            expected += 1
-            continue
-        if owner.get("uid") in seen:
-            continue
-        seen.add(owner.get("uid"))
-        resource = api.context.registry.get(where[0], "v1", where[1])
-        try:
-            controller = await api.objects.get(resource, namespace, owner.get("name", "")) if resource else None
-        except errors.NotFound:
-            controller = None
+        resource = api.context.registry.get(where[0], "v1", where[1]) if where else None
+        controller = None
+        if owner is not None and resource is not None:
+            if owner.get("uid") in seen:
+                continue
+            seen.add(owner.get("uid"))
+            try:
+                controller = await api.objects.get(resource, namespace, owner.get("name", ""))
+            except errors.NotFound:
+                controller = None
         if controller is None:
-            expected += 1
-            continue
+            pod_name = (pod.get("metadata") or {}).get("name", "")
+            raise errors.TooManyRequests(VIOLATION, details={"causes": [
+                {"reason": "DisruptionBudget", "message": f"The disruption budget {budget} is still being processed "
+                 "by the server."},
+                {"reason": "DisruptionBudget", "message": f"pod {pod_name} has no controller with a scale, so a "
+                 "maxUnavailable or percentage budget can't be computed"}]})
         replicas = (controller.get("spec") or {}).get("replicas", 1)
         expected += replicas if isinstance(replicas, int) else 1
     return expected

@@ -19,13 +19,17 @@ from hyperkube.cli.options import CONTEXT_SETTINGS, common_options
 from hyperkube.controllers.registry import CONTROLLERS, UnknownControllerError, enabled_controllers
 
 
+def _dest(name: str) -> str:
+    return "syncs__" + name.replace("-", "_")
+
+
 def _registry_options(func: Callable[..., Any]) -> Callable[..., Any]:
     for spec in reversed(list(CONTROLLERS.values())):
         for option in reversed(spec.options):
             func = click.option(f"--{option.flag}", f"opt__{option.key}", default=option.default,
                                 type=type(option.default), show_default=True, help=option.help)(func)
         if spec.workers_flag:
-            func = click.option(f"--{spec.workers_flag}", f"syncs__{spec.name}", default=spec.default_workers,
+            func = click.option(f"--{spec.workers_flag}", _dest(spec.name), default=spec.default_workers,
                                 type=click.IntRange(1, 1000), show_default=True,
                                 help=f"Objects of the {spec.name} controller synced at once (workers).")(func)
     return func
@@ -78,7 +82,7 @@ def command(master: str | None, kubeconfig: str | None, controllers: str, leader
         controllers=controllers, leader_elect=leader_elect, lease_name=leader_elect_resource_name,
         lease_namespace=leader_elect_resource_namespace, lease_duration=leader_elect_lease_duration,
         renew_deadline=leader_elect_renew_deadline, retry_period=leader_elect_retry_period,
-        concurrent_syncs={k[len("syncs__"):]: v for k, v in rest.items() if k.startswith("syncs__")},
+        concurrent_syncs={name: rest[_dest(name)] for name in CONTROLLERS if _dest(name) in rest},
         options={k[len("opt__"):]: v for k, v in rest.items() if k.startswith("opt__")})
     asyncio.run(_serve(config, options, kube_api_qps, kube_api_burst))
 

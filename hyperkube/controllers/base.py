@@ -27,7 +27,15 @@ from collections.abc import Hashable
 from dataclasses import dataclass, field
 from typing import Any
 
-from hyperkube.client import APIError, Client, EventRecorder, InformerFactory, TransportError, WorkQueue
+from hyperkube.client import (
+    APIError,
+    Client,
+    EventRecorder,
+    InformerFactory,
+    TransportError,
+    WorkQueue,
+    object_key,
+)
 
 log = logging.getLogger("hyperkube.controllers")
 
@@ -166,3 +174,34 @@ class Expectations:
         self._adds.pop(key, None)
         self._deletes.pop(key, None)
         self._stamp.pop(key, None)
+
+
+def route_owned_pods(controller: Controller, pods: Any, kind: str, expectations: Expectations) -> None:
+    """Queue the owner (of ``kind``, by controller reference) of every pod that changes.
+
+    Creations and deletions the owner's last sync expected are recorded in ``expectations``
+    first, so the next sync knows its cache has caught up (the client-go pattern).
+    """
+
+    def owner_key(pod: Object) -> str | None:
+        ref = next((r for r in pod.get("metadata", {}).get("ownerReferences") or []
+                    if isinstance(r, dict) and r.get("controller")), None)
+        if ref is None or ref.get("kind") != kind:
+            return None
+        return f"{pod.get('metadata', {}).get('namespace', '')}/{ref.get('name', '')}"
+
+    def added(pod: Object) -> None:
+        if (key := owner_key(pod)) is not None:
+            expectations.creation_observed(key)
+            controller.enqueue(key)
+
+    def updated(_old: Object, new: Object) -> None:
+        if (key := owner_key(new)) is not None:
+            controller.enqueue(key)
+
+    def deleted(pod: Object) -> None:
+        if (key := owner_key(pod)) is not None:
+            expectations.deletion_observed(key, object_key(pod))
+            controller.enqueue(key)
+
+    pods.add_event_handler(added, updated, deleted)

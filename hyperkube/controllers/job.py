@@ -7,7 +7,8 @@ Counting survives pod deletion the way Kubernetes does it: pods carry the
 loses nor double-counts a pod.
 
 Each sync then decides: failed (``backoffLimit`` exceeded or ``activeDeadlineSeconds``
-passed: active pods are deleted, FailureTarget then Failed), complete (SuccessCriteriaMet
+passed: active pods are deleted, FailureTarget then Failed; with restartPolicy
+OnFailure container restarts count as failures), complete (SuccessCriteriaMet
 then Complete), suspended (active pods deleted, Suspended condition), or running: keep
 ``min(parallelism, remaining)`` pods active, creating them in slow-start batches but not
 before the exponential backoff after the last failure (``base * 2**(failures-1)``, capped
@@ -22,14 +23,13 @@ import time
 from typing import Any
 
 from hyperkube.client import NORMAL, WARNING, NotFound, object_key, split_key
-from hyperkube.controllers.base import Controller, ControllerContext, Expectations, Object
+from hyperkube.controllers.base import Controller, ControllerContext, Expectations, Object, route_owned_pods
 from hyperkube.controllers.podcontrol import (
     CONTROLLER_UID_INDEX,
     ORPHAN_INDEX,
     POD_INDEXERS,
     PODS,
     claim,
-    controller_ref,
     fresh_owner_check,
     is_pod_ready,
     is_terminating,
@@ -96,36 +96,14 @@ class JobController(Controller):
         self.backoff_base = float(ctx.options.get("job_backoff_base", 10.0))
         self.expectations = Expectations()
         self._failures: dict[str, tuple[int, float]] = {}  # job key -> (failures seen, when the last was)
+        self._finished: set[str] = set()  # uids of jobs we marked finished
         self.jobs = ctx.factory.informer(JOBS)
         self.pods = ctx.factory.informer(PODS, indexers=POD_INDEXERS)
         self.jobs.add_event_handler(self._job_changed, lambda old, new: self._job_changed(new), self._job_changed)
-        self.pods.add_event_handler(self._pod_added, lambda old, new: self._pod_changed(new), self._pod_deleted)
+        route_owned_pods(self, self.pods, "Job", self.expectations)
 
     def _job_changed(self, job: Object) -> None:
         self.enqueue(object_key(job))
-
-    def _job_key(self, pod: Object) -> str | None:
-        ref = controller_ref(pod)
-        if ref is None or ref.get("kind") != "Job":
-            return None
-        return f"{meta(pod).get('namespace', '')}/{ref.get('name', '')}"
-
-    def _pod_added(self, pod: Object) -> None:
-        key = self._job_key(pod)
-        if key is not None:
-            self.expectations.creation_observed(key)
-            self.enqueue(key)
-
-    def _pod_changed(self, pod: Object) -> None:
-        key = self._job_key(pod)
-        if key is not None:
-            self.enqueue(key)
-
-    def _pod_deleted(self, pod: Object) -> None:
-        key = self._job_key(pod)
-        if key is not None:
-            self.expectations.deletion_observed(key, object_key(pod))
-            self.enqueue(key)
 
     # -- sync -------------------------------------------------------------------------------------
 
@@ -145,6 +123,9 @@ class JobController(Controller):
         status = copy.deepcopy(job.get("status") or {})
         await self.track_finished(job, pods, status)
         if finished(job):
+            self._finished.discard(uid)
+            return
+        if uid in self._finished:
             return
         spec = job.get("spec") or {}
         now = time.time()
@@ -155,7 +136,11 @@ class JobController(Controller):
         deadline = spec.get("activeDeadlineSeconds")
         started = parse_time(status.get("startTime"))
         failure: tuple[str, str] | None = None
-        if failed > int(spec.get("backoffLimit", 6)):
+        restarts = 0
+        if ((spec.get("template") or {}).get("spec") or {}).get("restartPolicy") == "OnFailure":
+            restarts = sum(c.get("restartCount") or 0 for p in active
+                           for c in (p.get("status") or {}).get("containerStatuses") or ())
+        if failed + restarts > int(spec.get("backoffLimit", 6)):
             failure = ("BackoffLimitExceeded", "Job has reached the specified backoff limit")
         elif deadline and started and now >= started + int(deadline) and not spec.get("suspend"):
             failure = ("DeadlineExceeded", "Job was active longer than specified deadline")
@@ -193,8 +178,9 @@ class JobController(Controller):
         status["terminating"] = sum(1 for p in pods if is_terminating(p))
         status.setdefault("succeeded", succeeded)
         status.setdefault("failed", failed)
+        if failure is not None or "completionTime" in status:
+            self._finished.add(uid)  # until the cache shows it, a stale copy must not start pods again
         if status != (cached.get("status") or {}):
-            job["metadata"].pop("resourceVersion", None)
             try:
                 await self.client.update_status(JOBS, {**job, "status": status}, namespace=namespace)
             except NotFound:
@@ -227,8 +213,8 @@ class JobController(Controller):
             if outcome == "failed":
                 self._note_failure(object_key(job))
         if fresh:
-            await self.client.update_status(JOBS, {**job, "status": status}, namespace=meta(job)["namespace"])
-            job["metadata"].pop("resourceVersion", None)  # the status is ours: later writes need no precondition
+            written = await self.client.update_status(JOBS, {**job, "status": status}, namespace=meta(job)["namespace"])
+            job["metadata"]["resourceVersion"] = meta(written).get("resourceVersion")
         by_uid = {meta(p)["uid"]: p for p in pods}
         indexed = (job.get("spec") or {}).get("completionMode") == "Indexed"
         completed = parse_indexes(status.get("completedIndexes"))

@@ -73,8 +73,15 @@ class ControllerManager:
             for option in spec.options:
                 ctx.options.setdefault(option.key, option.default)
         tasks: list[asyncio.Task[None]] = []
+        self.controllers = {}
         try:
-            self.controllers = {name: CONTROLLERS[name].load()(ctx) for name in self.names}
+            for name in self.names:
+                try:
+                    cls = CONTROLLERS[name].load()
+                except ImportError as error:  # a controller's optional library is missing: run the others
+                    log.error("controller %s cannot start: %s", name, error)
+                    continue
+                self.controllers[name] = cls(ctx)
             factory.start()
             await factory.wait_for_sync()
             log.info("controllers started: %s", ", ".join(self.names))

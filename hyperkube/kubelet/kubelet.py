@@ -4,7 +4,8 @@
 
     API informer (spec.nodeName=NODE) ──┐
     manifest directory (static pods) ───┼─> desired set {uid: pod} ──> PodWorker per uid ──> Runtime
-    manifest URL (static pods) ─────────┘            │                        │
+    manifest URL (static pods) ─────────┤            │                        │
+    POST /pods on its own server ───────┘            │                        │
                                                      └─> mirror pods          └─> status ──> PUT pods/status
 
 A pod UID belongs to one source. Static pods (directory, URL) get a UID hashed from their
@@ -38,12 +39,10 @@ from hyperkube.client import (
     NotFound,
     TransportError,
 )
-from hyperkube.kubelet import containers
+from hyperkube.kubelet import admission, containers
 from hyperkube.kubelet.node import NodeAgent
 from hyperkube.kubelet.runtime import ContainerSpec, FakeRuntime, Runtime
-from hyperkube.kubelet.status import rejected_status
 from hyperkube.kubelet.worker import PodWorker
-from hyperkube.machinery.quantity import parse_quantity
 
 log = logging.getLogger("hyperkube.kubelet")
 
@@ -70,6 +69,7 @@ class KubeletConfig:
     manifest_url: str | None = None
     http_check_frequency: float = 20.0
     node_status_frequency: float = 10.0
+    node_status_report_frequency: float = 300.0
     lease_frequency: float = 10.0
     lease_duration: int = 40
     backoff_initial: float = 10.0
@@ -112,14 +112,15 @@ class Kubelet:
         self.service_informer: Informer | None = None
         if not isinstance(runtime, FakeRuntime):
             self.service_informer = self.informers.informer("v1/services")
-        self.sources: dict[str, dict[str, dict[str, Any]]] = {"api": {}, "file": {}, "http": {}}
+        self.sources: dict[str, dict[str, dict[str, Any]]] = {"api": {}, "file": {}, "http": {}, "server": {}}
         self.workers: dict[str, PodWorker] = {}
         self.events: Any = EventRecorder(client, "kubelet", host=self.node_name) if config.record_events \
             else _NoEvents()
         self.node = NodeAgent(self)
         self.server: Any = None
         self._tasks: list[asyncio.Task[Any]] = []
-        self._mirror_lock = asyncio.Lock()
+        self._mirror_task: asyncio.Task[None] | None = None
+        self._waited_services = False
         self._mirror_wake = asyncio.Event()
         self.started_at = time.time()
         #: set once the directory and URL sources (if any) have been read once
@@ -132,7 +133,8 @@ class Kubelet:
 
     async def start(self) -> None:
         loop = asyncio.get_running_loop()
-        os.makedirs(self.config.root_dir, exist_ok=True)
+        await asyncio.to_thread(os.makedirs, self.config.root_dir, exist_ok=True)
+        await self.node.read_host()  # capacity is known before the first pod is admitted
         if self.config.port is not None:
             from hyperkube.kubelet.server import KubeletServer
 
@@ -141,7 +143,7 @@ class Kubelet:
         self.pod_informer.add_event_handler(self._on_add, self._on_update, self._on_delete)
         self.informers.start()
         self._tasks.append(loop.create_task(self.node.run(), name=f"kubelet-node {self.node_name}"))
-        self._tasks.append(loop.create_task(self._mirror_loop(), name=f"kubelet-mirrors {self.node_name}"))
+        self._start_mirror_loop()
         if self.config.manifest_path:
             from hyperkube.kubelet.sources import FileSource
 
@@ -173,7 +175,11 @@ class Kubelet:
         await self.informers.stop()
         if self.server is not None:
             await self.server.stop()
-        await self.events.close()
+        try:
+            async with asyncio.timeout(2):  # events still queued for an API server that is down are dropped
+                await self.events.close()
+        except TimeoutError:
+            log.info("kubelet %s: stopped with events unwritten", self.node_name)
         await self.runtime.close()
 
     @property
@@ -183,21 +189,21 @@ class Kubelet:
     # -- the desired set -------------------------------------------------------------------------
 
     def desired(self, uid: str) -> dict[str, Any] | None:
-        for source in ("file", "http", "api"):
+        for source in ("file", "http", "server", "api"):
             pod = self.sources[source].get(uid)
             if pod is not None:
                 return pod
         return None
 
     def source_of(self, uid: str) -> str | None:
-        return next((s for s in ("file", "http", "api") if uid in self.sources[s]), None)
+        return next((s for s in ("file", "http", "server", "api") if uid in self.sources[s]), None)
 
     def is_api_pod(self, pod: dict[str, Any]) -> bool:
         return self.source_of(pod["metadata"]["uid"]) == "api"
 
     def pods(self) -> list[dict[str, Any]]:
         seen: dict[str, dict[str, Any]] = {}
-        for source in ("api", "http", "file"):
+        for source in ("api", "server", "http", "file"):
             seen.update(self.sources[source])
         return list(seen.values())
 
@@ -225,13 +231,20 @@ class Kubelet:
         self._static_pending.discard(source)
         if not self._static_pending:
             self.static_sources_read.set()
+        if self._mirror_task is not None and self._mirror_task.done():  # it had ended: no static pods then
+            self._start_mirror_loop()
         for uid in set(old) | set(pods):
             if old.get(uid) != pods.get(uid):
                 self._changed(uid)
         self._mirror_wake.set()
 
+    def _start_mirror_loop(self) -> None:
+        self._mirror_task = asyncio.get_running_loop().create_task(self._mirror_loop(),
+                                                                   name=f"kubelet-mirrors {self.node_name}")
+        self._tasks.append(self._mirror_task)
+
     def static_pods(self) -> dict[str, dict[str, Any]]:
-        return {**self.sources["http"], **self.sources["file"]}
+        return {**self.sources["server"], **self.sources["http"], **self.sources["file"]}
 
     # -- the API source --------------------------------------------------------------------------
 
@@ -282,6 +295,7 @@ class Kubelet:
     # -- mirror pods -----------------------------------------------------------------------------
 
     async def _mirror_loop(self) -> None:
+        await self.node.registered.wait()  # a mirror pod is owned by its Node
         while True:
             try:
                 async with asyncio.timeout(self.config.node_status_frequency):
@@ -295,7 +309,7 @@ class Kubelet:
                 continue
             try:
                 await self.sync_mirror_pods()
-                if not (self.config.manifest_path or self.config.manifest_url):
+                if not (self.config.manifest_path or self.config.manifest_url or self.sources["server"]):
                     return  # no static pods here: stale mirrors (from an earlier run) are gone now
             except (APIError, TransportError) as error:
                 log.warning("mirror pods: %s", error)
@@ -338,33 +352,17 @@ class Kubelet:
     # -- what workers call -----------------------------------------------------------------------
 
     def admit(self, pod: dict[str, Any]) -> dict[str, Any] | None:
-        """Reject (a Failed status) a pod that does not fit what the node can allocate."""
-        uid = pod["metadata"]["uid"]
-        active = [w.pod for u, w in self.workers.items() if u != uid and w.pod is not None and w.admitted
-                  and w.rejected is None and w.final_phase is None]
-        if len(active) + 1 > self.config.max_pods:
-            return rejected_status(pod, self.node_ip, "OutOfpods",
-                                   "Pod was rejected: Node didn't have enough resource: pods, "
-                                   f"requested: 1, used: {len(active)}, capacity: {self.config.max_pods}")
-        allocatable = self.node.allocatable()
-        for resource in ("cpu", "memory"):
-            capacity = _amount(resource, allocatable.get(resource, "0"))
-            used = sum(_requests(p, resource) for p in active)
-            requested = _requests(pod, resource)
-            if requested and used + requested > capacity:
-                return rejected_status(pod, self.node_ip, f"OutOf{resource}",
-                                       f"Pod was rejected: Node didn't have enough resource: {resource}, "
-                                       f"requested: {requested}, used: {used}, capacity: {capacity}")
-        return None
+        return admission.admit(self, pod)
 
     async def container_spec(self, pod: dict[str, Any], container: dict[str, Any]) -> ContainerSpec:
         if isinstance(self.runtime, FakeRuntime):
             return ContainerSpec(container["name"], [], {}, image=container.get("image", ""))
         namespace = pod["metadata"].get("namespace") or "default"
         services = []
-        if self.service_informer is not None and not self.service_informer.has_synced:
-            with contextlib.suppress(TimeoutError):  # the API may be down: start without service links
-                async with asyncio.timeout(5):
+        if self.service_informer is not None and not self.service_informer.has_synced and not self._waited_services:
+            self._waited_services = True  # once: with the API down, containers start without service links
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(5 if self.node.registered.is_set() else 1):
                     await self.service_informer.wait_for_sync()
         if self.service_informer is not None:
             services = [s for s in self.service_informer.cache.list()
@@ -419,16 +417,3 @@ class Kubelet:
         except (NotFound, Conflict):
             pass
 
-
-def _amount(resource: str, quantity: str) -> int:
-    value = parse_quantity(str(quantity))
-    return value.milli() if resource == "cpu" else value.integer()
-
-
-def _requests(pod: dict[str, Any], resource: str) -> int:
-    total = 0
-    for container in (pod.get("spec") or {}).get("containers") or []:
-        value = ((container.get("resources") or {}).get("requests") or {}).get(resource)
-        if value is not None:
-            total += _amount(resource, value)
-    return total

@@ -3,7 +3,9 @@
 - Registration creates the Node (labels ``kubernetes.io/hostname``, ``kubernetes.io/os``,
   ``kubernetes.io/arch`` plus ``--node-labels``; taints from ``--register-with-taints``), or
   merges labels into an existing one, as a kubelet re-registering does.
-- Status every ``node_status_frequency`` seconds (merge patch of ``nodes/NAME/status``):
+- Status checked every ``node_status_frequency`` seconds and patched (``nodes/NAME/status``)
+  when it changed or every ``node_status_report_frequency`` seconds (5 min), as the kubelet
+  does since the Lease took over the heartbeat:
   capacity and allocatable from the host (cpu, memory from /proc/meminfo, pods = --max-pods,
   ephemeral-storage of --root-dir's file system), the four conditions (Ready, MemoryPressure,
   DiskPressure, PIDPressure), addresses (InternalIP = --node-ip, Hostname), the kubelet's
@@ -85,6 +87,8 @@ class NodeAgent:
         self.registered = asyncio.Event()
         self._host: dict[str, Any] | None = None
         self._static_info: dict[str, Any] | None = None
+        self._reported: dict[str, Any] | None = None
+        self._reported_at = 0.0
 
     # -- host facts ----------------------------------------------------------------------------
 
@@ -106,6 +110,9 @@ class NodeAgent:
         return {"cpu": os.cpu_count() or 1, "memory": memory.get("MemTotal", 0),
                 "memory_available": memory.get("MemAvailable", memory.get("MemFree", 0)),
                 "disk_total": disk_total, "disk_free": disk_free, "pid_max": pid_max, "pids": pids}
+
+    async def read_host(self) -> None:
+        self._host = await asyncio.to_thread(self._read_host)
 
     def capacity(self) -> dict[str, str]:
         host = self._host or self._read_host()
@@ -205,9 +212,16 @@ class NodeAgent:
             await asyncio.gather(lease, return_exceptions=True)
 
     async def update_status(self, previous: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """Patch the Node's status when something in it changed, or when the last report is
+        ``node_status_report_frequency`` old (the Lease is the heartbeat in between)."""
         host = await asyncio.to_thread(self._read_host)
         status = self.status(host, previous)
+        comparable = _without_heartbeats(status)
+        now = time.monotonic()
+        if comparable == self._reported and now - self._reported_at < self.config.node_status_report_frequency:
+            return previous
         await self.kubelet.client.patch_status("v1/nodes", self.name, {"status": status})
+        self._reported, self._reported_at = comparable, now
         return status["conditions"]
 
     async def _retry(self, call: Any) -> Any:
@@ -249,6 +263,13 @@ class NodeAgent:
             await client.update(resource, lease, namespace="kube-node-lease")
         except Conflict:
             pass
+
+
+def _without_heartbeats(status: dict[str, Any]) -> dict[str, Any]:
+    conditions = [{k: v for k, v in c.items() if k not in ("lastHeartbeatTime", "lastTransitionTime")}
+                  for c in status["conditions"]]
+    capacity = {k: v for k, v in status["capacity"].items() if k != "ephemeral-storage"}
+    return {**status, "conditions": conditions, "capacity": capacity, "allocatable": capacity}
 
 
 def default_hostname() -> str:

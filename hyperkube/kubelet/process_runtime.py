@@ -216,7 +216,7 @@ class ProcessRuntime(Runtime):
         if record is None or record.ended is not None or not self._alive(record):
             return
         try:
-            os.killpg(record.shim_pid, signal.SIGTERM)
+            os.kill(record.shim_pid, signal.SIGTERM)  # the shim forwards it to the container
         except ProcessLookupError:
             return
         loop = asyncio.get_running_loop()

@@ -4,6 +4,9 @@ Routes (the kubelet's own paths, so the API server's pods/log and pods/exec prox
 
     GET  /healthz                                   "ok"
     GET  /pods                                      PodList of the pods this kubelet runs
+    POST /pods                                      a manifest (YAML/JSON, one or more Pods) to run
+                                                    as static pods (replacing same-named ones)
+    DELETE /pods/{ns}/{name}                        stop such a pod
     GET  /stats/summary                             CPU and memory per container, pod and node
     GET  /metrics                                   Prometheus text: pods, containers, restarts
     GET  /containerLogs/{ns}/{pod}/{container}      follow, tailLines, timestamps, previous,
@@ -96,6 +99,8 @@ class KubeletServer:
             app.router.add_get("/exec/{namespace}/{pod}/{container}", self.exec)
             app.router.add_post("/exec/{namespace}/{pod}/{container}", self.exec)
             app.router.add_post("/run/{namespace}/{pod}/{container}", self.run)
+            app.router.add_post("/pods", self.add_pods)
+            app.router.add_delete("/pods/{namespace}/{pod}", self.remove_pod)
             app.router.add_get("/attach/{namespace}/{pod}/{container}", self.attach)
             app.router.add_get("/portForward/{namespace}/{pod}", self.port_forward)
             app.router.add_post("/attach/{namespace}/{pod}/{container}", self.attach)
@@ -261,6 +266,14 @@ class KubeletServer:
         ws = web.WebSocketResponse(protocols=CHANNEL_PROTOCOLS)
         await ws.prepare(request)
         from hyperkube.kubelet.exec import run_exec
+        from hyperkube.kubelet.runtime import FakeRuntime
+
+        if isinstance(self.kubelet.runtime, FakeRuntime):  # a hollow node has no process to run beside
+            failure = {"metadata": {}, "status": "Failure", "reason": "InternalError",
+                       "message": "exec is not supported on a hollow node (fake runtime)"}
+            await ws.send_bytes(bytes([STATUS]) + orjson.dumps(failure))
+            await ws.close()
+            return ws
 
         spec = await self._spec(pod, container)
         try:
@@ -317,3 +330,35 @@ class KubeletServer:
         finally:
             await ws.close()
         return ws
+
+    async def add_pods(self, request: web.Request) -> web.Response:
+        """The kubelet's own pod source: static pods posted to it (mirrored like the others)."""
+        from hyperkube.kubelet.sources import ManifestError, parse_manifests, static_pod
+
+        try:
+            manifests = parse_manifests(await request.text())
+        except ManifestError as error:
+            return _status_error(400, "BadRequest", str(error))
+        current = dict(self.kubelet.sources["server"])
+        added = []
+        for manifest in manifests:
+            pod = static_pod(manifest, self.kubelet.node_name, "server", "kubelet-server")
+            meta = pod["metadata"]
+            for uid, old in list(current.items()):
+                if (old["metadata"]["namespace"], old["metadata"]["name"]) == (meta["namespace"], meta["name"]):
+                    del current[uid]
+            current[meta["uid"]] = pod
+            added.append(pod)
+        self.kubelet.set_source("server", current)
+        body = {"kind": "PodList", "apiVersion": "v1", "metadata": {}, "items": added}
+        return web.Response(status=201, body=orjson.dumps(body), content_type="application/json")
+
+    async def remove_pod(self, request: web.Request) -> web.Response:
+        namespace, name = request.match_info["namespace"], request.match_info["pod"]
+        current = {uid: pod for uid, pod in self.kubelet.sources["server"].items()
+                   if (pod["metadata"]["namespace"], pod["metadata"]["name"]) != (namespace, name)}
+        if len(current) == len(self.kubelet.sources["server"]):
+            return _status_error(404, "NotFound", f'pods "{name}" not found')
+        self.kubelet.set_source("server", current)
+        body = {"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Success"}
+        return web.Response(body=orjson.dumps(body), content_type="application/json")

@@ -16,10 +16,12 @@ the shim:
 
 Because the shim owns the pipes and records the exit, a kubelet that dies (even ``kill -9``)
 loses nothing: the container keeps running, its output keeps going to the file, and a
-restarted kubelet reads the exit status from disk instead of ``waitpid``. SIGTERM reaches the
-shim's whole group; the shim itself survives it (a Python handler, reset by ``exec`` in the
-child) so it can still record how the container ended. Only the standard library is used, so
-the shim starts fast.
+restarted kubelet reads the exit status from disk instead of ``waitpid``. The container runs
+in the shim's process group: SIGTERM (or SIGINT) sent to the shim is forwarded to the
+container's process, as a container engine signals PID 1, and the shim stays to record how
+it ended; SIGKILL to the group ends both (the kubelet then records 137 itself). The handlers
+are Python functions, which ``exec`` resets in the child. Only the standard library is used,
+so the shim starts fast.
 
 Usage: ``python -m hyperkube.kubelet.shim SPEC.json`` where the spec holds command, env, cwd,
 log and exit paths.
@@ -129,8 +131,20 @@ def oom_killed(cgroups: list[str]) -> bool:
 def main(spec_path: str) -> int:
     with open(spec_path) as handle:
         spec = json.load(handle)
-    signal.signal(signal.SIGTERM, lambda *_: None)
-    signal.signal(signal.SIGINT, lambda *_: None)
+    children: list[subprocess.Popen[bytes]] = []
+    pending: list[int] = []
+
+    def forward(signum: int, _frame: object) -> None:  # SIGTERM/SIGINT go to the container
+        if not children:
+            pending.append(signum)
+            return
+        try:
+            os.kill(children[0].pid, signum)
+        except ProcessLookupError:
+            pass
+
+    signal.signal(signal.SIGTERM, forward)
+    signal.signal(signal.SIGINT, forward)
     signal.signal(signal.SIGHUP, lambda *_: None)
     log = RotatingLog(spec["log"], int(spec.get("maxLogBytes") or 10 << 20))
     started = time.time()
@@ -156,6 +170,9 @@ def main(spec_path: str) -> int:
         _write_exit(spec["exit"], {"exitCode": 128, "reason": "StartError", "message": message,
                                    "startedAt": started, "finishedAt": time.time()})
         return 0
+    children.append(child)
+    for signum in pending:
+        os.kill(child.pid, signum)
     with open(spec["exit"] + ".pid", "w") as handle:
         handle.write(str(child.pid))
     selector = selectors.DefaultSelector()

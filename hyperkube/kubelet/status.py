@@ -107,26 +107,36 @@ def _condition(previous: dict[str, dict[str, Any]], kind: str, value: bool, reas
 
 def pod_status(pod: dict[str, Any], init_views: list[ContainerView], views: list[ContainerView], *,
                node_ip: str, start_time: float, qos_class: str, phase: str | None = None,
-               reason: str = "", message: str = "") -> dict[str, Any]:
+               reason: str = "", message: str = "", api_status: dict[str, Any] | None = None) -> dict[str, Any]:
+    """``pod.status`` is what this kubelet last reported (for transition times); ``api_status``
+    what the API holds now, whose conditions of other owners (readiness gates, DisruptionTarget
+    ...) are kept."""
     previous_status = pod.get("status") or {}
     previous = {c.get("type"): c for c in previous_status.get("conditions") or [] if isinstance(c, dict)}
     phase = phase or phase_of(pod, init_views, views)
     initialized = all(v.current is not None and v.current.state == EXITED and v.current.exit_code == 0
                       for v in init_views)
-    ready = bool(views) and all(v.ready for v in views) and phase == RUNNING_PHASE
+    containers_ready = bool(views) and all(v.ready for v in views) and phase == RUNNING_PHASE
+    held = {c.get("type"): c.get("status") for c in ((api_status or previous_status).get("conditions") or [])
+            if isinstance(c, dict)}
+    gates = [g.get("conditionType") for g in (pod.get("spec") or {}).get("readinessGates") or []]
+    ready = containers_ready and all(held.get(gate) == "True" for gate in gates)
     if phase == SUCCEEDED:
         initialized = True
     not_ready = [v.spec["name"] for v in views if not v.ready]
     conditions = [
         _condition(previous, "Initialized", initialized, "ContainersNotInitialized"),
         _condition(previous, "Ready", ready, "PodCompleted" if phase in (SUCCEEDED, FAILED) else "ContainersNotReady"),
-        _condition(previous, "ContainersReady", ready,
+        _condition(previous, "ContainersReady", containers_ready,
                    "PodCompleted" if phase in (SUCCEEDED, FAILED) else "ContainersNotReady"),
         _condition(previous, "PodScheduled", True),
     ]
-    if not ready and phase not in (SUCCEEDED, FAILED) and not_ready:
+    if not containers_ready and phase not in (SUCCEEDED, FAILED) and not_ready:
         text = f"containers with unready status: [{' '.join(not_ready)}]"
         conditions[1]["message"] = conditions[2]["message"] = text
+    elif containers_ready and not ready:
+        conditions[1]["reason"] = "ReadinessGatesNotReady"
+        conditions[1]["message"] = f"corresponding condition of pod readiness gate {gates} does not exist or is False"
     status: dict[str, Any] = {
         "phase": phase, "conditions": conditions, "hostIP": node_ip, "hostIPs": [{"ip": node_ip}],
         "podIP": node_ip, "podIPs": [{"ip": node_ip}], "startTime": now_rfc3339(start_time),
@@ -138,8 +148,10 @@ def pod_status(pod: dict[str, Any], init_views: list[ContainerView], views: list
         status["reason"] = reason
     if message:
         status["message"] = message
-    for kind, condition in previous.items():  # conditions other components own (readiness gates ...)
-        if kind not in ("Initialized", "Ready", "ContainersReady", "PodScheduled"):
+    others = (api_status if api_status is not None else previous_status).get("conditions") or []
+    for condition in others:  # conditions other components own
+        if isinstance(condition, dict) and condition.get("type") not in (
+                "Initialized", "Ready", "ContainersReady", "PodScheduled"):
             conditions.append(condition)
     return status
 

@@ -18,16 +18,21 @@ deletion with grace 0.
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import hashlib
+import json
 import logging
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from hyperkube.kubelet.containers import ContainerConfigError
+from hyperkube.kubelet.logs import LogOptions, read_log
 from hyperkube.kubelet.probes import Prober, has_probes
 from hyperkube.kubelet.runtime import EXITED, RUNNING, FakeRuntime
 from hyperkube.kubelet.status import FAILED, SUCCEEDED, ContainerView, pod_status
 from hyperkube.kubelet.volumes import VolumeManager
+from hyperkube.machinery.durations import parse_rfc3339
 
 if TYPE_CHECKING:
     from hyperkube.kubelet.kubelet import Kubelet
@@ -62,11 +67,13 @@ class PodWorker:
         self.sandbox_ready = False
         self.rejected: dict[str, Any] | None = None
         self.backoff: dict[str, float] = {}
+        self.spec_hashes: dict[tuple[str, int], str] = {}  # (container, attempt) -> hash of its spec then
         self.last_terminated: dict[str, Any] = {}  # container name -> its previous attempt's end
         self.waiting: dict[str, tuple[str, str]] = {}
         self.last_written: dict[str, Any] | None = None  # the status last written to the API
         self.shown: dict[str, Any] | None = None  # the status last computed (served by /pods)
         self.final_phase: str | None = None
+        self.final_reason: tuple[str, str] = ("", "")  # the pod's status reason and message, when it has them
         self.probes: Any = None  # the Prober, once containers run
         self.done = False
         self.volumes: VolumeManager | None = None
@@ -118,6 +125,10 @@ class PodWorker:
                 self.final_phase = phase
             self.rejected = kubelet.admit(pod)
             self.admitted = True
+            started = (pod.get("status") or {}).get("startTime")
+            if started:  # kept across kubelet restarts
+                with contextlib.suppress(ValueError):
+                    self.start_time = parse_rfc3339(started)
         if self.rejected is not None:
             await kubelet.write_status(pod, self.rejected)
             return
@@ -126,6 +137,16 @@ class PodWorker:
             self.sandbox_ready = True
         await self._prepare_volumes(pod)
         spec = pod.get("spec") or {}
+        deadline = spec.get("activeDeadlineSeconds")
+        if deadline and self.final_phase is None:
+            left = self.start_time + float(deadline) - time.time()
+            if left <= 0:
+                self.final_phase = FAILED
+                self.final_reason = ("DeadlineExceeded", "Pod was active on the node longer than the specified "
+                                                         "deadline")
+                await runtime.stop_sandbox(self.uid, self.grace_seconds(pod))
+            else:
+                asyncio.get_running_loop().call_later(left + 0.01, self.wake.set)
         policy = spec.get("restartPolicy") or "Always"
         init_views: list[ContainerView] = []
         initialized = True
@@ -151,10 +172,19 @@ class PodWorker:
         seen = {**pod, "status": self.shown or pod.get("status") or {}}
         status = pod_status(seen, init_views if spec.get("initContainers") else [], views,
                             node_ip=kubelet.node_ip, start_time=self.start_time, qos_class=_qos(pod),
-                            phase=self.final_phase)
+                            phase=self.final_phase, reason=self.final_reason[0], message=self.final_reason[1],
+                            api_status=pod.get("status") if kubelet.is_api_pod(pod) else None)
         if status["phase"] in (SUCCEEDED, FAILED):
             self.final_phase = status["phase"]
         await kubelet.write_status(pod, status)
+
+    async def _log_tail(self, name: str, attempt: int) -> str:
+        """The termination message FallbackToLogsOnError asks for: the log's last 80 lines (2 KiB at most)."""
+        path = self.kubelet.runtime.log_path(self.uid, name, attempt)
+        if path is None:
+            return ""
+        text, _ = await asyncio.to_thread(read_log, path, LogOptions(tail_lines=80))
+        return text[-2048:].decode(errors="replace")
 
     async def _prepare_volumes(self, pod: dict[str, Any]) -> None:
         """Create volumes, and refresh ConfigMap/Secret contents every ``volume_refresh`` s."""
@@ -182,9 +212,25 @@ class PodWorker:
         view = ContainerView(container, last_terminated=self.last_terminated.get(name))
         current = await runtime.container_status(self.uid, name)
         view.current = current
+        if current is not None and current.state == EXITED and current.exit_code and not current.message and \
+                container.get("terminationMessagePolicy") == "FallbackToLogsOnError":
+            current.message = await self._log_tail(name, current.attempt)
+        digest = hashlib.md5(json.dumps(container, sort_keys=True).encode()).hexdigest()
         if current is not None and current.state == RUNNING:
             self.waiting.pop(name, None)
-            return view
+            started_as = self.spec_hashes.setdefault((name, current.attempt), digest)
+            if started_as == digest:
+                return view
+            # the container changed (a new image): stop it; it starts again below, without back-off
+            self.kubelet.events.event(pod, "Normal", "Killing", f"Container {name} definition changed, "
+                                                                  "will be restarted")
+            await runtime.stop_container(self.uid, name, self.grace_seconds(pod))
+            current = view.current = await runtime.container_status(self.uid, name)
+            self.backoff[name] = 0.0
+            if current is not None and current.finished_at:
+                current.finished_at = min(current.finished_at, time.time())
+            if policy == "Never" or (policy == "OnFailure" and current is not None and current.exit_code == 0):
+                policy = "Always"  # a changed container is started again whatever the policy
         if not may_start:
             view.waiting_reason = "PodInitializing" if current is None else view.waiting_reason
             return view
@@ -225,6 +271,7 @@ class PodWorker:
             return view
         self.waiting.pop(name, None)
         view.current = await runtime.start_container(pod, spec, attempt)
+        self.spec_hashes[(name, attempt)] = digest
         view.will_restart = False
         if current is not None:
             view.last_terminated = self.last_terminated[name] = current

@@ -8,8 +8,12 @@ Public surface::
     FitError                               "0/N nodes are available: ..."
 
 Layout: resources (requests as integers) -> nodeinfo (per-pod and per-node state) -> cache
-(nodes, bound and assumed pods) and queue (active / backoff / unschedulable) -> framework
-(extension points, registry, policy) -> predicates, priorities -> scheduler (the loop).
+(nodes, bound and assumed pods; vectorized keeps the same numbers as numpy columns) and queue
+(active / backoff / unschedulable) -> framework (extension points, registry, policy) ->
+predicates, priorities, topologyspread -> scheduler (the loop, binding, failure reports).
+
+numpy is optional at import time: without it every filter and score runs per node in Python
+(same answers, about a fifth of the speed at 5,000 nodes).
 """
 
 from hyperkube.scheduler import predicates as _predicates  # noqa: F401  (registers the filters)

@@ -49,6 +49,8 @@ class SchedulingQueue:
         self._moved_while_in_flight = False
         self._wakeup = asyncio.Event()
         self._closed = False
+        #: no parked pod is due before this time, so pops need not look at them until then
+        self._next_due = float("inf")
 
     def __len__(self) -> int:
         return len(self._pods)
@@ -98,6 +100,7 @@ class SchedulingQueue:
         entry.since = now
         if entry.backoff_until > now:
             self._backoff[entry.key] = entry
+            self._next_due = min(self._next_due, entry.backoff_until)
             self._wakeup.set()  # pop() recomputes how long to sleep
         else:
             self._push_active(entry)
@@ -132,6 +135,7 @@ class SchedulingQueue:
         else:
             entry.since = self._clock()
             self._unschedulable[key] = entry
+            self._next_due = min(self._next_due, entry.since + self.flush_after)
 
     def retry(self, key: str) -> None:
         """An error (not a misfit), or a failed binding: retry after backoff."""
@@ -158,6 +162,9 @@ class SchedulingQueue:
     def _flush(self) -> float | None:
         """Move due pods to active; return seconds until the next one is due (None: never)."""
         now = self._clock()
+        if now < self._next_due:
+            return self._next_due - now if self._next_due != float("inf") else None
+        self._next_due = float("inf")  # lowered again by pods parked during this flush
         next_due: float | None = None
         for key, entry in list(self._backoff.items()):
             if entry.backoff_until <= now:
@@ -173,7 +180,9 @@ class SchedulingQueue:
                 self._to_backoff_or_active(entry)
             else:
                 next_due = due - now if next_due is None else min(next_due, due - now)
-        return next_due
+        if next_due is not None:
+            self._next_due = min(self._next_due, now + next_due)
+        return None if self._next_due == float("inf") else self._next_due - now
 
     def pop_nowait(self) -> str | None:
         if self._backoff or self._unschedulable:

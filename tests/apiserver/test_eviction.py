@@ -154,3 +154,12 @@ async def test_second_binding_is_a_conflict(client):
     assert status == 409 and out["reason"] == "Conflict" and 'already assigned to node "n1"' in out["message"]
     status, out = await client.post(f"{PODS}/b/binding", {**binding, "target": {"kind": "Node", "name": "n2"}})
     assert status == 409
+
+
+async def test_max_unavailable_needs_pods_with_controllers(client):
+    await running_pod(client, "orphan")
+    await client.post(PDBS, budget("any", maxUnavailable=1))
+    status, out = await client.post(f"{PODS}/orphan/eviction", eviction("orphan"))
+    assert status == 429 and out["message"] == VIOLATION
+    assert out["details"]["causes"][0]["message"] == "The disruption budget any is still being processed by the server."
+    assert "has no controller" in out["details"]["causes"][1]["message"]

@@ -122,3 +122,16 @@ async def _gone_or_finished(kube: Client, pod: dict[str, Any]) -> bool:
 
 async def _none_left(kube: Client, name: str) -> bool:
     return await pods_of(kube, selector=f"job-name={name}") == []
+
+
+async def test_container_restarts_count_against_the_backoff_limit(kube: Client, controllers) -> None:
+    await controllers("job", **FAST)
+    body = job("flaky", backoffLimit=2)
+    body["spec"]["template"]["spec"]["restartPolicy"] = "OnFailure"
+    await kube.create(JOBS, body, namespace="default")
+    [pod] = await eventually(lambda: running(kube, "flaky", 1))
+    await kube.patch_status("v1/pods", pod["metadata"]["name"], {"status": {"phase": "Running", "containerStatuses": [
+        {"name": "c", "image": "busybox", "imageID": "", "ready": False, "restartCount": 3,
+         "state": {"waiting": {"reason": "CrashLoopBackOff"}}}]}}, namespace="default")
+    failed = await eventually(lambda: condition(kube, "flaky", "Failed"))
+    assert failed["reason"] == "BackoffLimitExceeded"

@@ -135,3 +135,17 @@ def test_deployment_lifecycle_with_kubectl(cluster: Cluster, controller_manager:
     cluster.kubectl("delete", "deployment", "web", "--cascade=background", timeout=60)
     wait_until(lambda: not names(cluster, "rs", "-l", "app=web") and not names(cluster, "pods", "-l", "app=web"))
     assert controller_manager.poll() is None
+
+
+def test_cascade_orphan_and_foreground_with_kubectl(cluster: Cluster, controller_manager: subprocess.Popen) -> None:
+    cluster.kubectl("apply", "-f", "-", input=DEPLOYMENT.replace("web", "keep"))
+    [rs] = wait_until(lambda: names(cluster, "rs", "-l", "app=keep"))
+    wait_until(lambda: len(names(cluster, "pods", "-l", "app=keep")) == 2)
+    cluster.kubectl("delete", "deployment", "keep", "--cascade=orphan", timeout=60)
+    owners = cluster.kubectl("get", "rs", rs, "-o", "jsonpath={.metadata.ownerReferences}").stdout
+    assert json.loads(owners or "[]") == []  # the ReplicaSet stays, no longer owned
+    assert len(names(cluster, "pods", "-l", "app=keep")) == 2
+    # foreground: kubectl waits until the RS is gone, and its pods went first
+    cluster.kubectl("delete", "rs", rs, "--cascade=foreground", timeout=60)
+    assert names(cluster, "pods", "-l", "app=keep") == []
+    assert names(cluster, "rs", "-l", "app=keep") == []

@@ -1,7 +1,6 @@
-"""A real ``hyperkube kubelet`` process on a real ``hyperkube apiserver``, driven by the real kubectl.
-
-The kubelet's own /containerLogs endpoint is read directly (the API server's pods/log proxy is
-another branch's work). Every test kills the kubelet and every container process it started."""
+"""A real ``hyperkube kubelet`` process on a real ``hyperkube apiserver``, driven by the real kubectl:
+``kubectl logs [-f]`` and ``kubectl exec [-i]`` go through the API server's proxy to the kubelet.
+Every test kills the kubelet and every container process it started."""
 
 from __future__ import annotations
 
@@ -137,6 +136,33 @@ def test_static_pod_manifest_appears_as_a_mirror_pod_and_goes_with_its_file(clus
         assert "kubernetes.io/config.mirror" in annotations
         (manifests / "static.yaml").unlink()
         wait(lambda: "NotFound" in cluster.kubectl("get", "pod", "e2e-static-web-e2e-static", check=False).stderr)
+    finally:
+        kill_everything(process, root)
+
+
+def test_kubectl_logs_follow_and_exec_through_the_api_server(cluster: Cluster, tmp_path):
+    root = tmp_path / "root"
+    process = None
+    try:
+        process, _ = start_kubelet(cluster, root, "e2e-exec")
+        cluster.kubectl("apply", "-f", "-", input=POD.format(name="e2e-exec", node="e2e-exec", python=sys.executable,
+                                                            marker=tmp_path / "pids"))
+        wait(lambda: cluster.kubectl("get", "pod", "e2e-exec", "-o", "jsonpath={.status.phase}").stdout == "Running")
+        assert wait(lambda: cluster.kubectl("logs", "e2e-exec").stdout) == "started\n"
+        assert cluster.kubectl("logs", "e2e-exec", "--timestamps").stdout.split(" ", 1)[1] == "started\n"
+        follower = cluster.kubectl_background("logs", "-f", "e2e-exec")
+        try:
+            assert follower.stdout is not None
+            assert follower.stdout.readline() == "started\n"
+            assert follower.poll() is None  # still following the running container
+        finally:
+            follower.kill()
+            follower.communicate()
+        result = cluster.kubectl("exec", "e2e-exec", "--", "sh", "-c", "echo out; echo err >&2; exit 3", check=False)
+        assert (result.returncode, result.stdout) == (3, "out\n")
+        assert "err\n" in result.stderr
+        piped = cluster.kubectl("exec", "-i", "e2e-exec", "--", "cat", input="through stdin\n")
+        assert piped.stdout == "through stdin\n"
     finally:
         kill_everything(process, root)
 

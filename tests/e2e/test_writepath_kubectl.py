@@ -113,12 +113,13 @@ def test_auth_can_i_and_whoami(cluster):
 # ---- eviction ---------------------------------------------------------------------------------------
 
 
-def _running_pod_on(cluster, name: str, node: str) -> None:
-    pod = {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": name, "namespace": "drain", "labels": {"app": "d"}},
-           "spec": {"nodeName": node, "containers": [{"name": "c", "image": "nginx"}]}}
+def _running_pod_on(cluster, name: str, node: str, namespace: str = "drain") -> None:
+    pod = {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": name, "namespace": namespace,
+                                                           "labels": {"app": "d"}},
+           "spec": {"containers": [{"name": "c", "image": "nginx"}], **({"nodeName": node} if node else {})}}
     cluster.kubectl("create", "-f", "-", input=json.dumps(pod))
     status = {"status": {"phase": "Running", "conditions": [{"type": "Ready", "status": "True"}]}}
-    cluster.kubectl("patch", "pod", name, "-n", "drain", "--subresource=status", "--type=merge", "-p",
+    cluster.kubectl("patch", "pod", name, "-n", namespace, "--subresource=status", "--type=merge", "-p",
                     json.dumps(status))
 
 
@@ -291,3 +292,29 @@ def test_client_side_then_server_side_apply(cluster):
     assert obj["data"] == {"a": "2"}
     owned = {e["manager"]: e["fieldsV1"] for e in obj["metadata"]["managedFields"]}
     assert owned["kubectl"] == {"f:data": {"f:a": {}}}
+
+
+def test_python_client_eviction(cluster):
+    from kubernetes import client as k8s
+    from kubernetes import config
+    from kubernetes.client.rest import ApiException
+
+    api = k8s.CoreV1Api(config.new_client_from_config(str(cluster.kubeconfig)))
+    cluster.kubectl("create", "namespace", "evict")
+    for name in ("e1", "e2"):
+        _running_pod_on(cluster, name, "", namespace="evict")
+    pdb = {"apiVersion": "policy/v1", "kind": "PodDisruptionBudget", "metadata": {"name": "one", "namespace": "evict"},
+           "spec": {"minAvailable": 1, "selector": {"matchLabels": {"app": "d"}}}}
+    cluster.kubectl("create", "-f", "-", input=json.dumps(pdb))
+
+    def evict(name: str) -> None:
+        body = k8s.V1Eviction(metadata=k8s.V1ObjectMeta(name=name, namespace="evict"))
+        api.create_namespaced_pod_eviction(name, "evict", body)
+
+    evict("e1")
+    with pytest.raises(ApiException) as refused:
+        evict("e2")
+    assert refused.value.status == 429
+    assert json.loads(refused.value.body)["message"] == "Cannot evict pod as it would violate the pod's disruption " \
+                                                        "budget."
+    assert [p.metadata.name for p in api.list_namespaced_pod("evict").items] == ["e2"]

@@ -31,7 +31,7 @@ async def test_environment_sources_and_expansion(client, kubelet_factory, tmp_pa
                                         "spec": {"ports": [{"name": "sql", "port": 5432}]}}, namespace="default")
     kubelet = await kubelet_factory()
     code = ("import os, json; print(json.dumps({k: os.environ.get(k) for k in "
-            "['MODE', 'CFG_LEVEL', 'TOKEN', 'POD', 'NS', 'IP', 'GREETING', 'MY_DB_SERVICE_PORT', 'MY_DB_SERVICE_HOST']}"
+            "['MODE', 'CFG_LEVEL', 'TOKEN', 'POD', 'NS', 'IP', 'GREETING', 'MY_DB_SERVICE_PORT', 'MY_DB_SERVICE_HOST', 'MEM_MI']}"
             " | {'cwd': os.getcwd(), 'arg': __import__('sys').argv[1]}))")
     container = {
         "name": "main", "image": "python", "command": [PY, "-c", code], "args": ["$(GREETING)"],
@@ -43,7 +43,9 @@ async def test_environment_sources_and_expansion(client, kubelet_factory, tmp_pa
             {"name": "NS", "valueFrom": {"fieldRef": {"fieldPath": "metadata.namespace"}}},
             {"name": "IP", "valueFrom": {"fieldRef": {"fieldPath": "status.podIP"}}},
             {"name": "GREETING", "value": "hello-$(MODE)"},
+            {"name": "MEM_MI", "valueFrom": {"resourceFieldRef": {"resource": "limits.memory", "divisor": "1Mi"}}},
         ],
+        "resources": {"limits": {"memory": "512Mi"}},
     }
     await client.create("v1/pods", pod("envy", container, restartPolicy="Never"))
     await wait_for(lambda: _succeeded(client, "envy"))
@@ -51,7 +53,8 @@ async def test_environment_sources_and_expansion(client, kubelet_factory, tmp_pa
     service = await client.get("v1/services", "my-db", namespace="default")
     assert seen == {"MODE": "fast", "CFG_LEVEL": "3", "TOKEN": "s3cret", "POD": "envy", "NS": "default",
                     "IP": "127.0.0.1", "GREETING": "hello-fast", "MY_DB_SERVICE_PORT": "5432",
-                    "MY_DB_SERVICE_HOST": service["spec"]["clusterIP"], "cwd": str(tmp_path), "arg": "hello-fast"}
+                    "MY_DB_SERVICE_HOST": service["spec"]["clusterIP"], "MEM_MI": "512", "cwd": str(tmp_path),
+                    "arg": "hello-fast"}
 
 
 async def test_image_map_supplies_the_command(client, kubelet_factory):

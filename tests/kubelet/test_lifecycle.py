@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from tests.kubelet._harness import get_pod, phase, pod, python, wait_for
+from tests.kubelet._harness import PY, get_pod, phase, pod, python, wait_for
 from tests.kubelet.test_process_pods import _alive, _gone, _phase_in, _read
 
 
@@ -82,8 +82,12 @@ async def test_restarted_kubelet_adopts_its_processes(client, kubelet_factory, t
     pids = (await wait_for(lambda: _read(marker))).split()
     await first.stop()  # the processes keep running
     assert _alive(int(pids[0]))
-    await kubelet_factory(root_dir=root)
-    await wait_for(lambda: _phase_in(client, "steady", "Running"))
+    second = await kubelet_factory(root_dir=root)
+
+    async def synced():  # the new kubelet has looked at the pod's containers
+        return any(w.shown for w in second.workers.values())
+
+    await wait_for(synced)
     again = await get_pod(client, "steady")
     assert again["status"]["containerStatuses"][0]["restartCount"] == 0
     assert marker.read_text().split() == pids  # no second process was started
@@ -117,3 +121,40 @@ async def test_memory_limit_stops_a_container_that_exceeds_it(client, kubelet_fa
     assert terminated["exitCode"] != 0
     if terminated["exitCode"] == 137:
         assert terminated["reason"] == "OOMKilled"
+
+
+async def test_active_deadline_fails_the_pod(client, kubelet_factory):
+    await kubelet_factory()
+    await client.create("v1/pods", pod("late", python("main", "import time; time.sleep(600)"),
+                                       activeDeadlineSeconds=1, terminationGracePeriodSeconds=1))
+    failed = await wait_for(lambda: _phase_in(client, "late", "Failed"))
+    assert failed["status"]["reason"] == "DeadlineExceeded"
+    assert "terminated" in failed["status"]["containerStatuses"][0]["state"]
+
+
+async def test_fallback_to_logs_on_error_is_the_termination_message(client, kubelet_factory):
+    await kubelet_factory()
+    code = "import sys; print('first'); print('last words', file=sys.stderr); sys.exit(2)"
+    await client.create("v1/pods", pod("said", python("main", code, terminationMessagePolicy="FallbackToLogsOnError"),
+                                       restartPolicy="Never"))
+    failed = await wait_for(lambda: _phase_in(client, "said", "Failed"))
+    message = failed["status"]["containerStatuses"][0]["state"]["terminated"]["message"]
+    assert "last words" in message and "first" in message
+
+
+async def test_changing_the_image_restarts_the_container(client, kubelet_factory):
+    image_map = {"app:v1": {"command": [PY, "-c", "import time; print('v1', flush=True); time.sleep(600)"]},
+                 "app:v2": {"command": [PY, "-c", "import time; print('v2', flush=True); time.sleep(600)"]}}
+    await kubelet_factory(image_map=image_map)
+    await client.create("v1/pods", pod("upgrade", {"name": "main", "image": "app:v1"}, terminationGracePeriodSeconds=1))
+    await wait_for(lambda: _phase_in(client, "upgrade", "Running"))
+    await client.patch("v1/pods", "upgrade", {"spec": {"containers": [{"name": "main", "image": "app:v2"}]}},
+                       namespace="default", patch_type="strategic")
+
+    async def upgraded():
+        current = await get_pod(client, "upgrade")
+        status = current["status"]["containerStatuses"][0]
+        return status["restartCount"] == 1 and "running" in status["state"] and status
+
+    status = await wait_for(upgraded)
+    assert status["image"] == "app:v2"

@@ -197,3 +197,34 @@ async def test_port_forward_over_websocket(client, kubelet_factory):
             assert frame[0] == 0
             data += frame[1:]
     assert data == b"echo:ping"
+
+
+async def test_exec_with_a_tty(client, kubelet_factory):
+    kubelet = await kubelet_factory()
+    await client.create("v1/pods", pod("terminal", python("main", "import time; time.sleep(600)"),
+                                       terminationGracePeriodSeconds=0))
+    await wait_for(lambda: _phase_in(client, "terminal", "Running"))
+    params = [("command", "sh"), ("command", "-c"), ("command", "test -t 0 && read line && stty size && echo got $line"),
+              ("stdin", "true"), ("stdout", "true"), ("tty", "true")]
+    output = b""
+    async with aiohttp.ClientSession() as session, session.ws_connect(
+            f"http://127.0.0.1:{kubelet.port}/exec/default/terminal/main", params=params,
+            protocols=("v5.channel.k8s.io",)) as ws:
+        await ws.send_bytes(b"\x04" + json.dumps({"Width": 100, "Height": 40}).encode())
+        await ws.send_bytes(b"\x00hello\r")
+        async for message in ws:
+            if message.data[0] == 3:
+                status = json.loads(message.data[1:])
+                break
+            output += message.data[1:]
+    assert status["status"] == "Success"
+    assert b"40 100" in output and b"got hello" in output
+
+
+async def test_exec_on_a_hollow_node_fails_clearly(client, kubelet_factory):
+    kubelet = await kubelet_factory("hollow-x", runtime="fake")
+    await client.create("v1/pods", pod("shell", {"name": "c", "image": "busybox"}, node="hollow-x"))
+    await wait_for(lambda: _phase_in(client, "shell", "Running"))
+    async with aiohttp.ClientSession() as session:
+        frames = await _exec(session, f"http://127.0.0.1:{kubelet.port}/exec/default/shell/c", ["true"])
+    assert "hollow node" in json.loads(frames[3])["message"] and 1 not in frames

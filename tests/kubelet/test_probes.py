@@ -78,3 +78,24 @@ async def test_failing_liveness_probe_restarts_the_container(client, kubelet_fac
 
     status = await wait_for(restarted)
     assert status["lastState"]["terminated"]["exitCode"] == 143
+
+
+async def test_startup_probe_holds_readiness_until_it_succeeds(client, kubelet_factory, tmp_path):
+    flag = tmp_path / "booted"
+    await kubelet_factory()
+    probe = {"exec": {"command": ["test", "-e", str(flag)]}, "periodSeconds": 1, "failureThreshold": 30}
+    await client.create("v1/pods", pod("booting", python("main", "import time; time.sleep(600)", startupProbe=probe),
+                                       terminationGracePeriodSeconds=0))
+
+    async def running_not_started():
+        status = await _container(client, "booting")
+        return "running" in status.get("state", {}) and status.get("started") is False and not status["ready"]
+
+    await wait_for(running_not_started)
+    flag.write_text("")
+
+    async def started():
+        status = await _container(client, "booting")
+        return status.get("started") is True and status.get("ready") is True
+
+    await wait_for(started)

@@ -102,3 +102,19 @@ async def test_logs_are_rotated_by_size_and_previous_serves_the_last_attempt(cli
     lines = text.splitlines()
     assert lines[-1] == "line 199" and len(lines) < 200 and len(text) <= 4000  # older lines rotated away
     assert tail == "line 198\nline 199\n"
+
+
+async def test_sigterm_to_the_shim_reaches_the_container(client, kubelet_factory, tmp_path):
+    """What scripts/up does to stop a cluster's pods: SIGTERM to every shim."""
+    import json
+    import signal
+
+    kubelet = await kubelet_factory()
+    await client.create("v1/pods", pod("stoppable", python("main", "import time; time.sleep(600)"),
+                                       restartPolicy="Never"))
+    await wait_for(lambda: _phase_in(client, "stoppable", "Running"))
+    state = next((tmp_path / "kubelet-node-1" / "pods").glob("*/containers/main/0/state.json"))
+    os.kill(json.loads(state.read_text())["shimPid"], signal.SIGTERM)
+    failed = await wait_for(lambda: _phase_in(client, "stoppable", "Failed"))
+    assert failed["status"]["containerStatuses"][0]["state"]["terminated"]["exitCode"] == 143
+    assert kubelet.port

@@ -6,7 +6,6 @@ import json
 
 from aiohttp import web
 
-from hyperkube.client import NotFound
 from tests.kubelet._harness import PY, get_pod, phase, wait_for
 from tests.kubelet.test_process_pods import _alive, _gone, _read
 
@@ -104,7 +103,46 @@ async def test_static_pod_runs_while_the_api_server_is_down(tmp_path, unused_tcp
             assert await wait_for(lambda: _read(marker)) == "yes"
         finally:
             await kubelet.stop(stop_pods=True)
-    try:
-        await nowhere.get("v1/pods", "boot-node-1", namespace="default")
-    except (NotFound, Exception):  # noqa: BLE001 (there is no server at all)
-        pass
+
+
+async def test_pods_posted_to_the_kubelet_run_and_are_mirrored(client, kubelet_factory, tmp_path):
+    import aiohttp
+
+    marker = tmp_path / "pid"
+    kubelet = await kubelet_factory()
+    base = f"http://127.0.0.1:{kubelet.port}"
+    code = f"import os, time; open({str(marker)!r}, 'w').write(str(os.getpid())); time.sleep(600)"
+    async with aiohttp.ClientSession() as session:
+        async with session.post(base + "/pods", data=manifest("posted", code)) as response:
+            assert response.status == 201
+            assert (await response.json())["items"][0]["metadata"]["name"] == "posted-node-1"
+
+        async def running():
+            mirror = await get_pod(client, "posted-node-1")
+            return phase(mirror) == "Running" and mirror
+
+        mirror = await wait_for(running)
+        assert mirror["metadata"]["annotations"]["kubernetes.io/config.source"] == "server"
+        pid = int(await wait_for(lambda: _read(marker)))
+        async with session.delete(base + "/pods/default/posted-node-1") as response:
+            assert response.status == 200
+        await wait_for(lambda: _gone(client, "posted-node-1"))
+        await wait_for(lambda: _dead(pid))
+        async with session.delete(base + "/pods/default/posted-node-1") as response:
+            assert response.status == 404
+
+
+async def test_without_inotify_a_stat_scan_sees_a_dropped_manifest(client, kubelet_factory, tmp_path, monkeypatch):
+    from hyperkube.kubelet import sources
+
+    monkeypatch.setattr(sources.Inotify, "open", classmethod(lambda cls, path, callback: None))
+    manifests = tmp_path / "manifests"
+    manifests.mkdir()
+    await kubelet_factory(manifest_path=str(manifests), file_check_frequency=60)
+    (manifests / "late.yaml").write_text(manifest("late", "import time; time.sleep(600)"))
+
+    async def running():
+        mirror = await get_pod(client, "late-node-1")
+        return phase(mirror) == "Running"
+
+    await wait_for(running, within=10)

@@ -102,3 +102,16 @@ async def test_pop_waits_for_a_pod():
     assert not waiter.done()
     queue.add("ns/p", 0, "t")
     assert await asyncio.wait_for(waiter, 5) == "ns/p"
+
+
+def test_pods_flushed_from_the_parked_set_into_backoff_are_not_forgotten():
+    clock = Clock()
+    queue = SchedulingQueue(clock=clock, backoff_initial=10.0, backoff_max=10.0, flush_after=5.0)
+    queue.add("ns/p", 0, "t")
+    queue.pop_nowait()
+    queue.unschedulable("ns/p")  # backoff until +10, flushed from the parked set at +5
+    clock.now += 6
+    assert queue.pop_nowait() is None
+    assert queue.backoff_count == 1
+    clock.now += 4.5
+    assert queue.pop_nowait() == "ns/p"

@@ -1,0 +1,183 @@
+"""The Endpoints controller: one ``v1/Endpoints`` per Service with a selector.
+
+Informers on Services, pods and Endpoints. A pod event queues every Service of its namespace
+whose selector matches the pod before or after the change; a Service event queues itself; an
+Endpoints object changed or deleted by someone else queues its Service, which rewrites it.
+
+``sync(namespace/name)`` builds the subsets from the cache: each matching pod with an IP of
+the Service's first family becomes an address (``ip``, ``nodeName``, ``targetRef``,
+``hostname`` when its subdomain names the Service), ready or not ready by its Ready condition
+(``publishNotReadyAddresses`` makes every one ready, terminating pods included); addresses
+with the same resolved ports share a subset (Kubernetes' RepackSubsets). More than 1000
+addresses are truncated and the object says so (``endpoints.kubernetes.io/over-capacity``).
+The object is written only when it differs, with its resourceVersion, so a stale cache costs
+a Conflict and a retry, never a lost update. A deleted Service takes its Endpoints with it.
+
+The ``kubernetes`` Service in ``default`` has no selector: its Endpoints list the API server
+this controller manager talks to (see :func:`~hyperkube.controllers.servicepods.apiserver_endpoints`),
+labelled ``skip-mirror`` as Kubernetes' own reconciler does.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from hyperkube.client import AlreadyExists, NotFound, object_key
+from hyperkube.controllers.base import Controller, ControllerContext, Object
+from hyperkube.controllers.podcontrol import PODS, is_pod_ready, meta
+from hyperkube.controllers.servicepods import (
+    ENDPOINTS,
+    MASTER_SERVICE,
+    SERVICES,
+    SKIP_MIRROR_LABEL,
+    apiserver_endpoints,
+    canonical,
+    endpoint_ports,
+    hostname,
+    ip_families,
+    is_endpoint_candidate,
+    pod_ip,
+    ports_key,
+    selector,
+    selects,
+    service_labels,
+    target_ref,
+)
+
+MAX_ADDRESSES = 1000
+OVER_CAPACITY = "endpoints.kubernetes.io/over-capacity"
+
+
+class EndpointsController(Controller):
+    name = "endpoint"
+    workers_option = "endpoint"
+    default_workers = 5
+
+    def __init__(self, ctx: ControllerContext, *, max_addresses: int = MAX_ADDRESSES) -> None:
+        super().__init__(ctx)
+        self.max_addresses = max_addresses
+        self.services = ctx.factory.informer(SERVICES)
+        self.pods = ctx.factory.informer(PODS)
+        self.endpoints = ctx.factory.informer(ENDPOINTS)
+        self.services.add_event_handler(self._service_event, lambda old, new: self._service_event(new),
+                                        self._service_event)
+        self.pods.add_event_handler(self._pod_added, self._pod_updated, self._pod_added)
+        self.endpoints.add_event_handler(None, lambda old, new: self._endpoints_event(new), self._endpoints_event)
+
+    # -- event handlers ---------------------------------------------------------------------------
+
+    def _service_event(self, service: Object) -> None:
+        self.enqueue(object_key(service))
+
+    def _services_of(self, pod: Object) -> list[str]:
+        namespace = meta(pod).get("namespace", "")
+        return [object_key(s) for s in self.services.cache.list(namespace) if selects(s, pod)]
+
+    def _pod_added(self, pod: Object) -> None:
+        for key in self._services_of(pod):
+            self.enqueue(key)
+
+    def _pod_updated(self, old: Object, new: Object) -> None:
+        keys = set(self._services_of(new))
+        if meta(old).get("labels") != meta(new).get("labels"):
+            keys.update(self._services_of(old))
+        for key in keys:
+            self.enqueue(key)
+
+    def _endpoints_event(self, endpoints: Object) -> None:
+        key = object_key(endpoints)
+        if key in self.services.cache:
+            self.enqueue(key)
+
+    # -- sync -------------------------------------------------------------------------------------
+
+    async def sync(self, key: Any) -> None:
+        namespace, name = key.split("/", 1)
+        service = self.services.cache.get(key)
+        if service is None:
+            if key in self.endpoints.cache:
+                try:
+                    await self.client.delete(ENDPOINTS, name, namespace=namespace)
+                except NotFound:
+                    pass
+            return
+        if key == MASTER_SERVICE and selector(service) is None:
+            await self._write(service, *await self._apiserver_subsets(service))
+            return
+        if selector(service) is None:
+            return
+        subsets, truncated = self.subsets(service)
+        await self._write(service, subsets, service_labels(service), truncated)
+
+    def subsets(self, service: Object) -> tuple[list[Object], bool]:
+        """The desired subsets of a Service, and whether they were truncated."""
+        namespace = meta(service).get("namespace", "")
+        publish = bool((service.get("spec") or {}).get("publishNotReadyAddresses"))
+        family = ip_families(service)[0]
+        groups: dict[Any, Object] = {}
+        for pod in self.pods.cache.list(namespace):
+            if not selects(service, pod) or not is_endpoint_candidate(pod, include_terminating=publish):
+                continue
+            ip = pod_ip(pod, family)
+            ports = endpoint_ports(service, pod)
+            if ip is None or ports is None:
+                continue
+            address: Object = {"ip": ip}
+            name = hostname(service, pod)
+            if name:
+                address["hostname"] = name
+            node = (pod.get("spec") or {}).get("nodeName")
+            if node:
+                address["nodeName"] = node
+            address["targetRef"] = target_ref(pod)
+            group = groups.setdefault(ports_key(ports), {"ready": [], "unready": [], "ports": ports})
+            group["ready" if publish or is_pod_ready(pod) else "unready"].append(address)
+        budget = self.max_addresses
+        truncated = False
+        subsets = []
+        for _, group in sorted(groups.items()):
+            subset: Object = {}
+            for field, which in (("addresses", "ready"), ("notReadyAddresses", "unready")):
+                addresses = sorted(group[which], key=lambda a: (a["ip"], a["targetRef"]["name"]))
+                if len(addresses) > budget:
+                    addresses, truncated = addresses[:budget], True
+                budget -= len(addresses)
+                if addresses:
+                    subset[field] = addresses
+            if not subset:
+                continue
+            if group["ports"]:
+                subset["ports"] = group["ports"]
+            subsets.append(subset)
+        return subsets, truncated
+
+    async def _apiserver_subsets(self, service: Object) -> tuple[list[Object], dict[str, str], bool]:
+        ip, ports = await apiserver_endpoints(self.client.config.server, service)
+        subsets = [{"addresses": [{"ip": ip}], "ports": ports}] if ip else []
+        return subsets, {SKIP_MIRROR_LABEL: "true"}, False
+
+    async def _write(self, service: Object, subsets: list[Object], labels: dict[str, str], truncated: bool) -> None:
+        m = meta(service)
+        namespace, name = m.get("namespace", ""), m.get("name", "")
+        current = self.endpoints.cache.get(f"{namespace}/{name}")
+        annotations = dict(meta(current).get("annotations") or {}) if current else {}
+        annotations.pop(OVER_CAPACITY, None)
+        if truncated:
+            annotations[OVER_CAPACITY] = "truncated"
+        if current is not None and (canonical(current.get("subsets")) == canonical(subsets)
+                                    and (meta(current).get("labels") or {}) == labels
+                                    and (meta(current).get("annotations") or {}) == annotations):
+            return
+        metadata: Object = {"name": name, "namespace": namespace, "labels": labels}
+        if annotations:
+            metadata["annotations"] = annotations
+        body: Object = {"apiVersion": "v1", "kind": "Endpoints", "metadata": metadata, "subsets": subsets}
+        if current is None:
+            try:
+                await self.client.create(ENDPOINTS, body, namespace=namespace)
+            except AlreadyExists:
+                raise  # the cache is behind: requeue and compare with the object once it arrives
+            return
+        body["metadata"] = {**meta(current), **metadata}
+        await self.client.update(ENDPOINTS, body, namespace=namespace)
+

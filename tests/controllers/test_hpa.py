@@ -1,0 +1,149 @@
+"""The HPA controller against a real API server, with the deployment and replicaset
+controllers; metrics.k8s.io is served by a CustomResourceDefinition of PodMetrics that the
+test fills in (what metrics-server would report)."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from hyperkube.client import AlreadyExists, Client
+from tests.controllers.conftest import FakeKubelet, eventually
+
+HPAS = "autoscaling/v2/horizontalpodautoscalers"
+CRDS = "apiextensions.k8s.io/v1/customresourcedefinitions"
+METRICS = "metrics.k8s.io/v1beta1/pods"
+
+
+async def serve_pod_metrics(kube: Client) -> None:
+    crd = {"apiVersion": "apiextensions.k8s.io/v1", "kind": "CustomResourceDefinition",
+           "metadata": {"name": "pods.metrics.k8s.io"},
+           "spec": {"group": "metrics.k8s.io", "scope": "Namespaced",
+                    "names": {"plural": "pods", "singular": "podmetrics", "kind": "PodMetrics"},
+                    "versions": [{"name": "v1beta1", "served": True, "storage": True, "schema": {"openAPIV3Schema": {
+                        "type": "object", "x-kubernetes-preserve-unknown-fields": True}}}]}}
+    await kube.create(CRDS, crd)
+
+    async def served() -> bool:
+        try:
+            await kube.list(METRICS, namespace="default")
+        except Exception:  # noqa: BLE001 - not established yet
+            return False
+        return True
+
+    await eventually(served)
+
+
+class MetricsServer:
+    """Reports ``usage`` of cpu for every pod of the app, refreshed every 100 ms."""
+
+    def __init__(self, kube: Client, usage: str) -> None:
+        self.kube, self.usage = kube, usage
+        self.task: asyncio.Task[None] | None = None
+
+    async def __aenter__(self) -> MetricsServer:
+        self.task = asyncio.create_task(self._run())
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        assert self.task is not None
+        self.task.cancel()
+        await asyncio.gather(self.task, return_exceptions=True)
+
+    async def _run(self) -> None:
+        while True:
+            pods = (await self.kube.list("v1/pods", namespace="default", label_selector="app=web"))["items"]
+            for pod in pods:
+                name = pod["metadata"]["name"]
+                body = {"apiVersion": "metrics.k8s.io/v1beta1", "kind": "PodMetrics",
+                        "metadata": {"name": name, "labels": {"app": "web"}}, "timestamp": "2026-01-01T00:00:00Z",
+                        "window": "15s", "containers": [{"name": "c", "usage": {"cpu": self.usage,
+                                                                                "memory": "10Mi"}}]}
+                try:
+                    await self.kube.create(METRICS, body, namespace="default")
+                except AlreadyExists:
+                    current = await self.kube.get(METRICS, name, namespace="default")
+                    if current["containers"][0]["usage"]["cpu"] != self.usage:
+                        await self.kube.patch(METRICS, name, {"containers": body["containers"]}, namespace="default")
+            await asyncio.sleep(0.1)
+
+
+def deployment(replicas: int) -> dict[str, Any]:
+    return {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "web"},
+            "spec": {"replicas": replicas, "selector": {"matchLabels": {"app": "web"}},
+                     "template": {"metadata": {"labels": {"app": "web"}}, "spec": {"containers": [
+                         {"name": "c", "image": "nginx", "resources": {"requests": {"cpu": "100m"}}}]}}}}
+
+
+def hpa(**behavior: Any) -> dict[str, Any]:
+    return {"apiVersion": "autoscaling/v2", "kind": "HorizontalPodAutoscaler", "metadata": {"name": "web"},
+            "spec": {"scaleTargetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": "web"},
+                     "minReplicas": 1, "maxReplicas": 5, "behavior": behavior,
+                     "metrics": [{"type": "Resource", "resource": {"name": "cpu", "target": {
+                         "type": "Utilization", "averageUtilization": 50}}}]}}
+
+
+async def hpa_where(kube: Client, check) -> dict[str, Any]:
+    async def probe() -> dict[str, Any] | None:
+        found = await kube.get(HPAS, "web", namespace="default")
+        return found if check(found) else None
+
+    return await eventually(probe, within=30)
+
+
+def conditions(found: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    return {c["type"]: c for c in (found.get("status") or {}).get("conditions") or ()}
+
+
+async def test_scales_up_under_load_and_down_after_the_window(kube: Client, controllers) -> None:
+    await serve_pod_metrics(kube)
+    options = {"horizontal_pod_autoscaler_sync_period": 0.3}
+    await controllers("deployment", "replicaset", "horizontalpodautoscaling", options=options)
+    async with FakeKubelet(kube):
+        await kube.create("apps/v1/deployments", deployment(1), namespace="default")
+        async with MetricsServer(kube, "200m"):  # 200 % of the request against a 50 % target
+            await kube.create(HPAS, hpa(scaleDown={"stabilizationWindowSeconds": 2}), namespace="default")
+            found = await hpa_where(kube, lambda h: (h.get("status") or {}).get("desiredReplicas") == 5)
+            assert conditions(found)["ScalingActive"]["reason"] == "ValidMetricFound"
+            # 1 -> 4 (ratio 4), then the rest of the way, capped at maxReplicas
+            found = await hpa_where(kube, lambda h: conditions(h).get("ScalingLimited", {}).get("reason")
+                                    == "TooManyReplicas")
+            assert found["status"]["lastScaleTime"]
+            scaled = await kube.get("apps/v1/deployments", "web", namespace="default")
+            assert scaled["spec"]["replicas"] == 5
+        async with MetricsServer(kube, "10m"):  # idle: 10 %
+            found = await hpa_where(kube, lambda h: (h.get("status") or {}).get("desiredReplicas") == 1)
+            assert found["status"]["currentMetrics"][0]["resource"]["name"] == "cpu"
+            assert (await kube.get("apps/v1/deployments", "web", namespace="default"))["spec"]["replicas"] == 1
+
+
+async def test_conditions_explain_missing_target_and_metrics(kube: Client, controllers) -> None:
+    await controllers("horizontalpodautoscaling", options={"horizontal_pod_autoscaler_sync_period": 0.3})
+    await kube.create(HPAS, hpa(), namespace="default")
+    found = await hpa_where(kube, lambda h: conditions(h).get("AbleToScale", {}).get("status") == "False")
+    assert conditions(found)["AbleToScale"]["reason"] == "FailedGetScale"
+    await kube.create("apps/v1/deployments", deployment(1), namespace="default")
+    # no pods (no replicaset controller) and no metrics API: scaling is not active
+    found = await hpa_where(kube, lambda h: conditions(h).get("ScalingActive", {}).get("status") == "False")
+    assert conditions(found)["ScalingActive"]["reason"] == "FailedGetResourceMetric"
+    assert conditions(found)["AbleToScale"]["reason"] == "SucceededGetScale"
+
+
+def test_normalize_stabilizes_scale_down_and_limits_rates() -> None:
+    from hyperkube.client import Client as C
+    from hyperkube.client import Config, EventRecorder, InformerFactory
+    from hyperkube.controllers.base import ControllerContext
+    from hyperkube.controllers.hpa import HorizontalPodAutoscalerController
+
+    client = C(Config(server="http://127.0.0.1:1"))
+    ctx = ControllerContext(client, InformerFactory(client), EventRecorder(client, "t"))
+    controller = HorizontalPodAutoscalerController(ctx, downscale_stabilization=300)
+    spec: dict[str, Any] = {}
+    # scale-up: by max(4 pods, 100 %) per period
+    assert controller.normalize("a", spec, 2, 20, 1, 50) == (6, "ScaleUpLimit", controller.normalize(
+        "z", spec, 2, 20, 1, 50)[2])
+    # scale-down within the window keeps the highest recent recommendation
+    assert controller.normalize("b", spec, 10, 10, 1, 50)[0] == 10
+    assert controller.normalize("b", spec, 10, 3, 1, 50)[0] == 10
+    # bounds
+    assert controller.normalize("c", spec, 3, 3, 5, 50)[:2] == (5, "TooFewReplicas")
