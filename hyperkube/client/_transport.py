@@ -22,10 +22,12 @@ import asyncio
 import ssl
 import weakref
 from collections.abc import AsyncIterator, Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import aiohttp
-from aiohttp import web
+
+if TYPE_CHECKING:
+    from aiohttp import web
 
 
 class TransportError(Exception):
@@ -186,6 +188,8 @@ class AppTransport(HTTPTransport):
         async with self._starting:
             if self._runner is not None:
                 return
+            from aiohttp import web  # server side: loaded only by in-process transports
+
             runner = web.AppRunner(self.app, handle_signals=False, shutdown_timeout=0.5)
             await runner.setup()
             site = web.TCPSite(runner, "127.0.0.1", 0)
