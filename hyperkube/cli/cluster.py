@@ -21,9 +21,9 @@ import functools
 import logging
 import os
 import socket
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from collections.abc import Awaitable, Callable
 from typing import Any
 
 import yaml
@@ -47,6 +47,7 @@ class UpConfig:
     hollow_nodes: int = 0
     node_name: str = field(default_factory=lambda: socket.gethostname().lower())
     disable: frozenset[str] = frozenset()
+    home_kubeconfig: str = ""  # ~/.kube/config, where the context is merged without --write-kubeconfig
 
 
 # -- the kubeconfig ------------------------------------------------------------------------------

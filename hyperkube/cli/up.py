@@ -66,6 +66,7 @@ def command(port: int, data_dir: str | None, etcd_servers: str, write_kubeconfig
     config = UpConfig(data_dir=os.path.abspath(data_dir or default_data_dir()), port=port,
                       etcd_servers=etcd_servers, nodes=nodes, hollow_nodes=hollow_nodes,
                       disable=_disabled(disable))
+    config.home_kubeconfig = os.path.join(os.path.expanduser("~"), ".kube", "config")
     if hostname_override:
         config.node_name = hostname_override.lower()
     try:
@@ -104,8 +105,7 @@ async def _serve(config: Any, write_kubeconfig: str | None) -> None:
             path = await asyncio.to_thread(write, write_kubeconfig, cluster.url)
             how = f"export KUBECONFIG={path}"
         else:
-            path = await asyncio.to_thread(merge_kubeconfig, os.path.join(os.path.expanduser("~"), ".kube",
-                                                                          "config"), cluster.url)
+            path = await asyncio.to_thread(merge_kubeconfig, config.home_kubeconfig, cluster.url)
             how = "kubectl config use-context hyperkube   # already the current context"
         _say("hyperkube up: running in one process")
         for description, _ in cluster.running:
