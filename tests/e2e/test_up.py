@@ -125,9 +125,12 @@ def test_up_runs_a_cluster_that_stops_cleanly_and_resumes(tmp_path):
     again = Up(tmp_path)
     try:
         assert "hello" in again.kubectl("get", "deployments", "-o", "name").stdout
-        again.wait_for("the pod running again", lambda: _running_pod(again, "hello"))
+        # the kubelet starts the stored pod again: a new process writes its pid
+        fresh = again.wait_for("the pod's process started again", lambda: [
+            int(p) for p in marker.read_text().split() if int(p) not in pids and _alive(int(p))])
     finally:
         assert again.stop() == 0
+    assert not any(_alive(p) for p in fresh)
 
 
 def test_up_merges_its_context_into_the_home_kubeconfig(tmp_path):
