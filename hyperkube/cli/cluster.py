@@ -118,16 +118,16 @@ class Cluster:
                                                    data_dir=cfg.data_dir))
         await self.apiserver.start()
         self.url = self.apiserver.url
-        self.running.append((f"apiserver       {self.url} (store: {cfg.etcd_servers or 'sqlite in ' + cfg.data_dir})",
+        self.running.append((f"{'apiserver':<19}{self.url} (store: {cfg.etcd_servers or 'sqlite in ' + cfg.data_dir})",
                              self.apiserver.stop))
 
         manager = ControllerManager(self._client(), ManagerOptions(leader_elect=False))
         await manager.start()
-        self.running.append((f"controller-manager  {len(manager.names)} controllers", manager.stop))
+        self.running.append((f"{'controller-manager':<19}{len(manager.names)} controllers", manager.stop))
 
         scheduler = Scheduler(self._client(), SchedulerConfig())
         await scheduler.start()
-        self.running.append(("scheduler       default-scheduler", scheduler.stop))
+        self.running.append((f"{'scheduler':<19}default-scheduler", scheduler.stop))
 
         root = os.path.join(cfg.data_dir, "kubelet")
         base = KubeletConfig(node_name=cfg.node_name, hostname=cfg.node_name, root_dir=root, port=0)
@@ -140,7 +140,7 @@ class Cluster:
             kubelet = Kubelet(kubelet_client, kc)
             await kubelet.start()
             self.kubelets.append(kubelet)
-            self.running.append((f"kubelet         node {kc.node_name} ({kc.node_ip}, process runtime)", functools.partial(kubelet.stop, stop_pods=True)))
+            self.running.append((f"{'kubelet':<19}node {kc.node_name} ({kc.node_ip}, process runtime)", functools.partial(kubelet.stop, stop_pods=True)))
         if cfg.hollow_nodes:
             hollow: list[Any] = []
 
@@ -159,13 +159,13 @@ class Cluster:
                 await kubelet.start()
                 hollow.append(kubelet)
                 self.kubelets.append(kubelet)
-            self.running.append((f"kubelet         {cfg.hollow_nodes} hollow nodes hollow-0.."
+            self.running.append((f"{'kubelet':<19}{cfg.hollow_nodes} hollow nodes hollow-0.."
                                  f"hollow-{cfg.hollow_nodes - 1} (fake runtime)", stop_hollow))
 
         proxy = ProxyServer(self._client(), ProxyConfig(hostname=cfg.node_name, bind_address="127.0.0.1",
                                                         proxy_mode="userspace", healthz_bind_address=None))
         await proxy.start()
-        self.running.append((f"proxy           userspace, node ports on 127.0.0.1 (node {cfg.node_name})", proxy.stop))
+        self.running.append((f"{'proxy':<19}userspace, node ports on 127.0.0.1 (node {cfg.node_name})", proxy.stop))
 
     async def stop(self) -> None:
         """Stop every started component in reverse order; the kubelets stop their pods."""

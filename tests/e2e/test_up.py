@@ -24,13 +24,13 @@ SCRIPT = "import os, sys, time\nopen(sys.argv[1], 'a').write(str(os.getpid()) + 
 
 
 class Up:
-    def __init__(self, home: Path) -> None:
+    def __init__(self, home: Path, *extra: str) -> None:
         self.home = home
         self.lines: list[str] = []
         env = {**os.environ, "HOME": str(home), "XDG_DATA_HOME": str(home / "xdg")}
         self.process = subprocess.Popen(
             [sys.executable, "-m", "hyperkube", "up", "--port", "0", "--data-dir", str(home / "data"),
-             "--write-kubeconfig", str(home / "kubeconfig"), "--hostname-override", "up-node"],
+             "--write-kubeconfig", str(home / "kubeconfig"), "--hostname-override", "up-node", *extra],
             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env)
         found = threading.Event()
         self.url = ""
@@ -190,3 +190,64 @@ def test_up_merges_into_home_kubeconfig_when_started(tmp_path):
     finally:
         process.send_signal(signal.SIGTERM)
         assert process.wait(20) == 0
+
+
+def test_up_extra_and_hollow_nodes_are_ready(tmp_path):
+    up = Up(tmp_path, "--nodes", "1", "--hollow-nodes", "2")
+    try:
+        def ready() -> str:
+            out = up.kubectl("get", "nodes", "-o", "jsonpath={range .items[*]}{.metadata.name}="
+                             "{.status.conditions[?(@.type==\"Ready\")].status}"
+                             "@{.status.addresses[?(@.type==\"InternalIP\")].address}{\"\\n\"}{end}").stdout
+            nodes = dict(line.split("=", 1) for line in out.splitlines())
+            return out if len(nodes) == 4 and all(v.startswith("True") for v in nodes.values()) else ""
+
+        out = up.wait_for("four Ready nodes", ready)
+        assert "up-node-2=True@127.0.0.2" in out
+        assert "hollow-0=True" in out and "hollow-1=True" in out
+    finally:
+        assert up.stop() == 0
+
+
+def test_up_shows_a_live_status_on_a_terminal(tmp_path):
+    """On a terminal the nodes, pods and events tables follow the usage lines."""
+    import pty
+    import select
+
+    env = {**os.environ, "HOME": str(tmp_path), "COLUMNS": "120", "TERM": "xterm"}
+    pid, fd = pty.fork()
+    if pid == 0:  # the child: hyperkube up on the terminal
+        os.execvpe(sys.executable, [sys.executable, "-m", "hyperkube", "up", "--port", "0", "--data-dir",
+                                    str(tmp_path / "data"), "--write-kubeconfig", str(tmp_path / "kc"),
+                                    "--hostname-override", "tty-node"], env)
+    seen = b""
+    deadline = time.monotonic() + 60
+    try:
+        while b"tty-node" not in seen.split(b"Nodes (", 1)[-1] or b"Nodes (" not in seen:
+            assert time.monotonic() < deadline, seen.decode(errors="replace")[-2000:]
+            if select.select([fd], [], [], 0.5)[0]:
+                try:
+                    seen += os.read(fd, 65536)
+                except OSError:
+                    break
+        text = seen.decode(errors="replace")
+        assert "API server: http://127.0.0.1:" in text
+        assert "Pods (" in text and "Recent events" in text
+    finally:
+        os.kill(pid, signal.SIGTERM)
+        end = time.monotonic() + 20
+        status = None
+        while time.monotonic() < end:
+            with_pid, status = os.waitpid(pid, os.WNOHANG)
+            if with_pid:
+                break
+            if select.select([fd], [], [], 0.2)[0]:
+                try:
+                    os.read(fd, 65536)
+                except OSError:
+                    pass
+        else:
+            os.kill(pid, signal.SIGKILL)
+            os.waitpid(pid, 0)
+        os.close(fd)
+    assert status is not None and os.waitstatus_to_exitcode(status) == 0
