@@ -107,6 +107,8 @@ async def _serve(config: Any, write_kubeconfig: str | None) -> None:
         else:
             path = await asyncio.to_thread(merge_kubeconfig, config.home_kubeconfig, cluster.url)
             how = "kubectl config use-context hyperkube   # already the current context"
+            if os.environ.get("KUBECONFIG"):
+                how = f"export KUBECONFIG={path}   # KUBECONFIG is set, so kubectl reads that instead"
         _say("hyperkube up: running in one process")
         for description, _ in cluster.running:
             _say(f"  {description}")
