@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
+from collections.abc import Iterator
 from typing import Any
 
 
@@ -48,13 +49,31 @@ def render(nodes: list[dict[str, Any]], pods: list[dict[str, Any]], events: list
     return Group(node_table, pod_table, event_table)
 
 
+@contextlib.contextmanager
+def _logs_above(live: Any) -> Iterator[None]:
+    """Log lines go through rich's stderr proxy while the table is shown, so they scroll above
+    it instead of tearing it (the log handler captured the real stderr when it was made)."""
+    import logging
+    import sys
+
+    handlers = [h for h in logging.getLogger().handlers
+                if isinstance(h, logging.StreamHandler) and h.stream is sys.__stderr__]
+    previous = [h.setStream(sys.stderr) for h in handlers]
+    try:
+        yield
+    finally:
+        for handler, stream in zip(handlers, previous, strict=True):
+            if stream is not None:
+                handler.setStream(stream)
+
+
 async def live_status(url: str, stop: asyncio.Event, period: float = 2.0) -> None:
     from rich.live import Live
 
     from hyperkube.client import Client, Config
 
     async with Client(Config(server=url)) as client:
-        with Live(render([], [], []), auto_refresh=False, transient=True) as live:
+        with Live(render([], [], []), auto_refresh=False, transient=True) as live, _logs_above(live):
             while not stop.is_set():
                 started = time.monotonic()
                 with contextlib.suppress(Exception):
