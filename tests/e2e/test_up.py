@@ -251,3 +251,15 @@ def test_up_shows_a_live_status_on_a_terminal(tmp_path):
             os.waitpid(pid, 0)
         os.close(fd)
     assert status is not None and os.waitstatus_to_exitcode(status) == 0
+
+
+def test_up_help_and_disable_names():
+    help_text = subprocess.run([sys.executable, "-m", "hyperkube", "up", "--help"], capture_output=True, text=True,
+                               check=True).stdout
+    for flag in ("--port", "--data-dir", "--etcd-servers", "--write-kubeconfig", "--nodes", "--hollow-nodes",
+                 "--disable"):
+        assert flag in help_text
+    assert "not built yet" in " ".join(help_text.split())
+    bad = subprocess.run([sys.executable, "-m", "hyperkube", "up", "--disable", "dns,teleport"], capture_output=True,
+                         text=True)
+    assert bad.returncode == 2 and "teleport" in bad.stderr
