@@ -69,11 +69,30 @@ def command(port: int, data_dir: str | None, etcd_servers: str, write_kubeconfig
     config.home_kubeconfig = os.path.join(os.path.expanduser("~"), ".kube", "config")
     if hostname_override:
         config.node_name = hostname_override.lower()
+    lock = _lock(config.data_dir)
     try:
         asyncio.run(_serve(config, write_kubeconfig))
     except (OSError, ValueError, StorageError) as error:
         click.echo(f"hyperkube up: {error}", err=True)
         sys.exit(1)
+    finally:
+        os.close(lock)
+
+
+def _lock(data_dir: str) -> int:
+    """One ``up`` per data dir: two clusters over one store and one kubelet root would fight
+    over the same pods. The lock goes away with the process, however it ends."""
+    import fcntl
+
+    os.makedirs(data_dir, exist_ok=True)
+    fd = os.open(os.path.join(data_dir, "up.lock"), os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        os.close(fd)
+        click.echo(f"hyperkube up: another hyperkube up is running on {data_dir}", err=True)
+        sys.exit(1)
+    return fd
 
 
 def _say(line: str = "") -> None:

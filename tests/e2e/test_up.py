@@ -114,6 +114,10 @@ def test_up_runs_a_cluster_that_stops_cleanly_and_resumes(tmp_path):
         logs = up.wait_for("logs", lambda: up.kubectl("logs", pod, check=False).stdout)
         assert "hello from up" in logs
         pids = [int(p) for p in marker.read_text().split()]
+        second = subprocess.run([sys.executable, "-m", "hyperkube", "up", "--port", "0", "--data-dir",
+                                 str(tmp_path / "data"), "--write-kubeconfig", str(tmp_path / "kc2")],
+                                capture_output=True, text=True, timeout=60, env={**os.environ, "HOME": str(tmp_path)})
+        assert second.returncode == 1 and "another hyperkube up is running" in second.stderr
         assert pids and all(_alive(p) for p in pids)
     finally:
         started = time.monotonic()
