@@ -163,7 +163,8 @@ class Cluster:
                                  f"hollow-{cfg.hollow_nodes - 1} (fake runtime)", stop_hollow))
 
         proxy = ProxyServer(self._client(), ProxyConfig(hostname=cfg.node_name, bind_address="127.0.0.1",
-                                                        proxy_mode="userspace", healthz_bind_address=None))
+                                                        proxy_mode="userspace", healthz_bind_address=None,
+                                                        shutdown_grace=2.0))
         await proxy.start()
         self.running.append((f"{'proxy':<19}userspace, node ports on 127.0.0.1 (node {cfg.node_name})", proxy.stop))
 
