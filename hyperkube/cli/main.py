@@ -22,6 +22,7 @@ class Component:
 
 
 COMPONENTS: tuple[Component, ...] = (
+    Component("up", "up", "Run a whole cluster in one process"),
     Component("apiserver", "apiserver", "Serve the Kubernetes REST API over the store", ("kube-apiserver",)),
     Component("controller-manager", "controller_manager", "Run the controllers that drive the cluster",
               ("kube-controller-manager",)),

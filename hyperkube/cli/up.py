@@ -1,0 +1,153 @@
+"""``hyperkube up``: a whole cluster in one process (see :mod:`hyperkube.cli.cluster`).
+
+What it prints: one plain line per running component, the API server address
+(``API server: http://HOST:PORT``, which scripts and tests wait for) and how to use it. When
+stdout is a terminal a rich live table of nodes, pods and recent events follows, refreshed
+every two seconds through the API (the status view is a client like any other); otherwise
+nothing more is printed and logs go to stderr. SIGINT/SIGTERM stop the components in reverse
+order and the pods with them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import signal
+import sys
+from typing import Any
+
+import click
+
+from hyperkube.cli.options import CONTEXT_SETTINGS, common_options
+
+ADDONS = ("dns", "metrics", "dashboard")
+
+
+def _disabled(values: tuple[str, ...]) -> frozenset[str]:
+    names = {n.strip() for v in values for n in v.split(",") if n.strip()}
+    unknown = names - set(ADDONS)
+    if unknown:
+        raise click.BadParameter(f"unknown add-on(s) {', '.join(sorted(unknown))}; known: {', '.join(ADDONS)}",
+                                 param_hint="--disable")
+    return frozenset(names)
+
+
+@click.command(name="up", context_settings=CONTEXT_SETTINGS,
+               help="Run a whole cluster in one process: API server (embedded SQLite store), controller-manager, "
+                    "scheduler, kubelet (process runtime) and proxy, on one event loop. The kubeconfig is merged "
+                    "into ~/.kube/config as the context 'hyperkube' (other contexts are kept) unless "
+                    "--write-kubeconfig says where to write it. Ctrl-C stops everything, pods included; a "
+                    "restart on the same --data-dir resumes the cluster.")
+@click.option("--port", type=click.IntRange(0, 65535), default=8080, show_default=True,
+              help="Port of the API server (plain HTTP on 127.0.0.1); 0 picks a free one and prints it.")
+@click.option("--data-dir", default=None, metavar="DIR",
+              help="The store and the kubelet's state. [default: $XDG_DATA_HOME/hyperkube or "
+                   "~/.local/share/hyperkube]")
+@click.option("--etcd-servers", default="", metavar="URLS",
+              help="Store: http(s)://host:port for etcd, sqlite:///path.db for SQLite. "
+                   "[default: sqlite in --data-dir]")
+@click.option("--write-kubeconfig", default=None, metavar="PATH",
+              help="Write the kubeconfig here instead of merging it into ~/.kube/config.")
+@click.option("--nodes", type=click.IntRange(0, 250), default=0, show_default=True, metavar="N",
+              help="Extra process-runtime kubelets, nodes NAME-2.. on node IPs 127.0.0.2 and up.")
+@click.option("--hollow-nodes", type=click.IntRange(0), default=0, show_default=True, metavar="N",
+              help="Extra fake kubelets (nodes hollow-0..) that run no processes.")
+@click.option("--disable", multiple=True, metavar="dns,metrics,dashboard",
+              help="Add-ons not to start. The names are accepted, but these add-ons are not built yet, "
+                   "so none of them runs either way.")
+@click.option("--hostname-override", default=None, help="Name of the first node. [default: the host name]")
+@common_options
+def command(port: int, data_dir: str | None, etcd_servers: str, write_kubeconfig: str | None, nodes: int,
+            hollow_nodes: int, disable: tuple[str, ...], hostname_override: str | None) -> None:
+    from hyperkube.cli.cluster import UpConfig, default_data_dir
+    from hyperkube.storage.interface import StorageError
+
+    config = UpConfig(data_dir=os.path.abspath(data_dir or default_data_dir()), port=port,
+                      etcd_servers=etcd_servers, nodes=nodes, hollow_nodes=hollow_nodes,
+                      disable=_disabled(disable))
+    config.home_kubeconfig = os.path.join(os.path.expanduser("~"), ".kube", "config")
+    if hostname_override:
+        config.node_name = hostname_override.lower()
+    lock = _lock(config.data_dir)
+    try:
+        asyncio.run(_serve(config, write_kubeconfig))
+    except (OSError, ValueError, StorageError) as error:
+        click.echo(f"hyperkube up: {error}", err=True)
+        sys.exit(1)
+    finally:
+        os.close(lock)
+
+
+def _lock(data_dir: str) -> int:
+    """One ``up`` per data dir: two clusters over one store and one kubelet root would fight
+    over the same pods. The lock goes away with the process, however it ends."""
+    import fcntl
+
+    os.makedirs(data_dir, exist_ok=True)
+    fd = os.open(os.path.join(data_dir, "up.lock"), os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        os.close(fd)
+        click.echo(f"hyperkube up: another hyperkube up is running on {data_dir}", err=True)
+        sys.exit(1)
+    return fd
+
+
+def _say(line: str = "") -> None:
+    print(line, flush=True)
+
+
+async def _serve(config: Any, write_kubeconfig: str | None) -> None:
+    from hyperkube.cli.cluster import Cluster, merge_kubeconfig
+
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    cluster = Cluster(config)
+    status: asyncio.Task[None] | None = None
+    try:
+        starting = asyncio.ensure_future(cluster.start())
+        waiter = asyncio.ensure_future(stop.wait())
+        await asyncio.wait({starting, waiter}, return_when=asyncio.FIRST_COMPLETED)
+        waiter.cancel()
+        if not starting.done():  # a signal while starting: stop what has started
+            starting.cancel()
+            await asyncio.gather(starting, return_exceptions=True)
+            return
+        starting.result()
+        if write_kubeconfig:
+            from hyperkube.client import write_kubeconfig as write
+
+            path = await asyncio.to_thread(write, write_kubeconfig, cluster.url)
+            how = f"export KUBECONFIG={path}"
+        else:
+            path = await asyncio.to_thread(merge_kubeconfig, config.home_kubeconfig, cluster.url)
+            how = "kubectl config use-context hyperkube   # already the current context"
+            if os.environ.get("KUBECONFIG"):
+                how = f"export KUBECONFIG={path}   # KUBECONFIG is set, so kubectl reads that instead"
+        _say("hyperkube up: running in one process")
+        for description, _ in cluster.running:
+            _say(f"  {description}")
+        if config.disable != frozenset(("dns", "metrics", "dashboard")):
+            _say("  (add-ons dns, metrics and dashboard are not built yet)")
+        _say(f"API server: {cluster.url}")
+        _say(f"kubeconfig: {path} (context hyperkube)")
+        _say("Use it with:")
+        _say(f"  {how}")
+        _say("  kubectl get nodes")
+        _say("Ctrl-C stops the cluster and its pods.")
+        if sys.stdout.isatty():
+            from hyperkube.cli.up_status import live_status
+
+            status = asyncio.ensure_future(live_status(cluster.url, stop))
+        await stop.wait()
+    finally:
+        if status is not None:
+            status.cancel()
+            with contextlib.suppress(BaseException):
+                await status
+        print("hyperkube up: stopping", file=sys.stderr, flush=True)
+        await cluster.stop()
