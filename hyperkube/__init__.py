@@ -8,3 +8,8 @@ layered; imports point down only (``shared/DESIGN.md``, enforced by import-linte
 """
 
 __version__ = "0.1.0"
+
+#: The Kubernetes release whose API and behaviour hyperkube follows (major, minor, patch):
+#: /version, the OpenAPI documents, the kubelet's node info and kubectl version all say it.
+KUBERNETES_VERSION = (1, 37, 0)
+KUBERNETES_GIT_VERSION = "v{}.{}.{}-hyperkube".format(*KUBERNETES_VERSION)

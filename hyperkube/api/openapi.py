@@ -28,6 +28,7 @@ from typing import Any
 
 import orjson
 
+from hyperkube import KUBERNETES_GIT_VERSION
 from hyperkube.api import schemas
 from hyperkube.api.registry import Registry, Resource
 from hyperkube.machinery.errors import NotFound
@@ -35,7 +36,6 @@ from hyperkube.machinery.errors import NotFound
 __all__ = ["openapi_v3_root", "openapi_v3_document", "openapi_v3_document_and_hash", "gv_path",
            "component_name"]
 
-KUBERNETES_VERSION = "v1.37.1"
 _SCHEMA_REF = "#/components/schemas/"
 _META = "io.k8s.apimachinery.pkg.apis.meta.v1."
 _COMMON = (_META + "Status", _META + "DeleteOptions", _META + "Patch")
@@ -382,7 +382,7 @@ def _document(resources: list[Resource]) -> dict[str, Any]:
         paths.update(_resource_paths(resource, components))
     return {
         "openapi": "3.0.0",
-        "info": {"title": "Kubernetes", "version": KUBERNETES_VERSION},
+        "info": {"title": "Kubernetes", "version": KUBERNETES_GIT_VERSION},
         "paths": paths,
         "components": {"schemas": components},
     }

@@ -26,11 +26,10 @@ from typing import Any
 import orjson
 from aiohttp import web
 
-from hyperkube import __version__
+from hyperkube import KUBERNETES_GIT_VERSION, KUBERNETES_VERSION, __version__
 from hyperkube.api.registry import Registry, Resource
 from hyperkube.machinery.errors import NotFound
 
-KUBERNETES_VERSION = (1, 37, 0)
 AGGREGATED_GROUP = "apidiscovery.k8s.io"
 AGGREGATED_KIND = "APIGroupDiscoveryList"
 
@@ -75,11 +74,11 @@ def version_priority(version: str) -> tuple[int, int, int]:
 def version_info() -> dict[str, str]:
     """The ``/version`` body; every field the Python client's VersionInfo requires is set."""
     machine = {"x86_64": "amd64", "aarch64": "arm64"}.get(platform.machine(), platform.machine())
-    major, minor, patch = KUBERNETES_VERSION
+    major, minor, _patch = KUBERNETES_VERSION
     return {
         "major": str(major),
         "minor": str(minor),
-        "gitVersion": f"v{major}.{minor}.{patch}-hyperkube",
+        "gitVersion": KUBERNETES_GIT_VERSION,
         "gitCommit": f"hyperkube-{__version__}",
         "gitTreeState": "clean",
         "buildDate": "2026-01-01T00:00:00Z",

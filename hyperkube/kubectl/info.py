@@ -6,11 +6,13 @@ import json
 import sys
 from typing import Any
 
+from hyperkube import KUBERNETES_GIT_VERSION, KUBERNETES_VERSION, __version__
 from hyperkube.kubectl.printers import tabulate
 from hyperkube.kubectl.session import KubectlError, Session
 from hyperkube.kubectl.yamlout import to_yaml
 
-CLIENT_VERSION = {"major": "1", "minor": "37", "gitVersion": "v1.37.0-hyperkube", "gitCommit": "hyperkube-0.1.0",
+CLIENT_VERSION = {"major": str(KUBERNETES_VERSION[0]), "minor": str(KUBERNETES_VERSION[1]),
+                  "gitVersion": KUBERNETES_GIT_VERSION, "gitCommit": f"hyperkube-{__version__}",
                   "gitTreeState": "clean", "buildDate": "2026-01-01T00:00:00Z",
                   "goVersion": f"python{sys.version.split()[0]}", "compiler": "cpython",
                   "platform": f"{sys.platform}/amd64"}

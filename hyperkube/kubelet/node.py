@@ -27,7 +27,7 @@ import socket
 import time
 from typing import TYPE_CHECKING, Any
 
-from hyperkube import __version__
+from hyperkube import KUBERNETES_GIT_VERSION, __version__
 from hyperkube.client import AlreadyExists, APIError, Conflict, NotFound, TransportError
 from hyperkube.machinery.durations import now_rfc3339
 
@@ -36,7 +36,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("hyperkube.kubelet.node")
 
-KUBELET_VERSION = "v1.31.0-hyperkube"
+KUBELET_VERSION = KUBERNETES_GIT_VERSION
 ARCHES = {"x86_64": "amd64", "aarch64": "arm64", "armv7l": "arm", "ppc64le": "ppc64le", "s390x": "s390x"}
 
 
