@@ -38,6 +38,7 @@ from hyperkube.controllers.servicepods import (
     is_endpoint_candidate,
     pod_ip,
     ports_key,
+    route_selected_pods,
     selector,
     selects,
     service_labels,
@@ -61,28 +62,13 @@ class EndpointsController(Controller):
         self.endpoints = ctx.factory.informer(ENDPOINTS)
         self.services.add_event_handler(self._service_event, lambda old, new: self._service_event(new),
                                         self._service_event)
-        self.pods.add_event_handler(self._pod_added, self._pod_updated, self._pod_added)
+        route_selected_pods(self, self.pods, self.services)
         self.endpoints.add_event_handler(None, lambda old, new: self._endpoints_event(new), self._endpoints_event)
 
     # -- event handlers ---------------------------------------------------------------------------
 
     def _service_event(self, service: Object) -> None:
         self.enqueue(object_key(service))
-
-    def _services_of(self, pod: Object) -> list[str]:
-        namespace = meta(pod).get("namespace", "")
-        return [object_key(s) for s in self.services.cache.list(namespace) if selects(s, pod)]
-
-    def _pod_added(self, pod: Object) -> None:
-        for key in self._services_of(pod):
-            self.enqueue(key)
-
-    def _pod_updated(self, old: Object, new: Object) -> None:
-        keys = set(self._services_of(new))
-        if meta(old).get("labels") != meta(new).get("labels"):
-            keys.update(self._services_of(old))
-        for key in keys:
-            self.enqueue(key)
 
     def _endpoints_event(self, endpoints: Object) -> None:
         key = object_key(endpoints)

@@ -20,7 +20,8 @@ import socket
 from typing import Any
 from urllib.parse import urlsplit
 
-from hyperkube.controllers.base import Object
+from hyperkube.client import object_key
+from hyperkube.controllers.base import Controller, Object
 from hyperkube.controllers.podcontrol import is_pod_ready, is_terminating, meta
 
 SERVICES = "v1/services"
@@ -49,6 +50,29 @@ def selects(service: Object, pod: Object) -> bool:
         return False
     labels = meta(pod).get("labels") or {}
     return all(labels.get(k) == v for k, v in wanted.items())
+
+
+def route_selected_pods(controller: Controller, pods: Any, services: Any) -> None:
+    """Queue every Service whose selector matches a pod that is added, changes or goes.
+
+    A label change queues the Services the pod left as well as those it joined."""
+
+    def services_of(pod: Object) -> set[str]:
+        namespace = meta(pod).get("namespace", "")
+        return {object_key(s) for s in services.cache.list(namespace) if selects(s, pod)}
+
+    def changed(pod: Object) -> None:
+        for key in services_of(pod):
+            controller.enqueue(key)
+
+    def updated(old: Object, new: Object) -> None:
+        keys = services_of(new)
+        if meta(old).get("labels") != meta(new).get("labels"):
+            keys |= services_of(old)
+        for key in keys:
+            controller.enqueue(key)
+
+    pods.add_event_handler(changed, updated, changed)
 
 
 def ip_families(service: Object) -> list[str]:
