@@ -50,9 +50,11 @@ class Cluster:
                                 env=self.env())
 
 
-def start_apiserver(home: Path, *extra: str) -> tuple[subprocess.Popen, int, list[str]]:
-    command = [sys.executable, "-m", "hyperkube", "apiserver", "--insecure-port", "0",
-               "--data-dir", str(home / "data"), *extra]
+def start_process(command: list[str], ready_pattern: str, what: str) -> tuple[subprocess.Popen, int, list[str]]:
+    """Start a hyperkube component and wait for the log line that names its port.
+
+    ``ready_pattern`` is a regex whose first group is the port; the stderr lines read so far
+    (and later, by a pump thread) are returned so a failing test can show them."""
     process = subprocess.Popen(command, stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True)
     lines: list[str] = []
     found: list[int] = []
@@ -62,7 +64,7 @@ def start_apiserver(home: Path, *extra: str) -> tuple[subprocess.Popen, int, lis
         assert process.stderr is not None
         for line in process.stderr:
             lines.append(line)
-            match = re.search(r"Serving insecurely on [\d.]+:(\d+)", line)
+            match = re.search(ready_pattern, line)
             if match and not found:
                 found.append(int(match.group(1)))
                 ready.set()
@@ -71,8 +73,14 @@ def start_apiserver(home: Path, *extra: str) -> tuple[subprocess.Popen, int, lis
     threading.Thread(target=pump, daemon=True).start()
     if not ready.wait(60) or not found:
         stop(process)
-        raise AssertionError("apiserver did not start:\n" + "".join(lines))
+        raise AssertionError(f"{what} did not start:\n" + "".join(lines))
     return process, found[0], lines
+
+
+def start_apiserver(home: Path, *extra: str) -> tuple[subprocess.Popen, int, list[str]]:
+    command = [sys.executable, "-m", "hyperkube", "apiserver", "--insecure-port", "0",
+               "--data-dir", str(home / "data"), *extra]
+    return start_process(command, r"Serving insecurely on [\d.]+:(\d+)", "apiserver")
 
 
 def stop(process: subprocess.Popen) -> None:

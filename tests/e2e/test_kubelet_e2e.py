@@ -6,43 +6,23 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import signal
 import subprocess
 import sys
-import threading
 import time
 import urllib.request
 from pathlib import Path
 
 import pytest
 
-from tests.e2e._cluster import Cluster
+from tests.e2e._cluster import Cluster, start_process
 
 
 def start_kubelet(cluster: Cluster, root: Path, node: str, *extra: str) -> tuple[subprocess.Popen, int]:
     command = [sys.executable, "-m", "hyperkube", "kubelet", "--kubeconfig", str(cluster.kubeconfig),
                "--hostname-override", node, "--port", "0", "--root-dir", str(root), *extra]
-    process = subprocess.Popen(command, stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True)
-    found: list[int] = []
-    lines: list[str] = []
-    ready = threading.Event()
-
-    def pump() -> None:
-        assert process.stderr is not None
-        for line in process.stderr:
-            lines.append(line)
-            match = re.search(r"kubelet serving on [\d.]+:(\d+)", line)
-            if match and not found:
-                found.append(int(match.group(1)))
-                ready.set()
-        ready.set()
-
-    threading.Thread(target=pump, daemon=True).start()
-    if not ready.wait(60) or not found:
-        process.kill()
-        raise AssertionError("kubelet did not start:\n" + "".join(lines))
-    return process, found[0]
+    process, port, _ = start_process(command, r"kubelet serving on [\d.]+:(\d+)", "kubelet")
+    return process, port
 
 
 def kill_everything(process: subprocess.Popen | None, root: Path) -> None:

@@ -16,11 +16,10 @@ import signal
 import socket
 import subprocess
 import sys
-import threading
 import time
 import urllib.request
 
-from tests.e2e._cluster import Cluster
+from tests.e2e._cluster import Cluster, start_process
 from tests.e2e.test_kubelet_e2e import kill_everything, start_kubelet, wait
 
 SERVER = """
@@ -61,26 +60,7 @@ def start_proxy(cluster: Cluster, *extra: str) -> tuple[subprocess.Popen, int, l
     command = [sys.executable, "-m", "hyperkube", "proxy", "--kubeconfig", str(cluster.kubeconfig),
                "--hostname-override", "node-a", "--bind-address", "127.0.0.2",
                "--healthz-bind-address", "127.0.0.1:0", "--shutdown-grace", "2", *extra]
-    process = subprocess.Popen(command, stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True)
-    lines: list[str] = []
-    found: list[int] = []
-    ready = threading.Event()
-
-    def pump() -> None:
-        assert process.stderr is not None
-        for line in process.stderr:
-            lines.append(line)
-            match = re.search(r"healthz and metrics serving on [\d.]+:(\d+)", line)
-            if match and not found:
-                found.append(int(match.group(1)))
-                ready.set()
-        ready.set()
-
-    threading.Thread(target=pump, daemon=True).start()
-    if not ready.wait(60) or not found:
-        process.kill()
-        raise AssertionError("proxy did not start:\n" + "".join(lines))
-    return process, found[0], lines
+    return start_process(command, r"healthz and metrics serving on [\d.]+:(\d+)", "proxy")
 
 
 def fetch(host: str, port: int) -> str:
