@@ -4,6 +4,7 @@ through a kubeconfig and a discovery cache in the same tmp dir."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import signal
@@ -11,6 +12,7 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -75,6 +77,22 @@ def start_process(command: list[str], ready_pattern: str, what: str) -> tuple[su
         stop(process)
         raise AssertionError(f"{what} did not start:\n" + "".join(lines))
     return process, found[0], lines
+
+
+@contextlib.contextmanager
+def running_component(cluster: Cluster, component: str, *extra: str) -> Iterator[subprocess.Popen]:
+    """Run ``hyperkube <component> --kubeconfig <cluster's> ...`` for the block; its stderr is
+    printed afterwards if it did not exit cleanly on SIGTERM."""
+    command = [sys.executable, "-m", "hyperkube", component, "--kubeconfig", str(cluster.kubeconfig), *extra]
+    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    log: list[str] = []
+    threading.Thread(target=lambda: log.extend(process.stderr), daemon=True).start()  # type: ignore[arg-type]
+    try:
+        yield process
+    finally:
+        stop(process)
+        if process.returncode not in (0, -15):
+            print("".join(log))
 
 
 def start_apiserver(home: Path, *extra: str) -> tuple[subprocess.Popen, int, list[str]]:

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import json
 import subprocess
-import sys
 import threading
 import time
 import urllib.request
@@ -15,7 +14,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from tests.e2e._cluster import Cluster, stop
+from tests.e2e._cluster import Cluster, running_component
 
 DEPLOYMENT = """
 apiVersion: apps/v1
@@ -32,18 +31,10 @@ spec:
 
 @pytest.fixture(scope="module")
 def controller_manager(cluster: Cluster) -> Iterator[subprocess.Popen]:
-    command = [sys.executable, "-m", "hyperkube", "controller-manager", "--kubeconfig", str(cluster.kubeconfig),
-               "--leader-elect", "--leader-elect-lease-duration", "4", "--leader-elect-renew-deadline", "3",
-               "--leader-elect-retry-period", "1", "--kube-api-qps", "0"]
-    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-    log: list[str] = []
-    threading.Thread(target=lambda: log.extend(process.stderr), daemon=True).start()  # type: ignore[arg-type]
-    try:
+    with running_component(cluster, "controller-manager", "--leader-elect", "--leader-elect-lease-duration", "4",
+                           "--leader-elect-renew-deadline", "3", "--leader-elect-retry-period", "1",
+                           "--kube-api-qps", "0") as process:
         yield process
-    finally:
-        stop(process)
-        if process.returncode not in (0, -15):
-            print("".join(log))
 
 
 class Kubelet:

@@ -7,15 +7,13 @@ from __future__ import annotations
 
 import json
 import subprocess
-import sys
-import threading
 import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
 
-from tests.e2e._cluster import Cluster, stop
+from tests.e2e._cluster import Cluster, running_component
 
 CONTENT = """
 apiVersion: v1
@@ -47,18 +45,10 @@ spec: {selector: {app: web}, ports: [{port: 80}]}
 
 @pytest.fixture(scope="module")
 def controller_manager(cluster: Cluster) -> Iterator[subprocess.Popen]:
-    command = [sys.executable, "-m", "hyperkube", "controller-manager", "--kubeconfig", str(cluster.kubeconfig),
-               "--controllers", "namespace,endpoint,endpointslice,serviceaccount", "--no-leader-elect",
-               "--kube-api-qps", "0"]
-    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-    log: list[str] = []
-    threading.Thread(target=lambda: log.extend(process.stderr), daemon=True).start()  # type: ignore[arg-type]
-    try:
+    with running_component(cluster, "controller-manager", "--controllers",
+                           "namespace,endpoint,endpointslice,serviceaccount", "--no-leader-elect",
+                           "--kube-api-qps", "0") as process:
         yield process
-    finally:
-        stop(process)
-        if process.returncode not in (0, -15):
-            print("".join(log))
 
 
 def wait_for(check: Callable[[], Any], within: float = 30.0) -> Any:

@@ -8,23 +8,14 @@ from typing import Any
 
 import pytest
 
-from hyperkube.apiserver.app import APIServer, APIServerConfig
+from hyperkube.apiserver.app import APIServer
 from hyperkube.client import Client, Config
 from hyperkube.scheduler import Scheduler, SchedulerConfig
+from tests.apiserver._server import server  # noqa: F401  (the shared in-process API server)
 
 
 @pytest.fixture
-async def server(tmp_path) -> AsyncIterator[APIServer]:
-    instance = APIServer(APIServerConfig(port=0, data_dir=str(tmp_path)))
-    await instance.start()
-    try:
-        yield instance
-    finally:
-        await instance.stop()
-
-
-@pytest.fixture
-async def client(server: APIServer) -> AsyncIterator[Client]:
+async def client(server: APIServer) -> AsyncIterator[Client]:  # noqa: F811 (the fixture)
     async with Client(Config(server=server.url)) as instance:
         yield instance
 
