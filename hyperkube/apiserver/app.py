@@ -52,13 +52,34 @@ def default_data_dir() -> str:
 @dataclass
 class APIServerConfig:
     bind_address: str = "127.0.0.1"
-    port: int = 8080  # 0 = ephemeral
+    port: int | None = 8080  # the plain-HTTP port; 0 = ephemeral
     etcd_servers: str = ""  # "" = sqlite:// on state.db in data_dir
     etcd_prefix: str = "/registry"
     etcd_servers_overrides: list[str] = field(default_factory=list)
     data_dir: str = field(default_factory=default_data_dir)
     service_cluster_ip_range: str = "127.64.0.0/16"
     service_node_port_range: str = "30000-32767"
+    # -- security (issue 14): ``port`` above is the plain-HTTP port (None = off) ------------------
+    secure_port: int | None = None  # TLS port; None = no TLS listener, 0 = ephemeral
+    cert_dir: str = ""  # where generated certificates live; "" = <data_dir>/pki
+    tls_cert_file: str = ""
+    tls_private_key_file: str = ""
+    client_ca_file: str = ""
+    token_auth_file: str = ""
+    anonymous_auth: bool = True
+    service_account_key_files: list[str] = field(default_factory=list)
+    service_account_signing_key_file: str = ""
+    service_account_issuer: str = "https://kubernetes.default.svc.cluster.local"
+    api_audiences: list[str] = field(default_factory=list)
+    authorization_mode: str = "AlwaysAllow"  # the CLI's default is Node,RBAC
+    enable_admission_plugins: list[str] | None = None  # None = the default set
+    disable_admission_plugins: list[str] = field(default_factory=list)
+    audit_log_path: str = ""
+    audit_policy_file: str = ""
+    encryption_provider_config: str = ""
+    kubelet_client_certificate: str = ""
+    kubelet_client_key: str = ""
+    kubelet_certificate_authority: str = ""
 
 
 def status_response(error: errors.APIError) -> web.Response:
@@ -105,9 +126,11 @@ async def error_middleware(request: web.Request, handler: Any) -> web.StreamResp
         return status_response(errors.InternalError("an internal error occurred"))
 
 
-def build_app(context: Context, health_checks: dict[str, Any]) -> web.Application:
+def build_app(context: Context, health_checks: dict[str, Any], security: list[Any] | None = None) -> web.Application:
+    """``security``: the middlewares inside the error middleware (authentication and
+    authorization, see auth.py), so their rejections leave as Statuses."""
     app = web.Application(client_max_size=bodies.MAX_BODY + 1,
-                          middlewares=[context.metrics.middleware, error_middleware])
+                          middlewares=[context.metrics.middleware, error_middleware, *(security or [])])
     discovery.add_routes(app, context.registry)
     openapi_routes.add_routes(app, context.registry)
     health.add_routes(app, health_checks)
@@ -131,6 +154,8 @@ class APIServer:
         self.crds: Any = None  # crds.CRDController: custom resources served from the stored CRDs
         self.runner: web.AppRunner | None = None
         self.app: web.Application | None = None
+        self.authenticator: Any = None
+        self.authorizer: Any = None
 
     @property
     def url(self) -> str:
@@ -179,11 +204,17 @@ class APIServer:
             self.crds = CRDController(objects, self.registry, self.hub)
             await self.crds.start()  # every stored CRD is served before the first request
         context = Context(self.registry, objects, self.hub, measured)
+        from hyperkube.apiserver import admission, auth, authn, authz
+
+        self.authenticator = await authn.build(config, objects)
+        self.authorizer = await authz.build(config, objects, self.hub)
+        objects.admission = await admission.build(config, objects)
+        security = [auth.security_middleware(self.authenticator, self.authorizer)]
 
         async def storage_ready() -> None:
             await store.current_revision()
 
-        self.app = build_app(context, {"etcd": storage_ready})
+        self.app = build_app(context, {"etcd": storage_ready}, security)
         self.runner = web.AppRunner(self.app, access_log=None, handle_signals=False, shutdown_timeout=1.0)
         await self.runner.setup()
         site = web.SockSite(self.runner, sock)
