@@ -117,6 +117,11 @@ async def delete(objects: Objects, resource: Resource, namespace: str, name: str
                 resource.plural, name, f"Precondition failed: ResourceVersion in precondition: "
                 f"{preconditions['resourceVersion']}, ResourceVersion in object meta: {kv.mod_revision}",
                 resource.group)
+        admission = None if objects.admission is None else \
+            objects.admission.start("DELETE", resource, "", namespace, name, None, obj, dry_run)
+        if admission is not None:
+            await admission.admit()
+            await admission.validate()
         grace = _grace_seconds(resource, obj, options)
         policy = options.get("propagationPolicy")
         if policy is None and options.get("orphanDependents"):

@@ -104,6 +104,10 @@ class Objects:
         if revision > self._written.get(prefix, 0):
             self._written[prefix] = revision
 
+    def written_revision(self, resource: Resource) -> int:
+        """This server's last write revision under the resource's prefix (0 = none yet)."""
+        return self._written.get(self.resource_prefix(resource), 0)
+
     # ---- keys and (de)serialization ---------------------------------------------------------
     def key(self, resource: Resource, namespace: str, name: str) -> str:
         return resource.key(name, namespace, self.prefix)
@@ -213,6 +217,10 @@ class Objects:
             metadata.pop(stale, None)
         if resource.namespaced and self.namespaces is not None:
             await self.namespaces.check_create(namespace)
+        admission = None if self.admission is None else \
+            self.admission.start("CREATE", resource, "", namespace, name, obj, None, dry_run)
+        if admission is not None:
+            await admission.admit()  # mutating plugins, before the strategy's defaults and validation
         strategy = resource.strategy
         strategy.prepare_for_create(obj)
         if field_manager is not None:
@@ -227,6 +235,9 @@ class Objects:
                 metadata["name"] = generate_name(generate)
             check_path_name(metadata["name"])
             self.raise_invalid(resource, metadata["name"], strategy.validate(obj))
+            if admission is not None and attempt == 0:
+                admission.request.name = metadata["name"]
+                await admission.validate(obj)  # validating plugins (quota charges here), then the store
             allocated = False
             if self._is_service(resource) and not dry_run and attempt == 0:
                 await self.allocators.allocate(obj)
@@ -345,6 +356,10 @@ class Objects:
                 new_meta[key] = old_meta[key]
             else:
                 new_meta.pop(key, None)
+        admission = None if self.admission is None else \
+            self.admission.start("UPDATE", resource, subresource, namespace, name, new, old, dry_run)
+        if admission is not None:
+            await admission.admit()
         if subresource == "status":
             strategy.prepare_for_status_update(new, old)
             if sent_fields is not None:  # else the stored ones, which prepare_for_status_update kept
@@ -361,6 +376,8 @@ class Objects:
         new_meta = new.setdefault("metadata", {})
         new_meta["resourceVersion"] = str(kv.mod_revision)
         self.raise_invalid(resource, name, check(new, old))
+        if admission is not None:
+            await admission.validate(new)
         if strategy.tracks_generation and not subresource and spec_part(new) != spec_part(old):
             new_meta["generation"] = int(old_meta.get("generation") or 0) + 1
         if new == old:

@@ -35,10 +35,25 @@ def _default_data_dir() -> str:
               help="Range Service cluster IPs come from (loopback by default, so the proxy binds without root).")
 @click.option("--service-node-port-range", default="30000-32767", show_default=True, metavar="FROM-TO",
               help="Range Service node ports come from.")
+# -- admission, audit and encryption at rest (issue 14) ---------------------------------------------
+@click.option("--enable-admission-plugins", default="", metavar="NAMES",
+              help="Comma-separated admission plugins to run besides the default ones (NamespaceLifecycle, "
+                   "LimitRanger, DefaultTolerationSeconds, DefaultStorageClass, ResourceQuota); also known: "
+                   "ServiceAccount, NodeRestriction. They always run in Kubernetes' order.")
+@click.option("--disable-admission-plugins", default="", metavar="NAMES",
+              help="Comma-separated admission plugins to turn off, default ones included.")
+@click.option("--audit-log-path", default="", metavar="PATH",
+              help="Write audit events (audit.k8s.io/v1, one JSON object a line) to this file; '-' = stdout.")
+@click.option("--audit-policy-file", default="", metavar="PATH",
+              help="The audit.k8s.io/v1 Policy saying what to record at which level. [default: Metadata for all]")
+@click.option("--encryption-provider-config", default="", metavar="PATH",
+              help="An apiserver.config.k8s.io/v1 EncryptionConfiguration: which resources are encrypted at rest "
+                   "(aescbc, aesgcm, secretbox, identity).")
 @common_options
 def command(insecure_bind_address: str, insecure_port: int, etcd_servers: str, etcd_prefix: str,
             etcd_servers_overrides: tuple[str, ...], data_dir: str | None, service_cluster_ip_range: str,
-            service_node_port_range: str) -> None:
+            service_node_port_range: str, enable_admission_plugins: str = "", disable_admission_plugins: str = "",
+            audit_log_path: str = "", audit_policy_file: str = "", encryption_provider_config: str = "") -> None:
     import ipaddress
 
     try:
@@ -59,11 +74,30 @@ def command(insecure_bind_address: str, insecure_port: int, etcd_servers: str, e
         bind_address=insecure_bind_address, port=insecure_port, etcd_servers=etcd_servers,
         etcd_prefix=etcd_prefix, etcd_servers_overrides=overrides, data_dir=data_dir or _default_data_dir(),
         service_cluster_ip_range=service_cluster_ip_range, service_node_port_range=service_node_port_range)
+    _admission_options(config, enable_admission_plugins, disable_admission_plugins, audit_log_path,
+                       audit_policy_file, encryption_provider_config)
     try:
         asyncio.run(_serve(APIServer(config)))
     except (OSError, ValueError, StorageError) as exc:
         click.echo(f"hyperkube apiserver: {exc}", err=True)
         sys.exit(1)
+
+
+def _admission_options(config: object, enable: str, disable: str, audit_log_path: str, audit_policy_file: str,
+                       encryption_provider_config: str) -> None:
+    """Admission plugins (the default set plus those enabled, less those disabled), audit and encryption."""
+    from hyperkube.apiserver import admission
+
+    enabled = [n.strip() for n in enable.split(",") if n.strip()]
+    config.enable_admission_plugins = list(dict.fromkeys([*admission.DEFAULT_PLUGINS, *enabled]))  # type: ignore[attr-defined]
+    config.disable_admission_plugins = [n.strip() for n in disable.split(",") if n.strip()]  # type: ignore[attr-defined]
+    try:
+        admission.plugin_names(config)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--enable-admission-plugins") from None
+    config.audit_log_path = audit_log_path  # type: ignore[attr-defined]
+    config.audit_policy_file = audit_policy_file  # type: ignore[attr-defined]
+    config.encryption_provider_config = encryption_provider_config  # type: ignore[attr-defined]
 
 
 async def _serve(server: object) -> None:

@@ -1,12 +1,126 @@
 """Admission: the plugins every write passes, mutating then validating, in Kubernetes' order.
 
-:func:`build` returns the chain ``objects.py`` calls, or None when no plugin is enabled.
+:func:`build` returns the :class:`Chain` ``objects.py``/``deletion.py`` call, or None when no
+plugin is enabled. The write path is, as in Kubernetes::
+
+    admit (mutating plugins) -> strategy defaults + validation -> validate (validating plugins) -> store
+
+A plugin says which writes it cares about with ``wants(resource, subresource, operation)``;
+the chain asks once per (group, resource, subresource, operation) and caches the answer, so a
+write nobody wants costs one dict lookup and no :class:`AdmissionRequest` is ever built
+(:meth:`Chain.start` returns None). Plugins are named as Kubernetes names them and built by
+:data:`FACTORIES`; ``--enable-admission-plugins`` picks them, and the chain always runs them in
+:data:`ORDER` whatever order the flag lists them in (Kubernetes does the same).
+
+Defaults: :data:`DEFAULT_PLUGINS` (no flag, and the in-process API server of the tests) is
+Kubernetes' default set minus ``ServiceAccount``, which would refuse every pod until the
+service-account controller has made the namespace's ``default`` ServiceAccount and needs the
+``kube-root-ca.crt`` publisher for its token volume: a whole cluster (``hyperkube up``) enables
+it together with ``NodeRestriction`` (:data:`CLUSTER_PLUGINS`).
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
+from hyperkube.apiserver.auth import AdmissionRequest, User, current_user
 
-async def build(config: Any, objects: Any) -> Any:
-    return None
+#: Kubernetes' order of the plugins hyperkube implements (its recommended order).
+ORDER = ("NamespaceLifecycle", "LimitRanger", "ServiceAccount", "NodeRestriction", "PodSecurity",
+         "DefaultTolerationSeconds", "DefaultStorageClass", "RBACEscalation", "ResourceQuota")
+DEFAULT_PLUGINS = ("NamespaceLifecycle", "LimitRanger", "DefaultTolerationSeconds", "DefaultStorageClass",
+                   "ResourceQuota")
+CLUSTER_PLUGINS = ("NamespaceLifecycle", "LimitRanger", "ServiceAccount", "NodeRestriction",
+                   "DefaultTolerationSeconds", "DefaultStorageClass", "ResourceQuota")
+
+#: name -> factory(config, objects) -> plugin. Other packages may add entries (authz adds
+#: ``RBACEscalation``) before the server starts.
+FACTORIES: dict[str, Callable[[Any, Any], Any]] = {}
+
+
+def register(name: str) -> Callable[[Any], Any]:
+    def decorate(factory: Any) -> Any:
+        FACTORIES[name] = factory
+        return factory
+    return decorate
+
+
+class Admission:
+    """One write's passage through the plugins that want it."""
+
+    __slots__ = ("request", "mutating", "validating")
+
+    def __init__(self, request: AdmissionRequest, mutating: list[Any], validating: list[Any]) -> None:
+        self.request = request
+        self.mutating = mutating
+        self.validating = validating
+
+    async def admit(self) -> None:
+        for plugin in self.mutating:
+            await plugin.admit(self.request)
+
+    async def validate(self, obj: dict[str, Any] | None = None) -> None:
+        if obj is not None:
+            self.request.obj = obj
+        for plugin in self.validating:
+            await plugin.validate(self.request)
+
+
+class Chain:
+    def __init__(self, plugins: list[Any]) -> None:
+        self.plugins = plugins
+        self.names = [p.name for p in plugins]
+        self._selected: dict[tuple[str, str, str, str], tuple[list[Any], list[Any]] | None] = {}
+
+    def select(self, resource: Any, subresource: str, operation: str) -> tuple[list[Any], list[Any]] | None:
+        key = (resource.group, resource.plural, subresource, operation)
+        try:
+            return self._selected[key]
+        except KeyError:
+            pass
+        wanting = [p for p in self.plugins if p.wants(resource, subresource, operation)]
+        mutating = [p for p in wanting if getattr(p, "admit", None) is not None]
+        validating = [p for p in wanting if getattr(p, "validate", None) is not None]
+        found = (mutating, validating) if wanting else None
+        self._selected[key] = found
+        return found
+
+    def start(self, operation: str, resource: Any, subresource: str, namespace: str, name: str,
+              obj: dict[str, Any] | None, old: dict[str, Any] | None, dry_run: bool = False,
+              user: User | None = None) -> Admission | None:
+        """The write's admission, or None when no plugin wants it."""
+        selected = self.select(resource, subresource, operation)
+        if selected is None:
+            return None
+        request = AdmissionRequest(operation, resource, subresource, namespace, name, obj, old,
+                                   user or current_user.get(), dry_run)
+        return Admission(request, *selected)
+
+
+def plugin_names(config: Any) -> list[str]:
+    wanted = config.enable_admission_plugins
+    names = list(DEFAULT_PLUGINS if wanted is None else wanted)
+    disabled = set(config.disable_admission_plugins or ())
+    unknown = [n for n in [*names, *disabled] if n not in ORDER and n not in FACTORIES]
+    if unknown:
+        raise ValueError(f"unknown admission plugins: {', '.join(sorted(set(unknown)))} "
+                         f"(known: {', '.join(ORDER)})")
+    chosen = [n for n in names if n not in disabled]
+    return sorted(set(chosen), key=lambda n: ORDER.index(n) if n in ORDER else len(ORDER))
+
+
+async def build(config: Any, objects: Any) -> Chain | None:
+    from hyperkube.apiserver.admission import basic, limitranger, noderestriction, quota  # noqa: F401 - register
+
+    plugins = []
+    for name in plugin_names(config):
+        factory = FACTORIES.get(name)
+        if factory is None:  # RBACEscalation before the authz package registers it
+            continue
+        plugin = factory(config, objects)
+        start = getattr(plugin, "start", None)
+        if start is not None:
+            await start()
+        plugins.append(plugin)
+    return Chain(plugins) if plugins else None

@@ -1,0 +1,108 @@
+"""ResourceQuota admission: the 4th pod under pods=3 is refused with Kubernetes' message, and
+concurrent creates never overcommit."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+
+import aiohttp
+import pytest
+
+from hyperkube.apiserver.app import APIServer, APIServerConfig
+from tests.apiserver._server import Client, pod
+
+PODS = "/api/v1/namespaces/default/pods"
+QUOTAS = "/api/v1/namespaces/default/resourcequotas"
+
+
+@pytest.fixture
+async def admitted(tmp_path) -> AsyncIterator[Client]:
+    instance = APIServer(APIServerConfig(port=0, data_dir=str(tmp_path)))  # the default plugins
+    await instance.start()
+    try:
+        async with aiohttp.ClientSession() as session:
+            yield Client(session, instance.url)
+    finally:
+        await instance.stop()
+
+
+def quota(name: str, hard: dict[str, str]) -> dict:
+    return {"apiVersion": "v1", "kind": "ResourceQuota", "metadata": {"name": name}, "spec": {"hard": hard}}
+
+
+async def test_quota_blocks_the_fourth_pod(admitted: Client) -> None:
+    status, _ = await admitted.post(QUOTAS, quota("q", {"pods": "3"}))
+    assert status == 201
+    for i in range(3):
+        status, body = await admitted.post(PODS, pod(f"web-{i}"))
+        assert status == 201, body
+    status, body = await admitted.post(PODS, pod("web-3"))
+    assert status == 403
+    assert body["reason"] == "Forbidden"
+    assert body["message"] == ('pods "web-3" is forbidden: exceeded quota: q, requested: pods=1, used: pods=3, '
+                               "limited: pods=3")
+    status, listed = await admitted.get(PODS)
+    assert sorted(p["metadata"]["name"] for p in listed["items"]) == ["web-0", "web-1", "web-2"]
+    status, stored = await admitted.get(QUOTAS + "/q")
+    assert stored["status"]["used"] == {"pods": "3"}
+    assert stored["status"]["hard"] == {"pods": "3"}
+
+
+async def test_object_count_quota(admitted: Client) -> None:
+    await admitted.post(QUOTAS, quota("q", {"count/configmaps": "1"}))
+    cm = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "a"}}
+    assert (await admitted.post("/api/v1/namespaces/default/configmaps", cm))[0] == 201
+    status, body = await admitted.post("/api/v1/namespaces/default/configmaps", {**cm, "metadata": {"name": "b"}})
+    assert status == 403
+    assert "exceeded quota: q, requested: count/configmaps=1, used: count/configmaps=1, " \
+           "limited: count/configmaps=1" in body["message"]
+
+
+async def test_twenty_concurrent_creates_against_five_give_five(admitted: Client) -> None:
+    await admitted.post(QUOTAS, quota("q", {"pods": "5"}))
+    results = await asyncio.gather(*(admitted.post(PODS, pod(f"p-{i}")) for i in range(20)))
+    codes = sorted(status for status, _ in results)
+    assert codes.count(201) == 5
+    assert codes.count(403) == 15
+    _, listed = await admitted.get(PODS)
+    assert len(listed["items"]) == 5
+
+
+async def test_compute_quota_needs_requests_and_counts_them(admitted: Client) -> None:
+    await admitted.post(QUOTAS, quota("compute", {"requests.cpu": "1", "limits.memory": "1Gi"}))
+    status, body = await admitted.post(PODS, pod("bare"))
+    assert status == 403
+    assert body["message"] == ('pods "bare" is forbidden: failed quota: compute: must specify '
+                               "limits.memory for: c; requests.cpu for: c")
+    sized = pod("sized")
+    sized["spec"]["containers"][0]["resources"] = {"requests": {"cpu": "600m"}, "limits": {"memory": "512Mi"}}
+    assert (await admitted.post(PODS, sized))[0] == 201
+    sized["metadata"]["name"] = "again"
+    status, body = await admitted.post(PODS, sized)
+    assert status == 403
+    assert "exceeded quota: compute, requested: requests.cpu=600m, used: requests.cpu=600m, " \
+           "limited: requests.cpu=1" in body["message"]
+
+
+async def test_dry_run_is_checked_but_not_charged(admitted: Client) -> None:
+    await admitted.post(QUOTAS, quota("q", {"pods": "1"}))
+    status, _ = await admitted.post(PODS + "?dryRun=All", pod("dry"))
+    assert status == 201
+    _, stored = await admitted.get(QUOTAS + "/q")
+    assert (stored.get("status") or {}).get("used", {}).get("pods") in (None, "0")
+    assert (await admitted.post(PODS, pod("real")))[0] == 201
+    assert (await admitted.post(PODS + "?dryRun=All", pod("dry")))[0] == 403
+
+
+async def test_no_admission_plugins_means_no_quota(tmp_path) -> None:
+    instance = APIServer(APIServerConfig(port=0, data_dir=str(tmp_path), enable_admission_plugins=[]))
+    await instance.start()
+    try:
+        async with aiohttp.ClientSession() as session:
+            client = Client(session, instance.url)
+            await client.post(QUOTAS, quota("q", {"pods": "1"}))
+            for i in range(2):
+                assert (await client.post(PODS, pod(f"p{i}")))[0] == 201
+    finally:
+        await instance.stop()
