@@ -4,34 +4,18 @@ concurrent creates never overcommit."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
 
-import aiohttp
-import pytest
-
-from hyperkube.apiserver.app import APIServer, APIServerConfig
+from tests.apiserver._admission import PODS, admitted, serving  # noqa: F401 - fixture
 from tests.apiserver._server import Client, pod
 
-PODS = "/api/v1/namespaces/default/pods"
 QUOTAS = "/api/v1/namespaces/default/resourcequotas"
-
-
-@pytest.fixture
-async def admitted(tmp_path) -> AsyncIterator[Client]:
-    instance = APIServer(APIServerConfig(port=0, data_dir=str(tmp_path)))  # the default plugins
-    await instance.start()
-    try:
-        async with aiohttp.ClientSession() as session:
-            yield Client(session, instance.url)
-    finally:
-        await instance.stop()
 
 
 def quota(name: str, hard: dict[str, str]) -> dict:
     return {"apiVersion": "v1", "kind": "ResourceQuota", "metadata": {"name": name}, "spec": {"hard": hard}}
 
 
-async def test_quota_blocks_the_fourth_pod(admitted: Client) -> None:
+async def test_quota_blocks_the_fourth_pod(admitted: Client) -> None:  # noqa: F811
     status, _ = await admitted.post(QUOTAS, quota("q", {"pods": "3"}))
     assert status == 201
     for i in range(3):
@@ -49,7 +33,7 @@ async def test_quota_blocks_the_fourth_pod(admitted: Client) -> None:
     assert stored["status"]["hard"] == {"pods": "3"}
 
 
-async def test_object_count_quota(admitted: Client) -> None:
+async def test_object_count_quota(admitted: Client) -> None:  # noqa: F811
     await admitted.post(QUOTAS, quota("q", {"count/configmaps": "1"}))
     cm = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "a"}}
     assert (await admitted.post("/api/v1/namespaces/default/configmaps", cm))[0] == 201
@@ -59,7 +43,7 @@ async def test_object_count_quota(admitted: Client) -> None:
            "limited: count/configmaps=1" in body["message"]
 
 
-async def test_twenty_concurrent_creates_against_five_give_five(admitted: Client) -> None:
+async def test_twenty_concurrent_creates_against_five_give_five(admitted: Client) -> None:  # noqa: F811
     await admitted.post(QUOTAS, quota("q", {"pods": "5"}))
     results = await asyncio.gather(*(admitted.post(PODS, pod(f"p-{i}")) for i in range(20)))
     codes = sorted(status for status, _ in results)
@@ -69,7 +53,7 @@ async def test_twenty_concurrent_creates_against_five_give_five(admitted: Client
     assert len(listed["items"]) == 5
 
 
-async def test_compute_quota_needs_requests_and_counts_them(admitted: Client) -> None:
+async def test_compute_quota_needs_requests_and_counts_them(admitted: Client) -> None:  # noqa: F811
     await admitted.post(QUOTAS, quota("compute", {"requests.cpu": "1", "limits.memory": "1Gi"}))
     status, body = await admitted.post(PODS, pod("bare"))
     assert status == 403
@@ -85,7 +69,7 @@ async def test_compute_quota_needs_requests_and_counts_them(admitted: Client) ->
            "limited: requests.cpu=1" in body["message"]
 
 
-async def test_dry_run_is_checked_but_not_charged(admitted: Client) -> None:
+async def test_dry_run_is_checked_but_not_charged(admitted: Client) -> None:  # noqa: F811
     await admitted.post(QUOTAS, quota("q", {"pods": "1"}))
     status, _ = await admitted.post(PODS + "?dryRun=All", pod("dry"))
     assert status == 201
@@ -96,13 +80,7 @@ async def test_dry_run_is_checked_but_not_charged(admitted: Client) -> None:
 
 
 async def test_no_admission_plugins_means_no_quota(tmp_path) -> None:
-    instance = APIServer(APIServerConfig(port=0, data_dir=str(tmp_path), enable_admission_plugins=[]))
-    await instance.start()
-    try:
-        async with aiohttp.ClientSession() as session:
-            client = Client(session, instance.url)
-            await client.post(QUOTAS, quota("q", {"pods": "1"}))
-            for i in range(2):
-                assert (await client.post(PODS, pod(f"p{i}")))[0] == 201
-    finally:
-        await instance.stop()
+    async with serving(tmp_path, enable_admission_plugins=[]) as (_, client):
+        await client.post(QUOTAS, quota("q", {"pods": "1"}))
+        for i in range(2):
+            assert (await client.post(PODS, pod(f"p{i}")))[0] == 201

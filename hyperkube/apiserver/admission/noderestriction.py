@@ -9,7 +9,9 @@ its own Node and the pods bound to it, as Kubernetes' plugin of the same name sa
   node.kubernetes.io, or the well-known topology/instance labels); never
   ``node-restriction.kubernetes.io/``.
 - leases in ``kube-node-lease``: only its own.
-Every other user passes untouched.
+Every other user passes untouched. The checks run in the mutating phase, on the object as
+sent: the pod strategy's defaults (``serviceAccountName: default``) must not count as a
+reference the kubelet made.
 """
 
 from __future__ import annotations
@@ -75,7 +77,7 @@ class NodeRestriction:
             return resource.plural == "leases"
         return resource.group == "" and resource.plural in ("pods", "nodes")
 
-    async def validate(self, request: AdmissionRequest) -> None:
+    async def admit(self, request: AdmissionRequest) -> None:
         node = node_name(request.user)
         if not node:
             return
