@@ -179,6 +179,10 @@ class APIServer:
             await self.store.start()
         store = self.store
         prefix = config.etcd_prefix.rstrip("/") or "/registry"
+        if config.encryption_provider_config:  # every reader below sees plain values, the store ciphertext
+            from hyperkube.apiserver import encryption
+
+            store = await encryption.wrap(store, config.encryption_provider_config, self.registry, prefix)
         sock = socket.socket(socket.AF_INET6 if ":" in config.bind_address else socket.AF_INET, socket.SOCK_STREAM)
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
