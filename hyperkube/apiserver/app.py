@@ -126,11 +126,14 @@ async def error_middleware(request: web.Request, handler: Any) -> web.StreamResp
         return status_response(errors.InternalError("an internal error occurred"))
 
 
-def build_app(context: Context, health_checks: dict[str, Any], security: list[Any] | None = None) -> web.Application:
+def build_app(context: Context, health_checks: dict[str, Any], security: list[Any] | None = None,
+              audit: Any = None) -> web.Application:
     """``security``: the middlewares inside the error middleware (authentication and
-    authorization, see auth.py), so their rejections leave as Statuses."""
+    authorization, see auth.py), so their rejections leave as Statuses; ``audit`` (audit.py)
+    outside it, so it records those Statuses too."""
+    audited = [] if audit is None else [audit.middleware()]
     app = web.Application(client_max_size=bodies.MAX_BODY + 1,
-                          middlewares=[context.metrics.middleware, error_middleware, *(security or [])])
+                          middlewares=[context.metrics.middleware, *audited, error_middleware, *(security or [])])
     discovery.add_routes(app, context.registry)
     openapi_routes.add_routes(app, context.registry)
     health.add_routes(app, health_checks)
@@ -156,6 +159,7 @@ class APIServer:
         self.app: web.Application | None = None
         self.authenticator: Any = None
         self.authorizer: Any = None
+        self.audit: Any = None  # audit.AuditLog when --audit-log-path is set
 
     @property
     def url(self) -> str:
@@ -218,7 +222,10 @@ class APIServer:
         async def storage_ready() -> None:
             await store.current_revision()
 
-        self.app = build_app(context, {"etcd": storage_ready}, security)
+        from hyperkube.apiserver import audit
+
+        self.audit = await audit.build(config)
+        self.app = build_app(context, {"etcd": storage_ready}, security, self.audit)
         self.runner = web.AppRunner(self.app, access_log=None, handle_signals=False, shutdown_timeout=1.0)
         await self.runner.setup()
         site = web.SockSite(self.runner, sock)
@@ -233,6 +240,9 @@ class APIServer:
             with contextlib.suppress(Exception):
                 await self.runner.cleanup()
             self.runner = None
+        if self.audit is not None:
+            await self.audit.close()
+            self.audit = None
         if self.crds is not None:
             await self.crds.close()
             self.crds = None
