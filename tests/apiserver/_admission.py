@@ -9,6 +9,7 @@ from typing import Any
 import aiohttp
 import pytest
 
+from hyperkube.apiserver import admission
 from hyperkube.apiserver.app import APIServer, APIServerConfig
 from tests.apiserver._server import Client
 
@@ -28,6 +29,6 @@ async def serving(tmp_path: Any, **config: Any) -> AsyncIterator[tuple[APIServer
 
 @pytest.fixture
 async def admitted(tmp_path: Any) -> AsyncIterator[Client]:
-    """The default plugins (enable_admission_plugins None)."""
-    async with serving(tmp_path) as (_, client):
+    """The plugins ``hyperkube apiserver`` runs by default."""
+    async with serving(tmp_path, enable_admission_plugins=list(admission.DEFAULT_PLUGINS)) as (_, client):
         yield client

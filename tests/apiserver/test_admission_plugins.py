@@ -44,7 +44,7 @@ async def test_service_account_default_and_token_volume(tmp_path) -> None:
 
 
 async def test_default_storage_class(tmp_path) -> None:
-    async with serving(tmp_path) as (_, client):
+    async with serving(tmp_path, enable_admission_plugins=["DefaultStorageClass"]) as (_, client):
         for name, default in (("slow", "false"), ("local-path", "true")):
             klass = {"apiVersion": "storage.k8s.io/v1", "kind": "StorageClass", "provisioner": "rancher.io/local-path",
                      "metadata": {"name": name,
@@ -69,7 +69,7 @@ NODE = auth.User("system:node:n1", groups=("system:nodes", "system:authenticated
 
 
 async def test_node_restriction(tmp_path) -> None:
-    async with serving(tmp_path) as (server, client):
+    async with serving(tmp_path) as (server, client):  # the server's own chain: none
         config = APIServerConfig(enable_admission_plugins=["NodeRestriction"])
         objects = Objects(server.store, server.registry, hub=server.hub)
         objects.admission = await admission.build(config, objects)
@@ -128,6 +128,6 @@ def test_plugin_names_follow_kubernetes_order_and_flags() -> None:
     config = APIServerConfig(enable_admission_plugins=["ResourceQuota", "ServiceAccount", "NamespaceLifecycle"],
                              disable_admission_plugins=["NamespaceLifecycle"])
     assert admission.plugin_names(config) == ["ServiceAccount", "ResourceQuota"]
-    assert admission.plugin_names(APIServerConfig()) == list(admission.DEFAULT_PLUGINS)
+    assert admission.plugin_names(APIServerConfig()) == list(admission.IN_PROCESS_PLUGINS)
     with pytest.raises(ValueError, match="unknown admission plugins: Bogus"):
         admission.plugin_names(APIServerConfig(enable_admission_plugins=["Bogus"]))

@@ -79,8 +79,8 @@ async def test_dry_run_is_checked_but_not_charged(admitted: Client) -> None:  # 
     assert (await admitted.post(PODS + "?dryRun=All", pod("dry")))[0] == 403
 
 
-async def test_no_admission_plugins_means_no_quota(tmp_path) -> None:
-    async with serving(tmp_path, enable_admission_plugins=[]) as (_, client):
+async def test_in_process_default_has_no_quota(tmp_path) -> None:
+    async with serving(tmp_path) as (_, client):  # enable_admission_plugins None: the in-process set
         await client.post(QUOTAS, quota("q", {"pods": "1"}))
         for i in range(2):
             assert (await client.post(PODS, pod(f"p{i}")))[0] == 201

@@ -34,7 +34,8 @@ async def test_create_and_forbidden_create_are_recorded(tmp_path) -> None:
     log = tmp_path / "audit" / "audit.log"
     policy = tmp_path / "policy.yaml"
     policy.write_text(POLICY)
-    async with serving(tmp_path / "data", audit_log_path=str(log), audit_policy_file=str(policy)) as (_, client):
+    async with serving(tmp_path / "data", audit_log_path=str(log), audit_policy_file=str(policy),
+                       enable_admission_plugins=["ResourceQuota"]) as (_, client):
         await client.get("/healthz")
         await client.get(PODS)
         quota = {"apiVersion": "v1", "kind": "ResourceQuota", "metadata": {"name": "q"}, "spec": {"hard": {"pods": "1"}}}

@@ -12,11 +12,13 @@ write nobody wants costs one dict lookup and no :class:`AdmissionRequest` is eve
 :data:`FACTORIES`; ``--enable-admission-plugins`` picks them, and the chain always runs them in
 :data:`ORDER` whatever order the flag lists them in (Kubernetes does the same).
 
-Defaults: :data:`DEFAULT_PLUGINS` (no flag, and the in-process API server of the tests) is
-Kubernetes' default set minus ``ServiceAccount``, which would refuse every pod until the
-service-account controller has made the namespace's ``default`` ServiceAccount and needs the
-``kube-root-ca.crt`` publisher for its token volume: a whole cluster (``hyperkube up``) enables
-it together with ``NodeRestriction`` (:data:`CLUSTER_PLUGINS`).
+Defaults: ``hyperkube apiserver`` with no flag runs :data:`DEFAULT_PLUGINS`, Kubernetes' default
+set minus ``ServiceAccount``, which would refuse every pod until the service-account controller
+has made the namespace's ``default`` ServiceAccount and needs the ``kube-root-ca.crt`` publisher
+for its token volume; a whole cluster (``hyperkube up``) runs :data:`CLUSTER_PLUGINS`, which add
+it and ``NodeRestriction``. An :class:`APIServerConfig` built in code with
+``enable_admission_plugins=None`` (tests, embedders) gets :data:`IN_PROCESS_PLUGINS`: only what
+the write path does anyway, so nothing changes for code that never asked for admission.
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ ORDER = ("NamespaceLifecycle", "LimitRanger", "ServiceAccount", "NodeRestriction
          "DefaultTolerationSeconds", "DefaultStorageClass", "RBACEscalation", "ResourceQuota")
 DEFAULT_PLUGINS = ("NamespaceLifecycle", "LimitRanger", "DefaultTolerationSeconds", "DefaultStorageClass",
                    "ResourceQuota")
+IN_PROCESS_PLUGINS = ("NamespaceLifecycle", "DefaultTolerationSeconds")
 CLUSTER_PLUGINS = ("NamespaceLifecycle", "LimitRanger", "ServiceAccount", "NodeRestriction",
                    "DefaultTolerationSeconds", "DefaultStorageClass", "ResourceQuota")
 
@@ -100,7 +103,7 @@ class Chain:
 
 def plugin_names(config: Any) -> list[str]:
     wanted = config.enable_admission_plugins
-    names = list(DEFAULT_PLUGINS if wanted is None else wanted)
+    names = list(IN_PROCESS_PLUGINS if wanted is None else wanted)
     disabled = set(config.disable_admission_plugins or ())
     unknown = [n for n in [*names, *disabled] if n not in ORDER and n not in FACTORIES]
     if unknown:
