@@ -58,6 +58,7 @@ class KubeletConfig:
     node_ip: str = "127.0.0.1"
     hostname: str = ""
     port: int | None = 10250  # None: no HTTP server; 0: an ephemeral port
+    auth: Any = None  # auth.KubeletAuthConfig: TLS, authentication, authorization of the server
     read_only_port: int | None = None
     runtime: str = "process"
     image_map: dict[str, dict[str, Any]] = field(default_factory=dict)

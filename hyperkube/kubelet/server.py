@@ -16,14 +16,16 @@ Routes (the kubelet's own paths, so the API server's pods/log and pods/exec prox
     GET  /attach/{ns}/{pod}/{container}             WebSocket: the container's output from now on
                                                     (stdout on 1, stderr on 2) until it ends; the
                                                     container's stdin is not connected
-    GET  /portForward/{ns}/{pod}?ports=P            WebSocket, v4 channels (see portforward.py)
+    GET  /portForward/{ns}/{pod}?ports=P            WebSocket, v4 channels (see portforward.py), or
+                                                    SPDY/3.1 inside it for the real kubectl (spdy.py)
 
 The channel protocol: each binary frame starts with its channel (0 stdin, 1 stdout, 2 stderr,
 3 status as a JSON Status, 4 terminal resize); under v5 the frame ``\\xff\\x00`` closes stdin.
 The read-only port (``--read-only-port``) serves only /healthz and /pods.
 
-It binds the node IP only (loopback by default), never all addresses: there is no
-authentication yet.
+It binds the node IP only (loopback by default), never all addresses. With a serving
+certificate (``--tls-cert-file``) it speaks HTTPS and authenticates and authorizes every
+request on the main port (auth.py); the read-only port never does, and serves nothing secret.
 """
 
 from __future__ import annotations
@@ -88,7 +90,13 @@ class KubeletServer:
         self._runners: list[web.AppRunner] = []
 
     def _app(self, read_only: bool) -> web.Application:
-        app = web.Application()
+        auth = self.kubelet.config.auth
+        middlewares = []
+        if auth is not None and auth.enabled and not read_only:
+            from hyperkube.kubelet.auth import KubeletAuth
+
+            middlewares.append(KubeletAuth(self.kubelet.client, auth, self.kubelet.node_name).middleware())
+        app = web.Application(middlewares=middlewares)
         app.router.add_get("/healthz", self.healthz)
         app.router.add_get("/pods", self.pods)
         app.router.add_get("/pods/", self.pods)
@@ -106,10 +114,15 @@ class KubeletServer:
             app.router.add_post("/attach/{namespace}/{pod}/{container}", self.attach)
         return app
 
-    async def _serve(self, app: web.Application, port: int) -> int:
+    async def _serve(self, app: web.Application, port: int, secure: bool = False) -> int:
         runner = web.AppRunner(app, access_log=None, handle_signals=False)
         await runner.setup()
-        site = web.TCPSite(runner, self.kubelet.node_ip, port)
+        context = None
+        if secure:
+            from hyperkube.kubelet.auth import server_ssl_context
+
+            context = await asyncio.to_thread(server_ssl_context, self.kubelet.config.auth)
+        site = web.TCPSite(runner, self.kubelet.node_ip, port, ssl_context=context)
         await site.start()
         self._runners.append(runner)
         server = site._server  # noqa: SLF001 (aiohttp keeps the bound socket there)
@@ -117,8 +130,9 @@ class KubeletServer:
 
     async def start(self) -> None:
         config = self.kubelet.config
-        self.port = await self._serve(self._app(False), config.port or 0)
-        log.info("kubelet serving on %s:%d", self.kubelet.node_ip, self.port)
+        secure = config.auth is not None and config.auth.enabled
+        self.port = await self._serve(self._app(False), config.port or 0, secure)
+        log.info("kubelet serving%s on %s:%d", " securely" if secure else "", self.kubelet.node_ip, self.port)
         if config.read_only_port is not None:
             self.read_only_port = await self._serve(self._app(True), config.read_only_port)
             log.info("kubelet read-only port on %s:%d", self.kubelet.node_ip, self.read_only_port)
@@ -311,6 +325,7 @@ class KubeletServer:
         return ws
 
     async def port_forward(self, request: web.Request) -> web.StreamResponse:
+        from hyperkube.kubelet import spdy
         from hyperkube.kubelet.portforward import PROTOCOLS, forward, parse_ports
 
         namespace, name = request.match_info["namespace"], request.match_info["pod"]
@@ -321,12 +336,16 @@ class KubeletServer:
             ports = parse_ports(request.query.getall("ports", []) + request.query.getall("port", []))
         except ValueError as error:
             return _status_error(400, "BadRequest", str(error))
-        if not ports:
+        offered = {p.strip() for p in request.headers.get("Sec-WebSocket-Protocol", "").split(",")}
+        if not ports and spdy.PROTOCOL not in offered:  # under SPDY each stream names its port
             return _status_error(400, "BadRequest", "query parameter \"port\" is required")
-        ws = web.WebSocketResponse(protocols=PROTOCOLS)
+        ws = web.WebSocketResponse(protocols=(spdy.PROTOCOL, *PROTOCOLS), max_msg_size=0)
         await ws.prepare(request)
         try:
-            await forward(ws, self.kubelet.node_ip, ports)
+            if ws.ws_protocol == spdy.PROTOCOL:  # the real kubectl: SPDY inside the WebSocket
+                await spdy.serve_port_forward(ws, self.kubelet.node_ip)
+            else:
+                await forward(ws, self.kubelet.node_ip, ports)
         finally:
             await ws.close()
         return ws
