@@ -164,7 +164,7 @@ class VolumeManager:
                         files.update(self._downward(source["downwardAPI"], mode))
                 plans.append(("files", (name, target, files)))
             elif "persistentVolumeClaim" in volume:
-                plans.append(("host", (name, {"path": await self._claim_path(volume["persistentVolumeClaim"])})))
+                plans.append(("host", (name, await self._claim_source(volume["persistentVolumeClaim"]))))
             else:
                 plans.append(("dir", (name, target)))  # unknown kinds: an empty directory
 
@@ -190,7 +190,9 @@ class VolumeManager:
 
         await asyncio.to_thread(apply)
 
-    async def _claim_path(self, claim: dict[str, Any]) -> str:
+    async def _claim_source(self, claim: dict[str, Any]) -> dict[str, Any]:
+        """The bound volume's ``hostPath`` (with its type: a provisioned DirectoryOrCreate volume
+        is made here, on the node that uses it) or ``local`` path."""
         namespace = self.pod["metadata"].get("namespace") or "default"
         pvc = await self.lookup("persistentvolumeclaims", namespace, claim.get("claimName"))
         if pvc is None or not (pvc.get("spec") or {}).get("volumeName"):
@@ -198,11 +200,11 @@ class VolumeManager:
                                        f'persistentvolumeclaim "{claim.get("claimName")}" is not bound')
         pv = await self.lookup("persistentvolumes", "", pvc["spec"]["volumeName"])
         spec = (pv or {}).get("spec") or {}
-        path = (spec.get("hostPath") or {}).get("path") or (spec.get("local") or {}).get("path")
-        if not path:
+        source = spec.get("hostPath") or spec.get("local") or {}
+        if not source.get("path"):
             raise ContainerConfigError("CreateContainerConfigError", f"persistentvolume {pvc['spec']['volumeName']} "
                                                                      "is neither hostPath nor local")
-        return path
+        return source
 
     def mount(self, container: dict[str, Any]) -> None:
         """Make each volumeMount visible at its mountPath (the rule in the module docstring)."""
