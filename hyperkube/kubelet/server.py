@@ -14,8 +14,9 @@ Routes (the kubelet's own paths, so the API server's pods/log and pods/exec prox
     GET  /exec/{ns}/{pod}/{container}?command=..    WebSocket, v5/v4.channel.k8s.io
     POST /run/{ns}/{pod}/{container}?cmd=..         run a command, answer its output
     GET  /attach/{ns}/{pod}/{container}             WebSocket: the container's output from now on
-                                                    (stdout on 1, stderr on 2) until it ends; the
-                                                    container's stdin is not connected
+                                                    (stdout on 1, stderr on 2) until it ends, and
+                                                    channel 0 to its stdin (``stdin: true``
+                                                    containers; no tty)
     GET  /portForward/{ns}/{pod}?ports=P            WebSocket, v4 channels (see portforward.py), or
                                                     SPDY/3.1 inside it for the real kubectl (spdy.py)
 
@@ -311,6 +312,9 @@ class KubeletServer:
 
         path = runtime.log_path(uid, name, current.attempt)
         want = {b"stdout": _stream_flag(request, "stdout"), b"stderr": _stream_flag(request, "stderr")}
+        fifo = getattr(runtime, "stdin_path", lambda *_: None)(uid, name, current.attempt) \
+            if _stream_flag(request, "stdin") else None
+        feeder = asyncio.ensure_future(self._attach_stdin(ws, fifo, bool(container.get("stdinOnce"))))
         try:
             async for stream, text in follow_entries(path, lambda: runtime.is_running(uid, name, current.attempt)):
                 if want.get(stream):
@@ -321,8 +325,40 @@ class KubeletServer:
         except ConnectionResetError:
             pass
         finally:
+            feeder.cancel()
+            await asyncio.gather(feeder, return_exceptions=True)
             await ws.close()
         return ws
+
+    @staticmethod
+    async def _attach_stdin(ws: web.WebSocketResponse, fifo: str | None, once: bool) -> None:
+        """Frames on channel 0 go to the container's stdin FIFO (when it has one), until the
+        client closes stdin (v5) or leaves; a ``stdinOnce`` container then gets end-of-file."""
+        import os
+
+        from aiohttp import WSMsgType
+
+        transport = None
+        if fifo is not None:
+            fd = os.open(fifo, os.O_WRONLY | os.O_NONBLOCK)
+            transport, _ = await asyncio.get_running_loop().connect_write_pipe(
+                asyncio.Protocol, os.fdopen(fd, "wb", buffering=0))
+        try:
+            async for message in ws:
+                if message.type in (WSMsgType.CLOSE, WSMsgType.ERROR):
+                    break
+                if message.type != WSMsgType.BINARY or not message.data:
+                    continue
+                channel, payload = message.data[0], message.data[1:]
+                if channel == STDIN and transport is not None and payload:
+                    transport.write(payload)
+                elif channel == CLOSE and payload[:1] == bytes([STDIN]):
+                    break
+        finally:
+            if transport is not None:
+                transport.close()
+                if once:
+                    await asyncio.to_thread(lambda: open(fifo + ".closed", "w").close())
 
     async def port_forward(self, request: web.Request) -> web.StreamResponse:
         from hyperkube.kubelet import spdy
