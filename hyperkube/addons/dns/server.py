@@ -1,0 +1,293 @@
+"""The DNS server: informers in, a :class:`~hyperkube.addons.dns.zone.Zone` kept current, UDP and
+TCP answers out, the rest forwarded.
+
+Shape (the proxy's): Services and EndpointSlices come through shared informers; an event only
+marks the zone dirty, and one task rebuilds it at most every ``min_sync_period`` seconds, so a
+change is answered within a fraction of a second. Until the first list arrives (at most
+``startup_timeout`` seconds of :meth:`DNSServer.start`; then it serves anyway) cluster names
+answer SERVFAIL, while forwarding already works.
+
+Per query (one task each, nothing blocks the loop)::
+
+    bytes ──> parse (garbage with a header: FORMERR; without: dropped; a response: dropped)
+          ──> opcode QUERY with one question? (else NOTIMP / FORMERR)
+          ──> the zone's name?   yes: authoritative answer (NOERROR, NODATA or NXDOMAIN);
+                                      an ExternalName CNAME is chased upstream
+                                 no:  forwarded upstream (SERVFAIL when none answers)
+          ──> wire: over UDP at most 512 bytes, or the client's EDNS size; larger answers go
+              out truncated (TC) with no records, and the client asks again over TCP.
+
+UDP and TCP listen on the same port (``port=0``: an ephemeral one, in :attr:`DNSServer.port`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import errno
+import ipaddress
+import logging
+import struct
+from dataclasses import dataclass
+from typing import Any
+
+import dns.exception
+import dns.flags
+import dns.message
+import dns.name
+import dns.opcode
+import dns.rcode
+import dns.rdataclass
+import dns.rdatatype
+
+from hyperkube.addons.dns.forward import Forwarder, host_upstreams, parse_upstream
+from hyperkube.addons.dns.zone import Zone, build_zone
+from hyperkube.client import Client, EventHandler, InformerFactory
+
+log = logging.getLogger("hyperkube.addons.dns")
+
+UDP_DEFAULT_SIZE = 512
+MAX_TCP_IDLE = 10.0
+
+
+@dataclass
+class DNSConfig:
+    bind_address: str = "127.0.0.1"
+    port: int = 53  # 0: an ephemeral port (the same for UDP and TCP)
+    domain: str = "cluster.local"
+    upstreams: list[str] | None = None  # "IP[:PORT]"; None: the host's /etc/resolv.conf
+    ttl: int = 30  # kube-dns' and the default Corefile's 30 s (CoreDNS' plugin default is 5)
+    forward_timeout: float = 2.0  # per upstream
+    min_sync_period: float = 0.02
+    startup_timeout: float = 5.0
+
+
+class _UDPProtocol(asyncio.DatagramProtocol):
+    def __init__(self, server: DNSServer) -> None:
+        self.server = server
+        self.transport: asyncio.DatagramTransport | None = None
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = transport  # type: ignore[assignment]
+
+    def datagram_received(self, data: bytes, addr: Any) -> None:
+        self.server.spawn(self._answer(data, addr))
+
+    async def _answer(self, data: bytes, addr: Any) -> None:
+        reply = await self.server.handle(data, tcp=False)
+        if reply is not None and self.transport is not None and not self.transport.is_closing():
+            self.transport.sendto(reply, addr)
+
+    def error_received(self, exc: Exception) -> None:
+        log.debug("udp: %s", exc)
+
+
+def formerr(wire: bytes) -> bytes | None:
+    """A bare FORMERR header for a message dnspython could not parse (None: not even a header)."""
+    if len(wire) < 12:
+        return None
+    query_id, flags = struct.unpack("!HH", wire[:4])
+    if flags & dns.flags.QR:
+        return None  # never answer an answer
+    return struct.pack("!HHHHHH", query_id, dns.flags.QR | (flags & 0x7800) | (flags & dns.flags.RD)
+                       | dns.rcode.FORMERR, 0, 0, 0, 0)
+
+
+class DNSServer:
+    def __init__(self, client: Client, config: DNSConfig, *, informers: InformerFactory | None = None) -> None:
+        self.client = client
+        self.config = config
+        self._own_informers = informers is None
+        self.informers = informers or InformerFactory(client)
+        self.services = self.informers.informer("v1/services")
+        self.slices = self.informers.informer("discovery.k8s.io/v1/endpointslices")
+        self.zone: Zone | None = None
+        self.origin = dns.name.from_text(config.domain.strip(".") + ".")
+        self.port: int | None = None
+        self.forwarder = Forwarder([], config.forward_timeout)
+        self.queries = 0
+        self._dirty = asyncio.Event()
+        self._handlers: list[tuple[Any, EventHandler]] = []
+        self._tasks: set[asyncio.Task[Any]] = set()
+        self._sync_task: asyncio.Task[None] | None = None
+        self._udp: asyncio.DatagramTransport | None = None
+        self._tcp: asyncio.Server | None = None
+
+    # -- lifecycle -------------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        upstreams = self.config.upstreams
+        if upstreams is None:
+            upstreams = await asyncio.to_thread(host_upstreams)
+        await self._listen()
+        self.forwarder.upstreams = [u for u in map(parse_upstream, upstreams) if not self._is_self(u)]
+        for informer in (self.services, self.slices):
+            handler = informer.add_event_handler(self._mark, lambda old, new: self._mark(), self._mark)
+            self._handlers.append((informer, handler))
+        self.informers.start()
+        self._sync_task = asyncio.get_running_loop().create_task(self._sync_loop(), name="dns-sync")
+        try:
+            async with asyncio.timeout(self.config.startup_timeout):
+                await asyncio.gather(self.services.wait_for_sync(), self.slices.wait_for_sync())
+            self.rebuild()
+        except TimeoutError:
+            log.warning("dns: services and endpointslices not listed after %gs; serving, cluster names "
+                        "answer SERVFAIL until they are", self.config.startup_timeout)
+        log.info("dns: serving %s on %s:%s (udp, tcp); forwarding to %s", self.config.domain,
+                 self.config.bind_address, self.port,
+                 ", ".join(f"{h}:{p}" for h, p in self.forwarder.upstreams) or "nobody (SERVFAIL)")
+
+    async def _listen(self) -> None:
+        loop = asyncio.get_running_loop()
+        host = self.config.bind_address
+        for attempt in range(10):
+            transport, _ = await loop.create_datagram_endpoint(lambda: _UDPProtocol(self),
+                                                               local_addr=(host, self.config.port))
+            port = transport.get_extra_info("sockname")[1]
+            try:
+                self._tcp = await asyncio.start_server(self._tcp_client, host, port, reuse_address=True)
+            except OSError as error:  # the ephemeral UDP port is taken for TCP: try another
+                transport.close()
+                if self.config.port or error.errno != errno.EADDRINUSE or attempt == 9:
+                    raise
+                continue
+            self._udp, self.port = transport, port  # type: ignore[assignment]
+            return
+
+    def _is_self(self, upstream: tuple[str, int]) -> bool:
+        host, port = upstream
+        if port != self.port:
+            return False
+        bind = self.config.bind_address
+        return host == bind or (bind in ("0.0.0.0", "::", "") and ipaddress.ip_address(host).is_loopback)
+
+    async def stop(self) -> None:
+        for informer, handler in self._handlers:
+            with contextlib.suppress(ValueError):
+                informer.remove_event_handler(handler)
+        self._handlers.clear()
+        if self._udp is not None:
+            self._udp.close()
+            self._udp = None
+        if self._tcp is not None:
+            self._tcp.close()
+        tasks = [*self._tasks, *([self._sync_task] if self._sync_task else [])]
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        self._tasks.clear()
+        self._sync_task = None
+        if self._tcp is not None:
+            await self._tcp.wait_closed()
+            self._tcp = None
+        if self._own_informers:
+            await self.informers.stop()
+
+    def spawn(self, coroutine: Any) -> None:
+        task = asyncio.get_running_loop().create_task(coroutine)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    # -- the zone --------------------------------------------------------------------------------
+
+    def _mark(self, _obj: Any = None) -> None:
+        self._dirty.set()
+
+    def rebuild(self) -> None:
+        self._dirty.clear()
+        self.zone = build_zone(self.services.cache.list(), self.slices.cache.list(),
+                               domain=self.config.domain, ttl=self.config.ttl)
+
+    async def _sync_loop(self) -> None:
+        while True:
+            await self._dirty.wait()
+            await asyncio.sleep(self.config.min_sync_period)  # one rebuild for a burst of events
+            if not (self.services.has_synced and self.slices.has_synced):
+                continue
+            try:
+                self.rebuild()
+            except Exception:
+                log.exception("dns: zone rebuild failed")
+                await asyncio.sleep(1.0)
+
+    # -- answering -------------------------------------------------------------------------------
+
+    async def _tcp_client(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            while True:
+                async with asyncio.timeout(MAX_TCP_IDLE):
+                    (length,) = struct.unpack("!H", await reader.readexactly(2))
+                    data = await reader.readexactly(length)
+                reply = await self.handle(data, tcp=True)
+                if reply is None:
+                    break
+                writer.write(struct.pack("!H", len(reply)) + reply)
+                await writer.drain()
+        except (TimeoutError, asyncio.IncompleteReadError, ConnectionError):
+            pass
+        finally:
+            writer.close()
+
+    async def handle(self, wire: bytes, *, tcp: bool) -> bytes | None:
+        """The reply bytes for one query message, or None to stay silent."""
+        self.queries += 1
+        try:
+            query = dns.message.from_wire(wire)
+        except Exception:  # dnspython raises many kinds for garbage; none may stop the server
+            return formerr(wire)
+        if query.flags & dns.flags.QR:
+            return None
+        try:
+            response = await self._respond(query, tcp=tcp)
+        except Exception:
+            log.exception("dns: answering %s failed", query.question)
+            response = dns.message.make_response(query)
+            response.set_rcode(dns.rcode.SERVFAIL)
+        max_size = 65535 if tcp else max(UDP_DEFAULT_SIZE, query.payload if query.edns >= 0 else 0)
+        try:
+            return response.to_wire(max_size=max_size)
+        except dns.exception.TooBig:
+            truncated = dns.message.make_response(query)
+            truncated.flags |= dns.flags.TC | (response.flags & (dns.flags.AA | dns.flags.RA))
+            truncated.set_rcode(response.rcode())
+            return truncated.to_wire(max_size=max_size)
+
+    async def _respond(self, query: dns.message.Message, *, tcp: bool) -> dns.message.Message:
+        response = dns.message.make_response(query)
+        response.flags |= dns.flags.RA
+        if query.opcode() != dns.opcode.QUERY:
+            response.set_rcode(dns.rcode.NOTIMP)
+            return response
+        if len(query.question) != 1:
+            response.set_rcode(dns.rcode.FORMERR)
+            return response
+        question = query.question[0]
+        qname, qtype = question.name, question.rdtype
+        in_zone = qname.is_subdomain(self.origin)
+        if self.zone is None:
+            if in_zone:
+                response.set_rcode(dns.rcode.SERVFAIL)
+                return response
+            answer = None
+        elif question.rdclass != dns.rdataclass.IN and self.zone.owns(qname):
+            response.set_rcode(dns.rcode.REFUSED)
+            return response
+        else:
+            answer = self.zone.lookup(qname, qtype)
+        if answer is None:
+            forwarded = await self.forwarder.query(query, tcp=tcp)
+            if forwarded is None:
+                response.set_rcode(dns.rcode.SERVFAIL)
+                return response
+            forwarded.id = query.id
+            return forwarded
+        response.flags |= dns.flags.AA
+        response.set_rcode(answer.rcode)
+        response.answer = answer.answer
+        response.authority = answer.authority
+        response.additional = answer.additional
+        if answer.chase is not None:
+            chased = await self.forwarder.query(dns.message.make_query(answer.chase, qtype), tcp=tcp)
+            if chased is not None:
+                response.answer += chased.answer
+        return response
