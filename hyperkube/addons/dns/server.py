@@ -93,6 +93,25 @@ def formerr(wire: bytes) -> bytes | None:
                        | dns.rcode.FORMERR, 0, 0, 0, 0)
 
 
+async def listen_udp_and_tcp(host: str, port: int, protocol_factory: Any, tcp_handler: Any, *,
+                             attempts: int = 10) -> tuple[asyncio.DatagramTransport, asyncio.Server, int]:
+    """A UDP endpoint and a TCP server on the same port; port 0 picks one free for both (a free
+    UDP port whose TCP twin is taken is given up for another)."""
+    loop = asyncio.get_running_loop()
+    for attempt in range(attempts):
+        transport, _ = await loop.create_datagram_endpoint(protocol_factory, local_addr=(host, port))
+        bound = transport.get_extra_info("sockname")[1]
+        try:
+            server = await asyncio.start_server(tcp_handler, host, bound, reuse_address=True)
+        except OSError as error:
+            transport.close()
+            if port or error.errno != errno.EADDRINUSE or attempt == attempts - 1:
+                raise
+            continue
+        return transport, server, bound
+    raise OSError(errno.EADDRINUSE, f"no free port for UDP and TCP on {host}")
+
+
 class DNSServer:
     def __init__(self, client: Client, config: DNSConfig, *, informers: InformerFactory | None = None) -> None:
         self.client = client
@@ -138,21 +157,8 @@ class DNSServer:
                  ", ".join(f"{h}:{p}" for h, p in self.forwarder.upstreams) or "nobody (SERVFAIL)")
 
     async def _listen(self) -> None:
-        loop = asyncio.get_running_loop()
-        host = self.config.bind_address
-        for attempt in range(10):
-            transport, _ = await loop.create_datagram_endpoint(lambda: _UDPProtocol(self),
-                                                               local_addr=(host, self.config.port))
-            port = transport.get_extra_info("sockname")[1]
-            try:
-                self._tcp = await asyncio.start_server(self._tcp_client, host, port, reuse_address=True)
-            except OSError as error:  # the ephemeral UDP port is taken for TCP: try another
-                transport.close()
-                if self.config.port or error.errno != errno.EADDRINUSE or attempt == 9:
-                    raise
-                continue
-            self._udp, self.port = transport, port  # type: ignore[assignment]
-            return
+        self._udp, self._tcp, self.port = await listen_udp_and_tcp(
+            self.config.bind_address, self.config.port, lambda: _UDPProtocol(self), self._tcp_client)
 
     def _is_self(self, upstream: tuple[str, int]) -> bool:
         host, port = upstream

@@ -40,12 +40,12 @@ from typing import Any
 
 import dns.exception
 import dns.name
+import dns.rcode
 import dns.rdata
 import dns.rdataclass
 import dns.rdatatype
-import dns.rcode
-import dns.rrset
 import dns.reversename
+import dns.rrset
 
 SCHEMA_VERSION = "1.1.0"
 SERVICE_NAME_LABEL = "kubernetes.io/service-name"
