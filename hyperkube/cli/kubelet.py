@@ -61,6 +61,18 @@ def _image_map(path: str | None) -> dict[str, dict[str, Any]]:
     return data
 
 
+def _cluster_dns(values: tuple[str, ...]) -> list[tuple[str, int]]:
+    from hyperkube.addons.dns import parse_upstream
+
+    servers = []
+    for item in (item for value in values for item in value.split(",") if item.strip()):
+        try:
+            servers.append(parse_upstream(item))
+        except ValueError:
+            raise click.BadParameter(f"--cluster-dns wants IP[:PORT], not {item!r}") from None
+    return servers
+
+
 @click.command(name="kubelet", context_settings=CONTEXT_SETTINGS,
                help="Run the pods bound to this node as processes, from the API server and static manifests.")
 @click.option("--kubeconfig", default=None, metavar="PATH", help="Kubeconfig of the API server to register with.")
@@ -87,6 +99,12 @@ def _image_map(path: str | None) -> dict[str, dict[str, Any]]:
 @click.option("--manifest-url", default=None, metavar="URL", help="URL of static pod manifests.")
 @click.option("--http-check-frequency", type=float, default=20.0, show_default=True,
               help="Seconds between fetches of --manifest-url.")
+@click.option("--cluster-dns", "cluster_dns", multiple=True, metavar="IP[:PORT],...",
+              help="Cluster DNS server(s) for pods (repeatable, or comma-separated): written to a per-pod "
+                   "resolv.conf and the KUBERNETES_DNS_* variables (process pods keep the host's "
+                   "/etc/resolv.conf; see hyperkube/kubelet/dns.py).")
+@click.option("--cluster-domain", default="cluster.local", show_default=True,
+              help="The cluster's DNS domain: the pods' search list <ns>.svc.DOMAIN svc.DOMAIN DOMAIN.")
 @click.option("--hollow-nodes", type=click.IntRange(1), default=None, metavar="N",
               help="Run N fake kubelets (nodes NAME-0..NAME-N-1) in this process; implies --runtime fake.")
 @common_options
@@ -94,7 +112,8 @@ def command(kubeconfig: str | None, api_servers: str | None, hostname_override: 
             root_dir: str | None, port: int, read_only_port: int | None, runtime: str, image_map: str | None,
             node_labels: tuple[str, ...], register_with_taints: tuple[str, ...], max_pods: int,
             manifest_path: str | None, file_check_frequency: float, manifest_url: str | None,
-            http_check_frequency: float, hollow_nodes: int | None) -> None:
+            http_check_frequency: float, cluster_dns: tuple[str, ...], cluster_domain: str,
+            hollow_nodes: int | None) -> None:
     from hyperkube.client import Client, Config, ConfigError, load_config
     from hyperkube.kubelet.kubelet import KubeletConfig
     from hyperkube.kubelet.node import default_hostname
@@ -113,7 +132,8 @@ def command(kubeconfig: str | None, api_servers: str | None, hostname_override: 
         image_map=_image_map(image_map), node_labels=_labels(node_labels),
         taints=_taints(register_with_taints), max_pods=max_pods, manifest_path=manifest_path,
         file_check_frequency=file_check_frequency, manifest_url=manifest_url,
-        http_check_frequency=http_check_frequency)
+        http_check_frequency=http_check_frequency, cluster_dns=_cluster_dns(cluster_dns),
+        cluster_domain=cluster_domain.strip("."))
     try:
         asyncio.run(_serve(Client(config), base, hollow_nodes))
     except OSError as error:
