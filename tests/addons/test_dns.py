@@ -12,7 +12,7 @@ import dns.rcode
 import dns.rdatatype
 import dns.reversename
 
-from hyperkube.addons.dns import DNSConfig, DNSServer
+from hyperkube.addons.dns import DNSConfig, DNSServer, publish_service
 from tests.addons._dns import FakeUpstream, addresses, api, ask, cluster_dns, upstream  # noqa: F401
 from tests.apiserver._server import server  # noqa: F401
 from tests.proxy._helpers import create_service, eventually, put_slice
@@ -214,3 +214,40 @@ async def test_malformed_packets_get_formerr_and_the_server_goes_on(cluster_dns)
     # still serving
     assert (await ask(cluster_dns.port, f"dns-version.{DOMAIN}", "TXT")).answer
     assert (await ask(cluster_dns.port, f"dns-version.{DOMAIN}", "TXT", tcp=True)).answer
+
+
+async def test_publish_service_names_the_server_in_kube_system(api, cluster_dns):  # noqa: F811
+    service = await publish_service(api, "127.0.0.1", cluster_dns.port)
+    assert [(p["name"], p["protocol"], p["port"], p["targetPort"]) for p in service["spec"]["ports"]] == [
+        ("dns", "UDP", cluster_dns.port, cluster_dns.port), ("dns-tcp", "TCP", cluster_dns.port, cluster_dns.port)]
+    assert "selector" not in service["spec"] and service["metadata"]["labels"]["k8s-app"] == "kube-dns"
+    endpoints = await api.get("v1/endpoints", "kube-dns", namespace="kube-system")
+    assert endpoints["subsets"][0]["addresses"] == [{"ip": "127.0.0.1"}]
+    response = await answered(cluster_dns.port, f"kube-dns.kube-system.svc.{DOMAIN}")
+    assert addresses(response) == [service["spec"]["clusterIP"]]
+
+    again = await publish_service(api, "127.0.0.1", 5353)  # a restart on another port: updated in place
+    assert again["spec"]["clusterIP"] == service["spec"]["clusterIP"]
+    assert {p["port"] for p in again["spec"]["ports"]} == {5353}
+    endpoints = await api.get("v1/endpoints", "kube-dns", namespace="kube-system")
+    assert {p["port"] for p in endpoints["subsets"][0]["ports"]} == {5353}
+
+
+async def test_without_the_api_cluster_names_servfail_and_forwarding_works(upstream):  # noqa: F811
+    from hyperkube.client import Client, Config
+
+    probe = socket.socket()  # a port nobody listens on: the API is down
+    probe.bind(("127.0.0.1", 0))
+    down = Client(Config(server=f"http://127.0.0.1:{probe.getsockname()[1]}"))
+    probe.close()
+    instance = DNSServer(down, DNSConfig(port=0, upstreams=[f"127.0.0.1:{upstream.port}"], startup_timeout=0.2))
+    await instance.start()
+    reader, writer = await asyncio.open_connection("127.0.0.1", instance.port)  # an idle TCP client
+    try:
+        assert (await ask(instance.port, f"web.default.svc.{DOMAIN}")).rcode() == dns.rcode.SERVFAIL
+        assert addresses(await ask(instance.port, "host.example.test")) == ["192.0.2.1"]
+    finally:
+        async with asyncio.timeout(5):  # stopping does not wait for the idle client
+            await instance.stop()
+        writer.close()
+        await down.close()

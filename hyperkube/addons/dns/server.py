@@ -131,6 +131,7 @@ class DNSServer:
         self._sync_task: asyncio.Task[None] | None = None
         self._udp: asyncio.DatagramTransport | None = None
         self._tcp: asyncio.Server | None = None
+        self._tcp_writers: set[asyncio.StreamWriter] = set()
 
     # -- lifecycle -------------------------------------------------------------------------------
 
@@ -177,6 +178,8 @@ class DNSServer:
             self._udp = None
         if self._tcp is not None:
             self._tcp.close()
+        for writer in list(self._tcp_writers):  # idle clients would hold wait_closed() (3.12+)
+            writer.close()
         tasks = [*self._tasks, *([self._sync_task] if self._sync_task else [])]
         for task in tasks:
             task.cancel()
@@ -219,6 +222,7 @@ class DNSServer:
     # -- answering -------------------------------------------------------------------------------
 
     async def _tcp_client(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self._tcp_writers.add(writer)
         try:
             while True:
                 async with asyncio.timeout(MAX_TCP_IDLE):
@@ -232,6 +236,7 @@ class DNSServer:
         except (TimeoutError, asyncio.IncompleteReadError, ConnectionError):
             pass
         finally:
+            self._tcp_writers.discard(writer)
             writer.close()
 
     async def handle(self, wire: bytes, *, tcp: bool) -> bytes | None:
