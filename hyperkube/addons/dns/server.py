@@ -126,6 +126,7 @@ class DNSServer:
         self.forwarder = Forwarder([], config.forward_timeout)
         self.queries = 0
         self._dirty = asyncio.Event()
+        self._rebuilding = asyncio.Lock()
         self._handlers: list[tuple[Any, EventHandler]] = []
         self._tasks: set[asyncio.Task[Any]] = set()
         self._sync_task: asyncio.Task[None] | None = None
@@ -139,8 +140,9 @@ class DNSServer:
         upstreams = self.config.upstreams
         if upstreams is None:
             upstreams = await asyncio.to_thread(host_upstreams)
+        parsed = [parse_upstream(upstream) for upstream in upstreams]
         await self._listen()
-        self.forwarder.upstreams = [u for u in map(parse_upstream, upstreams) if not self._is_self(u)]
+        self.forwarder.upstreams = [u for u in parsed if not self._is_self(u)]
         for informer in (self.services, self.slices):
             handler = informer.add_event_handler(self._mark, lambda old, new: self._mark(), self._mark)
             self._handlers.append((informer, handler))
@@ -149,7 +151,7 @@ class DNSServer:
         try:
             async with asyncio.timeout(self.config.startup_timeout):
                 await asyncio.gather(self.services.wait_for_sync(), self.slices.wait_for_sync())
-            self.rebuild()
+            await self.rebuild()
         except TimeoutError:
             log.warning("dns: services and endpointslices not listed after %gs; serving, cluster names "
                         "answer SERVFAIL until they are", self.config.startup_timeout)
@@ -202,10 +204,14 @@ class DNSServer:
     def _mark(self, _obj: Any = None) -> None:
         self._dirty.set()
 
-    def rebuild(self) -> None:
-        self._dirty.clear()
-        self.zone = build_zone(self.services.cache.list(), self.slices.cache.list(),
-                               domain=self.config.domain, ttl=self.config.ttl)
+    async def rebuild(self) -> None:
+        """A new zone from the caches' current objects (informers replace objects, never change
+        them, so the snapshot is built in a thread: a large cluster takes tens of ms)."""
+        async with self._rebuilding:  # one at a time, so an older snapshot never lands last
+            self._dirty.clear()
+            services, slices = self.services.cache.list(), self.slices.cache.list()
+            self.zone = await asyncio.to_thread(build_zone, services, slices, domain=self.config.domain,
+                                                ttl=self.config.ttl)
 
     async def _sync_loop(self) -> None:
         while True:
@@ -214,7 +220,7 @@ class DNSServer:
             if not (self.services.has_synced and self.slices.has_synced):
                 continue
             try:
-                self.rebuild()
+                await self.rebuild()
             except Exception:
                 log.exception("dns: zone rebuild failed")
                 await asyncio.sleep(1.0)

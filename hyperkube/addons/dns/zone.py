@@ -27,7 +27,9 @@ NXDOMAIN, as the spec says. Reverse names the cluster does not own are not ours 
 :meth:`Zone.lookup` returns None and the server forwards them.
 
 The zone is rebuilt whole from the informer caches on every change (coalesced), so a query
-is a dictionary lookup; the build is linear in services plus endpoints.
+is a dictionary lookup; the build is linear in services plus endpoints and handles only plain
+strings (lower-case names without the final dot, record data in zone-file text): dnspython
+objects, costly to make, are made when a name is asked for, and kept with the snapshot.
 """
 
 from __future__ import annotations
@@ -38,20 +40,19 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-import dns.exception
 import dns.name
 import dns.rcode
 import dns.rdata
 import dns.rdataclass
 import dns.rdatatype
-import dns.reversename
 import dns.rrset
 
 SCHEMA_VERSION = "1.1.0"
 SERVICE_NAME_LABEL = "kubernetes.io/service-name"
 TOLERATE_UNREADY = "service.alpha.kubernetes.io/tolerate-unready-endpoints"
 
-Records = dict[int, list[dns.rdata.Rdata]]  # rdatatype -> rdatas
+A, AAAA, CNAME, PTR, SRV, SOA, TXT = (dns.rdatatype.A, dns.rdatatype.AAAA, dns.rdatatype.CNAME, dns.rdatatype.PTR,
+                                     dns.rdatatype.SRV, dns.rdatatype.SOA, dns.rdatatype.TXT)
 
 
 @dataclass
@@ -64,16 +65,11 @@ class Answer:
     chase: dns.name.Name | None = None
 
 
-def _rdata(rdtype: int, text: str) -> dns.rdata.Rdata:
-    return dns.rdata.from_text(dns.rdataclass.IN, rdtype, text)
-
-
-def _address(ip: str) -> dns.rdata.Rdata | None:
+def _ip(text: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
     try:
-        parsed = ipaddress.ip_address(ip)
+        return ipaddress.ip_address(text)
     except ValueError:
         return None
-    return _rdata(dns.rdatatype.A if parsed.version == 4 else dns.rdatatype.AAAA, str(parsed))
 
 
 def dashed(ip: str) -> str:
@@ -82,12 +78,7 @@ def dashed(ip: str) -> str:
 
 
 def _undashed(label: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
-    for text in (label.replace("-", "."), label.replace("-", ":")):
-        try:
-            return ipaddress.ip_address(text)
-        except ValueError:
-            continue
-    return None
+    return _ip(label.replace("-", ".")) or _ip(label.replace("-", ":"))
 
 
 def _is_ready(endpoint: dict[str, Any], publish_unready: bool) -> bool:
@@ -96,71 +87,64 @@ def _is_ready(endpoint: dict[str, Any], publish_unready: bool) -> bool:
     return (endpoint.get("conditions") or {}).get("ready") is not False
 
 
+def _key(name: dns.name.Name) -> str:
+    return name.to_text(omit_final_dot=True).lower()
+
+
 class Zone:
-    """An immutable snapshot of the cluster's records under ``domain``."""
+    """A snapshot of the cluster's records under ``domain`` (built once, then only read)."""
 
     def __init__(self, domain: str = "cluster.local", ttl: int = 30) -> None:
-        self.origin = dns.name.from_text(domain.strip(".") + ".")
+        self.domain = domain.strip(".").lower()
+        self.origin = dns.name.from_text(self.domain + ".")
         self.ttl = ttl
-        self.records: dict[dns.name.Name, Records] = defaultdict(lambda: defaultdict(list))
-        self.reverse: dict[dns.name.Name, list[dns.rdata.Rdata]] = defaultdict(list)
-        self.existing: set[dns.name.Name] = set()  # names holding records, and all their ancestors
-        self.pod_zone = dns.name.Name(("pod",)).concatenate(self.origin)
+        #: name -> rdatatype -> record texts (an ordered set)
+        self.records: dict[str, dict[int, dict[str, None]]] = defaultdict(lambda: defaultdict(dict))
+        self.reverse: dict[str, dict[str, None]] = defaultdict(dict)  # "5.0.0.10.in-addr.arpa" -> PTR texts
+        self.existing: set[str] = set()  # names holding records, and all their ancestors in the zone
+        self._rdatas: dict[tuple[str, int], list[dns.rdata.Rdata]] = {}
+        self.pod_zone = f"pod.{self.domain}"
         self.soa = dns.rrset.from_text_list(
-            self.origin, ttl, "IN", "SOA",
-            [f"ns.dns.{self.origin} hostmaster.{self.origin} 1 7200 1800 86400 {ttl}"])
-        self._add(dns.name.Name(("dns-version",)).concatenate(self.origin), dns.rdatatype.TXT,
-                  _rdata(dns.rdatatype.TXT, f'"{SCHEMA_VERSION}"'))
-        self._add(self.origin, dns.rdatatype.SOA, self.soa[0])
+            self.origin, ttl, "IN", "SOA", [f"ns.dns.{self.origin} hostmaster.{self.origin} 1 7200 1800 86400 {ttl}"])
+        self._add(f"dns-version.{self.domain}", TXT, f'"{SCHEMA_VERSION}"')
+        self._add(self.domain, SOA, self.soa[0].to_text())
         self._mark(self.pod_zone)
 
     # -- building ------------------------------------------------------------------------------
 
-    def _name(self, *labels: str) -> dns.name.Name:
-        return dns.name.Name(tuple(label.lower() for label in labels)).concatenate(self.origin)
-
-    def _mark(self, name: dns.name.Name) -> None:
-        while name not in self.existing and name.is_subdomain(self.origin):
+    def _mark(self, name: str) -> None:
+        while name not in self.existing:
             self.existing.add(name)
-            if name == self.origin:
+            if name == self.domain:
                 break
-            name = name.parent()
+            name = name.partition(".")[2]
 
-    def _add(self, name: dns.name.Name, rdtype: int, rdata: dns.rdata.Rdata) -> None:
-        if rdata not in self.records[name][rdtype]:
-            self.records[name][rdtype].append(rdata)
+    def _add(self, name: str, rdtype: int, text: str) -> None:
+        self.records[name][rdtype][text] = None
         self._mark(name)
 
-    def _add_ptr(self, ip: str, target: dns.name.Name) -> None:
-        try:
-            reverse = dns.reversename.from_address(ip)
-        except (ValueError, dns.exception.SyntaxError):
-            return
-        rdata = _rdata(dns.rdatatype.PTR, target.to_text())
-        if rdata not in self.reverse[reverse]:
-            self.reverse[reverse].append(rdata)
+    def _add_ptr(self, ip: ipaddress.IPv4Address | ipaddress.IPv6Address, target: str) -> None:
+        self.reverse[ip.reverse_pointer][target + "."] = None
 
-    def _add_srv(self, base: dns.name.Name, port: dict[str, Any], number: Any, target: dns.name.Name) -> None:
+    def _add_srv(self, base: str, port: dict[str, Any], number: Any, target: str) -> None:
         if not port.get("name") or not number:
             return
         protocol = (port.get("protocol") or "TCP").lower()
-        name = dns.name.Name((f"_{port['name'].lower()}", f"_{protocol}")).concatenate(base)
-        self._add(name, dns.rdatatype.SRV, _rdata(dns.rdatatype.SRV, f"0 100 {int(number)} {target}"))
+        self._add(f"_{port['name'].lower()}._{protocol}.{base}", SRV, f"0 100 {int(number)} {target}.")
 
     def add_service(self, service: dict[str, Any], slices: Iterable[dict[str, Any]]) -> None:
         meta, spec = service.get("metadata") or {}, service.get("spec") or {}
-        base = self._name(meta["name"], meta.get("namespace") or "default", "svc")
+        base = f"{meta['name']}.{meta.get('namespace') or 'default'}.svc.{self.domain}".lower()
         if spec.get("type") == "ExternalName":
             target = (spec.get("externalName") or "").strip(".")
             if target:
-                self._add(base, dns.rdatatype.CNAME, _rdata(dns.rdatatype.CNAME, target + "."))
+                self._add(base, CNAME, target.lower() + ".")
             return
         cluster_ips = [ip for ip in (spec.get("clusterIPs") or [spec.get("clusterIP")]) if ip and ip != "None"]
         if cluster_ips:
-            for ip in cluster_ips:
-                if (rdata := _address(ip)) is not None:
-                    self._add(base, rdata.rdtype, rdata)
-                    self._add_ptr(ip, base)
+            for ip in filter(None, map(_ip, cluster_ips)):
+                self._add(base, A if ip.version == 4 else AAAA, str(ip))
+                self._add_ptr(ip, base)
             for port in spec.get("ports") or []:
                 self._add_srv(base, port, port.get("port"), base)
             return
@@ -171,13 +155,11 @@ class Zone:
             for endpoint in endpoint_slice.get("endpoints") or []:
                 if not _is_ready(endpoint, publish):
                     continue
-                for ip in endpoint.get("addresses") or []:
-                    rdata = _address(ip)
-                    if rdata is None:
-                        continue
-                    host = dns.name.Name(((endpoint.get("hostname") or dashed(ip)).lower(),)).concatenate(base)
-                    self._add(base, rdata.rdtype, rdata)
-                    self._add(host, rdata.rdtype, rdata)
+                for ip in filter(None, map(_ip, endpoint.get("addresses") or [])):
+                    rdtype = A if ip.version == 4 else AAAA
+                    host = f"{(endpoint.get('hostname') or dashed(str(ip))).lower()}.{base}"
+                    self._add(base, rdtype, str(ip))
+                    self._add(host, rdtype, str(ip))
                     self._add_ptr(ip, host)
                     for port in ports:
                         self._add_srv(base, port, port.get("port"), host)
@@ -185,61 +167,65 @@ class Zone:
     # -- answering -----------------------------------------------------------------------------
 
     def owns(self, qname: dns.name.Name) -> bool:
-        return qname.is_subdomain(self.origin) or qname in self.reverse
+        return qname.is_subdomain(self.origin) or _key(qname) in self.reverse
+
+    def _rrset(self, qname: dns.name.Name, key: str, rdtype: int, texts: Iterable[str]) -> dns.rrset.RRset:
+        rdatas = self._rdatas.get((key, rdtype))
+        if rdatas is None:
+            rdatas = self._rdatas[(key, rdtype)] = [dns.rdata.from_text(dns.rdataclass.IN, rdtype, text)
+                                                    for text in texts]
+        return dns.rrset.from_rdata_list(qname, self.ttl, rdatas)  # the question's spelling
 
     def _negative(self, rcode: int) -> Answer:
         return Answer(rcode=rcode, authority=[self.soa])
 
     def lookup(self, qname: dns.name.Name, qtype: int) -> Answer | None:
         """The answer for one question, or None when the name is not the cluster's."""
+        key = _key(qname)
         if not qname.is_subdomain(self.origin):
-            ptrs = self.reverse.get(qname)
+            ptrs = self.reverse.get(key)
             if ptrs is None:
                 return None
-            if qtype not in (dns.rdatatype.PTR, dns.rdatatype.ANY):
+            if qtype not in (PTR, dns.rdatatype.ANY):
                 return self._negative(dns.rcode.NOERROR)
-            return Answer(answer=[dns.rrset.from_rdata_list(qname, self.ttl, ptrs)])
-        records = self.records.get(qname)
+            return Answer(answer=[self._rrset(qname, key, PTR, ptrs)])
+        records = self.records.get(key)
         if records:
-            return self._answer(qname, qtype, records)
-        depth = len(qname.labels) - len(self.pod_zone.labels)
-        if depth == 2 and qname.parent().parent() == self.pod_zone:
-            ip = _undashed(qname.labels[0].decode())
-            if ip is not None:
-                rdata = _rdata(dns.rdatatype.A if ip.version == 4 else dns.rdatatype.AAAA, str(ip))
-                return self._answer(qname, qtype, {rdata.rdtype: [rdata]})
-        if qname in self.existing or (depth == 1 and qname.parent() == self.pod_zone):
+            return self._answer(qname, key, qtype, records)
+        label, _, parent = key.partition(".")
+        if parent.partition(".")[2] == self.pod_zone and (ip := _undashed(label)) is not None:
+            return self._answer(qname, key, qtype, {A if ip.version == 4 else AAAA: {str(ip): None}})
+        if key in self.existing or parent == self.pod_zone:  # <ns>.pod.<zone>: any namespace
             return self._negative(dns.rcode.NOERROR)
         return self._negative(dns.rcode.NXDOMAIN)
 
-    def _answer(self, qname: dns.name.Name, qtype: int, records: Records) -> Answer:
+    def _answer(self, qname: dns.name.Name, key: str, qtype: int, records: dict[int, dict[str, None]]) -> Answer:
         if qtype == dns.rdatatype.ANY:
-            return Answer(answer=[dns.rrset.from_rdata_list(qname, self.ttl, rdatas)
-                                  for rdatas in records.values() if rdatas])
+            return Answer(answer=[self._rrset(qname, key, rdtype, texts) for rdtype, texts in records.items()])
         if records.get(qtype):
-            answer = Answer(answer=[dns.rrset.from_rdata_list(qname, self.ttl, records[qtype])])
-            if qtype == dns.rdatatype.SRV:
-                answer.additional = self._targets(records[qtype])
+            answer = Answer(answer=[self._rrset(qname, key, qtype, records[qtype])])
+            if qtype == SRV:
+                answer.additional = self._targets(answer.answer[0])
             return answer
-        cname = records.get(dns.rdatatype.CNAME)
-        if cname:
-            answer = Answer(answer=[dns.rrset.from_rdata_list(qname, self.ttl, cname)])
-            target = cname[0].target  # type: ignore[attr-defined]
+        if records.get(CNAME):
+            answer = Answer(answer=[self._rrset(qname, key, CNAME, records[CNAME])])
+            target = answer.answer[0][0].target  # type: ignore[attr-defined]
             inner = self.lookup(target, qtype) if target.is_subdomain(self.origin) else None
             if inner is not None:
                 answer.answer += inner.answer
-            elif not target.is_subdomain(self.origin):
+            else:
                 answer.chase = target
             return answer
         return self._negative(dns.rcode.NOERROR)
 
-    def _targets(self, srvs: list[dns.rdata.Rdata]) -> list[dns.rrset.RRset]:
+    def _targets(self, srvs: dns.rrset.RRset) -> list[dns.rrset.RRset]:
         """The A/AAAA records of SRV targets, for the additional section."""
         extra = []
         for target in dict.fromkeys(srv.target for srv in srvs):  # type: ignore[attr-defined]
-            for rdtype, rdatas in (self.records.get(target) or {}).items():
-                if rdtype in (dns.rdatatype.A, dns.rdatatype.AAAA) and rdatas:
-                    extra.append(dns.rrset.from_rdata_list(target, self.ttl, rdatas))
+            key = _key(target)
+            for rdtype, texts in (self.records.get(key) or {}).items():
+                if rdtype in (A, AAAA) and texts:
+                    extra.append(self._rrset(target, key, rdtype, texts))
         return extra
 
 
@@ -258,6 +244,6 @@ def build_zone(services: Iterable[dict[str, Any]], slices: Iterable[dict[str, An
         meta = service.get("metadata") or {}
         try:
             zone.add_service(service, by_service.get((meta.get("namespace") or "default", meta.get("name", "")), []))
-        except (KeyError, ValueError, dns.exception.DNSException):
-            continue  # a name DNS cannot hold (the API validates names; be safe anyway)
+        except (KeyError, TypeError, ValueError):
+            continue  # a malformed object (the API validates; be safe anyway)
     return zone
