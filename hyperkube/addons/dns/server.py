@@ -7,7 +7,8 @@ change is answered within a fraction of a second. Until the first list arrives (
 ``startup_timeout`` seconds of :meth:`DNSServer.start`; then it serves anyway) cluster names
 answer SERVFAIL, while forwarding already works.
 
-Per query (one task each, nothing blocks the loop)::
+Per query (nothing blocks the loop: what the zone answers is answered in ``datagram_received``
+itself, and only queries that need an upstream get a task)::
 
     bytes ──> parse (garbage with a header: FORMERR; without: dropped; a response: dropped)
           ──> opcode QUERY with one question? (else NOTIMP / FORMERR)
@@ -41,7 +42,7 @@ import dns.rdataclass
 import dns.rdatatype
 
 from hyperkube.addons.dns.forward import Forwarder, host_upstreams, parse_upstream
-from hyperkube.addons.dns.zone import Zone, build_zone
+from hyperkube.addons.dns.zone import Answer, Zone, build_zone
 from hyperkube.client import Client, EventHandler, InformerFactory
 
 log = logging.getLogger("hyperkube.addons.dns")
@@ -71,11 +72,15 @@ class _UDPProtocol(asyncio.DatagramProtocol):
         self.transport = transport  # type: ignore[assignment]
 
     def datagram_received(self, data: bytes, addr: Any) -> None:
-        self.server.spawn(self._answer(data, addr))
+        reply, query = self.server.answer_now(data, tcp=False)
+        if query is not None:
+            self.server.spawn(self._answer_later(query, addr))
+        elif reply is not None and self.transport is not None:
+            self.transport.sendto(reply, addr)
 
-    async def _answer(self, data: bytes, addr: Any) -> None:
-        reply = await self.server.handle(data, tcp=False)
-        if reply is not None and self.transport is not None and not self.transport.is_closing():
+    async def _answer_later(self, query: dns.message.Message, addr: Any) -> None:
+        reply = await self.server.answer_later(query, tcp=False)
+        if self.transport is not None and not self.transport.is_closing():
             self.transport.sendto(reply, addr)
 
     def error_received(self, exc: Exception) -> None:
@@ -247,19 +252,47 @@ class DNSServer:
 
     async def handle(self, wire: bytes, *, tcp: bool) -> bytes | None:
         """The reply bytes for one query message, or None to stay silent."""
+        reply, query = self.answer_now(wire, tcp=tcp)
+        return reply if query is None else await self.answer_later(query, tcp=tcp)
+
+    async def answer_later(self, query: dns.message.Message, *, tcp: bool) -> bytes:
+        """The reply to a query :meth:`answer_now` left for an upstream (SERVFAIL on failure)."""
+        try:
+            response = await self._remote(query, tcp=tcp)
+        except Exception:
+            log.exception("dns: answering %s failed", query.question)
+            response = self._reply(query, dns.rcode.SERVFAIL)
+        return self._wire(query, response, tcp)
+
+    def answer_now(self, wire: bytes, *, tcp: bool) -> tuple[bytes | None, dns.message.Message | None]:
+        """``(reply, None)`` for what is answered without an upstream (the zone, errors; a None
+        reply means silence), ``(None, query)`` for a query that needs one. UDP datagrams take
+        this synchronous path in ``datagram_received``: no task per cluster query."""
         self.queries += 1
         try:
             query = dns.message.from_wire(wire)
         except Exception:  # dnspython raises many kinds for garbage; none may stop the server
-            return formerr(wire)
+            return formerr(wire), None
         if query.flags & dns.flags.QR:
-            return None
+            return None, None
         try:
-            response = await self._respond(query, tcp=tcp)
+            response = self._local(query)
         except Exception:
             log.exception("dns: answering %s failed", query.question)
-            response = dns.message.make_response(query)
-            response.set_rcode(dns.rcode.SERVFAIL)
+            response = self._reply(query, dns.rcode.SERVFAIL)
+        if response is None:
+            return None, query
+        return self._wire(query, response, tcp), None
+
+    @staticmethod
+    def _reply(query: dns.message.Message, rcode: int) -> dns.message.Message:
+        response = dns.message.make_response(query)
+        response.flags |= dns.flags.RA
+        response.set_rcode(rcode)
+        return response
+
+    @staticmethod
+    def _wire(query: dns.message.Message, response: dns.message.Message, tcp: bool) -> bytes:
         max_size = 65535 if tcp else max(UDP_DEFAULT_SIZE, query.payload if query.edns >= 0 else 0)
         try:
             return response.to_wire(max_size=max_size)
@@ -269,42 +302,41 @@ class DNSServer:
             truncated.set_rcode(response.rcode())
             return truncated.to_wire(max_size=max_size)
 
-    async def _respond(self, query: dns.message.Message, *, tcp: bool) -> dns.message.Message:
-        response = dns.message.make_response(query)
-        response.flags |= dns.flags.RA
-        if query.opcode() != dns.opcode.QUERY:
-            response.set_rcode(dns.rcode.NOTIMP)
-            return response
-        if len(query.question) != 1:
-            response.set_rcode(dns.rcode.FORMERR)
-            return response
-        question = query.question[0]
-        qname, qtype = question.name, question.rdtype
-        in_zone = qname.is_subdomain(self.origin)
-        if self.zone is None:
-            if in_zone:
-                response.set_rcode(dns.rcode.SERVFAIL)
-                return response
-            answer = None
-        elif question.rdclass != dns.rdataclass.IN and self.zone.owns(qname):
-            response.set_rcode(dns.rcode.REFUSED)
-            return response
-        else:
-            answer = self.zone.lookup(qname, qtype)
-        if answer is None:
-            forwarded = await self.forwarder.query(query, tcp=tcp)
-            if forwarded is None:
-                response.set_rcode(dns.rcode.SERVFAIL)
-                return response
-            forwarded.id = query.id
-            return forwarded
+    def _authoritative(self, query: dns.message.Message, answer: Answer) -> dns.message.Message:
+        response = self._reply(query, answer.rcode)
         response.flags |= dns.flags.AA
-        response.set_rcode(answer.rcode)
-        response.answer = answer.answer
-        response.authority = answer.authority
-        response.additional = answer.additional
-        if answer.chase is not None:
-            chased = await self.forwarder.query(dns.message.make_query(answer.chase, qtype), tcp=tcp)
+        response.answer, response.authority, response.additional = answer.answer, answer.authority, answer.additional
+        return response
+
+    def _local(self, query: dns.message.Message) -> dns.message.Message | None:
+        """The response from the zone alone, or None when an upstream must be asked."""
+        if query.opcode() != dns.opcode.QUERY:
+            return self._reply(query, dns.rcode.NOTIMP)
+        if len(query.question) != 1:
+            return self._reply(query, dns.rcode.FORMERR)
+        question = query.question[0]
+        if self.zone is None:
+            return self._reply(query, dns.rcode.SERVFAIL) if question.name.is_subdomain(self.origin) else None
+        if question.rdclass != dns.rdataclass.IN:
+            return self._reply(query, dns.rcode.REFUSED) if self.zone.owns(question.name) else None
+        answer = self.zone.lookup(question.name, question.rdtype)
+        if answer is None or answer.chase is not None:
+            return None
+        return self._authoritative(query, answer)
+
+    async def _remote(self, query: dns.message.Message, *, tcp: bool) -> dns.message.Message:
+        """Forward the query; or, for an ExternalName pointing outside the zone, answer the
+        CNAME and add what the upstream says of its target."""
+        question = query.question[0]
+        answer = self.zone.lookup(question.name, question.rdtype) if self.zone is not None else None
+        if answer is not None and answer.chase is not None:
+            response = self._authoritative(query, answer)
+            chased = await self.forwarder.query(dns.message.make_query(answer.chase, question.rdtype), tcp=tcp)
             if chased is not None:
                 response.answer += chased.answer
-        return response
+            return response
+        forwarded = await self.forwarder.query(query, tcp=tcp)
+        if forwarded is None:
+            return self._reply(query, dns.rcode.SERVFAIL)
+        forwarded.id = query.id
+        return forwarded
