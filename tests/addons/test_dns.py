@@ -11,8 +11,9 @@ import dns.message
 import dns.rcode
 import dns.rdatatype
 import dns.reversename
+import pytest
 
-from hyperkube.addons.dns import DNSConfig, DNSServer, publish_service
+from hyperkube.addons.dns import DNSConfig, DNSServer, parse_resolv_conf, parse_upstream, publish_service
 from tests.addons._dns import FakeUpstream, addresses, api, ask, cluster_dns, upstream  # noqa: F401
 from tests.apiserver._server import server  # noqa: F401
 from tests.proxy._helpers import create_service, eventually, put_slice
@@ -251,3 +252,14 @@ async def test_without_the_api_cluster_names_servfail_and_forwarding_works(upstr
             await instance.stop()
         writer.close()
         await down.close()
+
+
+def test_upstreams_from_resolv_conf_and_flags():
+    text = ("# generated\nsearch corp.example\nnameserver 192.0.2.53\nnameserver fe80::1%eth0  # link-local\n"
+            "nameserver not-an-ip\n;nameserver 192.0.2.99\noptions ndots:2\n")
+    assert parse_resolv_conf(text) == ["192.0.2.53", "fe80::1"]
+    assert [parse_upstream(u) for u in ("192.0.2.1", "192.0.2.1:5353", "[fd00::1]:5353", "fd00::1")] == [
+        ("192.0.2.1", 53), ("192.0.2.1", 5353), ("fd00::1", 5353), ("fd00::1", 53)]
+    for bad in ("dns.example", "192.0.2.1:0", "192.0.2.1:x"):
+        with pytest.raises(ValueError):
+            parse_upstream(bad)

@@ -39,3 +39,10 @@ def test_dns_rejects_a_bad_upstream(cluster):  # noqa: F811
                              "--port", "0", "--upstream", "resolver.example"], capture_output=True, text=True,
                             timeout=60)
     assert result.returncode == 2 and "--upstream" in result.stderr
+
+
+def test_kubelet_rejects_a_bad_cluster_dns():
+    result = subprocess.run([sys.executable, "-m", "hyperkube", "kubelet", "--api-servers", "http://127.0.0.1:9",
+                             "--cluster-dns", "127.0.0.1:5353,dns.example"], capture_output=True, text=True,
+                            timeout=60)
+    assert result.returncode == 2 and "--cluster-dns wants IP[:PORT], not 'dns.example'" in result.stderr
