@@ -29,6 +29,7 @@ COMPONENTS: tuple[Component, ...] = (
     Component("scheduler", "scheduler", "Bind pending pods to nodes", ("kube-scheduler",)),
     Component("kubelet", "kubelet", "Run the pods bound to this node as processes"),
     Component("proxy", "proxy", "Make Services reachable at their cluster IPs and node ports", ("kube-proxy",)),
+    Component("dns", "dns", "Serve the cluster domain over DNS, forward the rest", ("kube-dns",)),
     Component("kubectl", "kubectl", "Command-line client for the cluster"),
     Component("etcdctl", "etcdctl", "Inspect and change the store directly"),
 )

@@ -26,6 +26,7 @@ import logging
 import os
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from hyperkube.client import (
@@ -40,6 +41,7 @@ from hyperkube.client import (
     TransportError,
 )
 from hyperkube.kubelet import admission, containers
+from hyperkube.kubelet.dns import pod_dns, write_resolv_conf
 from hyperkube.kubelet.node import NodeAgent
 from hyperkube.kubelet.runtime import ContainerSpec, FakeRuntime, Runtime
 from hyperkube.kubelet.worker import PodWorker
@@ -79,6 +81,10 @@ class KubeletConfig:
     record_events: bool = True
     container_log_max_bytes: int = 10 << 20
     volume_refresh: float = 10.0  # seconds between re-reads of ConfigMap/Secret volume contents
+    #: --cluster-dns (IP, port) and --cluster-domain: a per-pod resolv.conf and KUBERNETES_DNS_*
+    #: variables, see hyperkube/kubelet/dns.py (process pods keep the host's /etc/resolv.conf)
+    cluster_dns: list[tuple[str, int]] = field(default_factory=list)
+    cluster_domain: str = "cluster.local"
 
 
 class _NoEvents:
@@ -372,9 +378,16 @@ class Kubelet:
                         if s["metadata"].get("namespace") in (namespace, "default")
                         and (s["metadata"].get("namespace") == namespace or s["metadata"]["name"] == "kubernetes")]
 
-        return await containers.resolve(pod, container, image_map=self.config.image_map, node_ip=self.node_ip,
+        spec = await containers.resolve(pod, container, image_map=self.config.image_map, node_ip=self.node_ip,
                                         lookup=self.lookup, services=services,
                                         node_allocatable=self.node.allocatable())
+        settings = pod_dns(pod, self.config.cluster_dns, self.config.cluster_domain)
+        if settings is not None:
+            pod_dir = Path(self.config.root_dir) / "pods" / pod["metadata"]["uid"]
+            path = await asyncio.to_thread(write_resolv_conf, pod_dir, settings.resolv_conf())
+            for name, value in settings.env(path).items():
+                spec.env.setdefault(name, value)  # a variable the pod sets itself wins
+        return spec
 
     async def lookup(self, kind: str, namespace: str, name: str) -> dict[str, Any] | None:
         """A ConfigMap, Secret, claim or volume by name, or None when there is none."""
