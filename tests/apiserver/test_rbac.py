@@ -1,0 +1,180 @@
+"""RBAC through a real API server: bootstrap policy, aggregation, bindings, escalate and bind."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from typing import Any
+
+import aiohttp
+import pytest
+
+from hyperkube.apiserver.app import APIServer
+from hyperkube.apiserver.auth import Attributes, Decision, User
+from hyperkube.apiserver.authz import policy
+from tests.apiserver._authz import ADMIN, RBAC, As, create, role, role_binding, secure_server, subject, user
+
+CLUSTER = f"/apis/{RBAC}/v1"
+NS = f"/apis/{RBAC}/v1/namespaces/default"
+TOKENS = {"admin": ADMIN, "dana": user("dana"), "erin": user("erin")}
+
+
+@pytest.fixture
+async def rbac_server(tmp_path) -> AsyncIterator[APIServer]:
+    async with secure_server(str(tmp_path), dict(TOKENS)) as server:
+        yield server
+
+
+@pytest.fixture
+async def session() -> AsyncIterator[aiohttp.ClientSession]:
+    async with aiohttp.ClientSession() as http:
+        yield http
+
+
+def can(server: APIServer, who: User, verb: str, resource: str, namespace: str = "default", name: str = "",
+        group: str = "", sub: str = "") -> bool:
+    decision, _ = server.authorizer.rbac.decide(
+        Attributes(who, verb, "/x", True, group, "v1", resource, sub, namespace, name))
+    return decision is Decision.ALLOW
+
+
+async def eventually(check: Any) -> None:
+    async with asyncio.timeout(10):
+        while not check():
+            await asyncio.sleep(0.02)
+
+
+async def test_bootstrap_policy_is_there_labelled_and_aggregated(rbac_server: APIServer, session) -> None:
+    admin = As(session, rbac_server.url, "admin")
+    status, out = await admin.get(f"{CLUSTER}/clusterroles")
+    assert status == 200
+    roles = {item["metadata"]["name"]: item for item in out["items"]}
+    for name in ("cluster-admin", "admin", "edit", "view", "system:basic-user", "system:discovery",
+                 "system:public-info-viewer", "system:node", "system:node-proxier", "system:kube-scheduler",
+                 "system:kube-controller-manager", "system:kube-dns", "system:monitoring", "system:auth-delegator"):
+        metadata = roles[name]["metadata"]
+        assert metadata["labels"]["kubernetes.io/bootstrapping"] == "rbac-defaults", name
+        assert metadata["annotations"]["rbac.authorization.kubernetes.io/autoupdate"] == "true", name
+    view, edit, admin_rules = (roles[n]["rules"] for n in ("view", "edit", "admin"))
+    assert view and all(rule in edit for rule in view) and all(rule in admin_rules for rule in edit)
+    assert {"verbs": ["get", "list", "watch"], "apiGroups": [""], "resources": ["namespaces"]} in view
+    status, out = await admin.get(f"{CLUSTER}/clusterrolebindings/cluster-admin")
+    assert out["subjects"] == [{"kind": "Group", "apiGroup": RBAC, "name": "system:masters"}]
+    status, out = await admin.get(f"{CLUSTER}/clusterrolebindings/system:node")
+    assert status == 200 and not out.get("subjects")
+    # the identities the components use
+    server = rbac_server
+    assert can(server, user("system:kube-scheduler"), "create", "pods", sub="binding")
+    assert can(server, user("system:kube-scheduler"), "update", "leases", "kube-system", "kube-scheduler",
+               group="coordination.k8s.io")
+    assert not can(server, user("system:kube-scheduler"), "delete", "nodes", "")
+    assert can(server, user("system:kube-controller-manager"), "delete", "pods")
+    assert can(server, user("system:kube-controller-manager"), "create", "replicasets", group="apps")
+    assert not can(server, user("system:kube-controller-manager"), "create", "clusterrolebindings", "", group=RBAC)
+    assert can(server, user("system:kube-proxy"), "watch", "endpointslices", "", group="discovery.k8s.io")
+    assert not can(server, user("system:kube-proxy"), "get", "secrets")
+    assert can(server, user("system:kube-dns"), "list", "services", "")
+    assert can(server, user("anyone"), "create", "selfsubjectaccessreviews", "", group="authorization.k8s.io")
+
+
+async def test_aggregation_follows_labelled_cluster_roles(rbac_server: APIServer, session) -> None:
+    admin = As(session, rbac_server.url, "admin")
+    crontabs = {"verbs": ["get", "list"], "apiGroups": ["stable.example.com"], "resources": ["crontabs"]}
+    extra = role("crontab-reader", crontabs, kind="ClusterRole")
+    extra["metadata"]["labels"] = {"rbac.authorization.kubernetes.io/aggregate-to-view": "true"}
+    await create(rbac_server, admin, f"{CLUSTER}/clusterroles", extra)
+    roles = rbac_server.authorizer.rbac.cluster_roles.objects
+    # view selects it; edit selects view (labelled aggregate-to-edit), admin selects edit
+    await eventually(lambda: all(crontabs in (roles[("", n)].get("rules") or []) for n in ("view", "edit", "admin")))
+    viewer = user("carol")
+    await create(rbac_server, admin, f"{NS}/rolebindings", role_binding("carol", "view", subject("carol")))
+    assert can(rbac_server, viewer, "list", "crontabs", group="stable.example.com")
+    status, _ = await admin.delete(f"{CLUSTER}/clusterroles/crontab-reader")
+    assert status == 200
+    await eventually(lambda: all(crontabs not in (roles[("", n)].get("rules") or []) for n in ("view", "admin")))
+    await eventually(lambda: not can(rbac_server, viewer, "list", "crontabs", group="stable.example.com"))
+
+
+async def test_bindings_grant_and_revoke_by_user_group_and_service_account(rbac_server: APIServer, session) -> None:
+    admin = As(session, rbac_server.url, "admin")
+    reader = role("reader", {"verbs": ["get"], "apiGroups": [""], "resources": ["configmaps"]})
+    await create(rbac_server, admin, f"{NS}/roles", reader)
+    account = User("system:serviceaccount:default:robot", groups=("system:serviceaccounts",))
+    team = User("frank", groups=("team",))
+    await create(rbac_server, admin, f"{NS}/rolebindings", role_binding(
+        "readers", "reader", {"kind": "ServiceAccount", "name": "robot"}, subject("team", "Group"), kind="Role"))
+    assert can(rbac_server, account, "get", "configmaps")
+    assert can(rbac_server, team, "get", "configmaps")
+    assert not can(rbac_server, team, "get", "configmaps", namespace="kube-system")  # a Role is namespaced
+    assert not can(rbac_server, user("robot"), "get", "configmaps")
+    status, _ = await admin.delete(f"{NS}/rolebindings/readers")
+    assert status == 200
+    await eventually(lambda: not can(rbac_server, account, "get", "configmaps"))
+    # a ClusterRoleBinding grants everywhere; a binding to a missing role grants nothing
+    binding = {**role_binding("everywhere", "no-such-role", subject("frank")), "kind": "ClusterRoleBinding"}
+    await create(rbac_server, admin, f"{CLUSTER}/clusterrolebindings", binding)
+    assert not can(rbac_server, team, "get", "configmaps")
+    await create(rbac_server, admin, f"{CLUSTER}/clusterroles",
+                 role("no-such-role", {"verbs": ["get"], "apiGroups": [""], "resources": ["configmaps"]},
+                      kind="ClusterRole"))
+    assert can(rbac_server, team, "get", "configmaps", namespace="kube-system")
+
+
+async def test_escalate_and_bind_verbs_allow_what_one_does_not_hold(rbac_server: APIServer, session) -> None:
+    admin, dana = As(session, rbac_server.url, "admin"), As(session, rbac_server.url, "dana")
+    manage = role("rbac-manager", {"verbs": ["create", "get"], "apiGroups": [RBAC], "resources": ["roles",
+                                                                                                  "rolebindings"]})
+    await create(rbac_server, admin, f"{NS}/roles", manage)
+    await create(rbac_server, admin, f"{NS}/rolebindings", role_binding("dana", "rbac-manager", subject("dana"),
+                                                                        kind="Role"))
+    secrets = {"verbs": ["get"], "apiGroups": [""], "resources": ["secrets"]}
+    status, out = await dana.post(f"{NS}/roles", role("secret-reader", secrets))
+    assert status == 403 and "attempting to grant RBAC permissions not currently held" in out["message"]
+    # holding the permission is enough...
+    await create(rbac_server, admin, f"{NS}/roles", role("secrets", secrets))
+    await create(rbac_server, admin, f"{NS}/rolebindings", role_binding("dana-secrets", "secrets", subject("dana"),
+                                                                        kind="Role"))
+    status, out = await dana.post(f"{NS}/roles", role("secret-reader", secrets))
+    assert status == 201, out
+    # ...and so is the escalate verb (roles) or the bind verb (bindings), without holding it
+    nodes = {"verbs": ["list"], "apiGroups": [""], "resources": ["nodes"]}
+    status, _ = await dana.post(f"{NS}/roles", role("node-lister", nodes))
+    assert status == 403
+    await create(rbac_server, admin, f"{NS}/roles", role("escalator", {
+        "verbs": ["escalate", "bind"], "apiGroups": [RBAC], "resources": ["roles", "clusterroles"],
+        "resourceNames": ["node-lister", "cluster-admin"]}))
+    await create(rbac_server, admin, f"{NS}/rolebindings", role_binding("dana-esc", "escalator", subject("dana"),
+                                                                        kind="Role"))
+    status, out = await dana.post(f"{NS}/roles", role("node-lister", nodes))
+    assert status == 201, out
+    status, out = await dana.post(f"{NS}/rolebindings", role_binding("erin-admin", "cluster-admin", subject("erin")))
+    assert status == 201, out
+    status, out = await dana.post(f"{NS}/rolebindings", role_binding("erin-edit", "edit", subject("erin")))
+    assert status == 403  # no bind on edit, and dana does not hold edit's rules
+
+
+async def test_reconcile_restores_autoupdated_roles_and_leaves_the_rest(tmp_path, session) -> None:
+    async with secure_server(str(tmp_path), dict(TOKENS)) as server:
+        admin = As(session, server.url, "admin")
+        status, basic = await admin.get(f"{CLUSTER}/clusterroles/system:basic-user")
+        basic["rules"] = basic["rules"][:1]
+        status, out = await admin.put(f"{CLUSTER}/clusterroles/system:basic-user", basic)
+        assert status == 200, out
+        status, monitoring = await admin.get(f"{CLUSTER}/clusterroles/system:monitoring")
+        monitoring["metadata"]["annotations"][policy.AUTOUPDATE] = "false"
+        monitoring["rules"] = []
+        status, out = await admin.put(f"{CLUSTER}/clusterroles/system:monitoring", monitoring)
+        assert status == 200, out
+        status, binding = await admin.get(f"{CLUSTER}/clusterrolebindings/system:basic-user")
+        binding["subjects"].append(subject("extra-user"))
+        status, out = await admin.put(f"{CLUSTER}/clusterrolebindings/system:basic-user", binding)
+        assert status == 200, out
+    async with secure_server(str(tmp_path), dict(TOKENS)) as server:
+        admin = As(session, server.url, "admin")
+        status, basic = await admin.get(f"{CLUSTER}/clusterroles/system:basic-user")
+        assert basic["rules"] == policy.CLUSTER_ROLES["system:basic-user"][0]
+        status, monitoring = await admin.get(f"{CLUSTER}/clusterroles/system:monitoring")
+        assert monitoring.get("rules") in (None, [])
+        status, binding = await admin.get(f"{CLUSTER}/clusterrolebindings/system:basic-user")
+        assert subject("extra-user") in binding["subjects"]
+        assert subject("system:authenticated", "Group") in binding["subjects"]
