@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 
 from hyperkube.apiserver.auth import Attributes, Decision, User
-from hyperkube.apiserver.authz.node import Graph, NodeAuthorizer
+from hyperkube.apiserver.authz.node import NodeAuthorizer
 
 KUBELET = User("system:node:n1", groups=("system:nodes", "system:authenticated"))
 

@@ -60,11 +60,6 @@ class Union:
                 reasons.append(reason)
         return Decision.NO_OPINION, "\n".join(reasons)
 
-    @property
-    def complete(self) -> bool:
-        """Whether RBAC alone says everything a user may do (rules reviews are then complete)."""
-        return self.modes == ["RBAC"]
-
     async def close(self) -> None:
         if self.aggregator is not None:
             await self.aggregator.close()
