@@ -109,3 +109,4 @@ async def test_subject_access_reviews(reviews) -> None:
     assert status == 400
     status, _ = await admin.post(f"{AUTHZ}/localsubjectaccessreviews", local)
     assert status == 404
+
