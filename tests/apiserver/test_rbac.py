@@ -181,3 +181,15 @@ async def test_reconcile_restores_autoupdated_roles_and_leaves_the_rest(tmp_path
         status, binding = await admin.get(f"{CLUSTER}/clusterrolebindings/system:basic-user")
         assert subject("extra-user") in binding["subjects"]
         assert subject("system:authenticated", "Group") in binding["subjects"]
+
+
+async def test_a_cache_that_falls_behind_starts_again_from_the_feed(rbac_server: APIServer, session) -> None:
+    from hyperkube.machinery import errors
+
+    admin = As(session, rbac_server.url, "admin")
+    mirror = rbac_server.authorizer.rbac.mirrors["rolebindings"]
+    first = mirror.subscription
+    first.fail(errors.Gone.expired("watcher fell too far behind; start a new watch"))
+    await eventually(lambda: mirror.subscription is not first)
+    await create(rbac_server, admin, f"{NS}/rolebindings", role_binding("late", "view", subject("late")))
+    assert can(rbac_server, user("late"), "list", "pods")

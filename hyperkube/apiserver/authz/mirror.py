@@ -38,6 +38,7 @@ class Mirror:
         self.revision = 0  # every change up to this revision has been applied
         self._changed = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
+        self.subscription: Any = None  # the feed subscription being followed
 
     async def start(self) -> None:
         subscription = await self._load()
@@ -52,7 +53,8 @@ class Mirror:
             if obj is not None:
                 self.listener.put(key, obj)
         self.revision = feed.revision
-        return feed.subscribe(feed.revision)
+        self.subscription = feed.subscribe(feed.revision)
+        return self.subscription
 
     def _apply(self, change: Any) -> None:
         try:
