@@ -193,3 +193,29 @@ async def test_a_cache_that_falls_behind_starts_again_from_the_feed(rbac_server:
     await eventually(lambda: mirror.subscription is not first)
     await create(rbac_server, admin, f"{NS}/rolebindings", role_binding("late", "view", subject("late")))
     assert can(rbac_server, user("late"), "list", "pods")
+
+
+@pytest.mark.parametrize("who,verb,resource,group,sub,name,namespace", [
+    # what our scheduler does (scheduler.py, its informers, leader election, events)
+    ("system:kube-scheduler", "watch", "priorityclasses", "scheduling.k8s.io", "", "", ""),
+    ("system:kube-scheduler", "list", "statefulsets", "apps", "", "", ""),
+    ("system:kube-scheduler", "patch", "pods", "", "status", "p", "default"),
+    ("system:kube-scheduler", "create", "leases", "coordination.k8s.io", "", "", "kube-system"),
+    ("system:kube-scheduler", "patch", "events", "", "", "e", "default"),
+    # what our controllers do under one identity
+    ("system:kube-controller-manager", "create", "storageclasses", "storage.k8s.io", "", "", ""),
+    ("system:kube-controller-manager", "create", "persistentvolumeclaims", "", "", "", "default"),
+    ("system:kube-controller-manager", "create", "controllerrevisions", "apps", "", "", "default"),
+    ("system:kube-controller-manager", "update", "deployments", "apps", "scale", "d", "default"),
+    ("system:kube-controller-manager", "update", "namespaces", "", "finalize", "ns", ""),
+    ("system:kube-controller-manager", "patch", "nodes", "", "", "n", ""),
+    ("system:kube-controller-manager", "update", "leases", "coordination.k8s.io", "", "kube-controller-manager",
+     "kube-system"),
+    # the proxy's informers
+    ("system:kube-proxy", "list", "services", "", "", "", ""),
+    ("system:kube-proxy", "watch", "endpointslices", "discovery.k8s.io", "", "", ""),
+])
+async def test_component_identities_hold_what_the_components_do(rbac_server: APIServer, who: str, verb: str,
+                                                                  resource: str, group: str, sub: str, name: str,
+                                                                  namespace: str) -> None:
+    assert can(rbac_server, user(who), verb, resource, namespace, name, group, sub)

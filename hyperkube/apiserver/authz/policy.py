@@ -36,7 +36,7 @@ CORE, APPS, BATCH, AUTOSCALING, POLICY = "", "apps", "batch", "autoscaling", "po
 NETWORKING, DISCOVERY, COORDINATION = "networking.k8s.io", "discovery.k8s.io", "coordination.k8s.io"
 RBAC, STORAGE, CERTIFICATES = "rbac.authorization.k8s.io", "storage.k8s.io", "certificates.k8s.io"
 AUTHENTICATION, AUTHORIZATION, EVENTS = "authentication.k8s.io", "authorization.k8s.io", "events.k8s.io"
-NODE, METRICS = "node.k8s.io", "metrics.k8s.io"
+NODE, METRICS, SCHEDULING = "node.k8s.io", "metrics.k8s.io", "scheduling.k8s.io"
 
 AGGREGATE = "rbac.authorization.kubernetes.io/aggregate-to-"
 AUTOUPDATE = "rbac.authorization.kubernetes.io/autoupdate"
@@ -168,6 +168,7 @@ CLUSTER_ROLES: dict[str, tuple[list[dict[str, Any]], dict[str, str], list[str] |
         R(["create"], AUTHENTICATION, ["tokenreviews"]),
         R(["create"], AUTHORIZATION, ["subjectaccessreviews"]),
         R(READ, STORAGE, ["csinodes", "csidrivers", "csistoragecapacities", "storageclasses"]),
+        R(READ, SCHEDULING, ["priorityclasses"]),
     ], {}, None),
     # every controller of the manager under one identity: the garbage collector and the namespace
     # controller alone need read/update/delete on everything; creates are listed one by one
@@ -175,7 +176,8 @@ CLUSTER_ROLES: dict[str, tuple[list[dict[str, Any]], dict[str, str], list[str] |
         R(READ + ["update", "patch", "delete", "deletecollection"], "*", ["*"]),
         R(["create"], CORE, ["pods", "events", "endpoints", "serviceaccounts", "serviceaccounts/token", "secrets",
                              "configmaps", "pods/eviction", "pods/binding", "bindings", "persistentvolumes",
-                             "namespaces/finalize"]),
+                             "persistentvolumeclaims", "namespaces/finalize"]),
+        R(["create"], STORAGE, ["storageclasses"]),
         R(["create"], APPS, ["replicasets", "controllerrevisions", "deployments"]),
         R(["create"], BATCH, ["jobs"]),
         R(["create"], DISCOVERY, ["endpointslices"]),
