@@ -219,3 +219,34 @@ async def test_component_identities_hold_what_the_components_do(rbac_server: API
                                                                   resource: str, group: str, sub: str, name: str,
                                                                   namespace: str) -> None:
     assert can(rbac_server, user(who), verb, resource, namespace, name, group, sub)
+
+
+async def test_the_escalation_plugin_judges_only_rbac_grants(rbac_server: APIServer) -> None:
+    from hyperkube.apiserver import authz
+    from hyperkube.apiserver.auth import AdmissionRequest
+    from hyperkube.machinery import errors
+
+    plugin = authz.rbac_escalation_plugin(rbac_server.authorizer)
+    assert plugin is not None and plugin.name == "RBACEscalation"
+    assert authz.rbac_escalation_plugin(object()) is None  # no RBAC, nothing to escalate
+    registry = rbac_server.registry
+    assert registry is not None
+    roles = registry.get(RBAC, "v1", "roles")
+    configmaps = registry.get("", "v1", "configmaps")
+    nobody = user("nobody")
+    everything = role("r", {"verbs": ["*"], "apiGroups": ["*"], "resources": ["*"]})
+
+    def request(operation: str, resource: Any, obj: Any, old: Any = None, who: User = nobody) -> AdmissionRequest:
+        return AdmissionRequest(operation, resource, "", "default", "r", obj, old, who)
+
+    await plugin.validate(request("CREATE", configmaps, {"metadata": {"name": "r"}}))  # not RBAC
+    await plugin.validate(request("DELETE", roles, None))  # deleting grants nothing
+    await plugin.validate(request("CREATE", roles, everything, who=ADMIN))  # system:masters may
+    labelled = {**everything, "metadata": {"name": "r", "labels": {"a": "b"}}}
+    await plugin.validate(request("UPDATE", roles, labelled, everything))  # metadata only
+    with pytest.raises(errors.Forbidden) as caught:
+        await plugin.validate(request("CREATE", roles, everything))
+    assert caught.value.code == 403
+    with pytest.raises(errors.Forbidden, match='"no-such" not found'):
+        await plugin.validate(request("CREATE", registry.get(RBAC, "v1", "rolebindings"),
+                                      role_binding("b", "no-such", subject("nobody"), kind="Role")))

@@ -69,7 +69,7 @@ class RBACEscalationPlugin:
             role_plural = "roles" if kind == "Role" else "clusterroles"
             if await self._may(user, "bind", role_plural, namespace, role_name):
                 return
-            role = self.rbac.role_rules(kind, namespace, role_name)
+            role = self.rbac.referenced_role(kind, namespace, role_name)
             if role is None:
                 raise self._forbidden(plural, name, f'{kind.lower()}s.{policy.RBAC} "{role_name}" not found')
             wanted = role.get("rules")

@@ -172,7 +172,7 @@ class RBACAuthorizer:
         escalation checks)."""
         return [rule for *_, rules in self._granted(user, namespace) for rule in rules]
 
-    def role_rules(self, kind: str, namespace: str, name: str) -> dict[str, Any] | None:
+    def referenced_role(self, kind: str, namespace: str, name: str) -> dict[str, Any] | None:
         """The stored Role or ClusterRole a roleRef names, or None."""
         if kind == "Role":
             return self.roles.objects.get((namespace, name))
