@@ -250,3 +250,23 @@ async def test_the_escalation_plugin_judges_only_rbac_grants(rbac_server: APISer
     with pytest.raises(errors.Forbidden, match='"no-such" not found'):
         await plugin.validate(request("CREATE", registry.get(RBAC, "v1", "rolebindings"),
                                       role_binding("b", "no-such", subject("nobody"), kind="Role")))
+
+
+async def test_system_masters_cannot_be_locked_out(rbac_server: APIServer, session) -> None:
+    admin = As(session, rbac_server.url, "admin")
+    status, _ = await admin.delete(f"{CLUSTER}/clusterrolebindings/cluster-admin")
+    assert status == 200
+    await eventually(lambda: not can(rbac_server, ADMIN, "get", "pods"))  # RBAC no longer grants it...
+    status, _ = await admin.get("/api/v1/namespaces/default/pods")
+    assert status == 200  # ...the privileged group still does
+
+
+async def test_always_deny_and_always_allow_modes(tmp_path, session) -> None:
+    async with secure_server(str(tmp_path / "deny"), dict(TOKENS), mode="AlwaysDeny") as server:
+        status, out = await As(session, server.url, "dana").get("/api/v1/namespaces")
+        assert status == 403 and out["message"].endswith("at the cluster scope: Everything is forbidden.")
+        status, _ = await As(session, server.url, "admin").get("/api/v1/namespaces")
+        assert status == 200
+    async with secure_server(str(tmp_path / "allow"), dict(TOKENS), mode="AlwaysAllow") as server:
+        status, _ = await As(session, server.url, None).get("/api/v1/namespaces")
+        assert status == 200

@@ -22,7 +22,7 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-from hyperkube.apiserver.auth import AlwaysAllow, Attributes, Authorizer, Decision
+from hyperkube.apiserver.auth import MASTERS, AlwaysAllow, Attributes, Authorizer, Decision
 from hyperkube.apiserver.authz.escalation import RBACEscalationPlugin
 from hyperkube.apiserver.authz.node import NodeAuthorizer
 from hyperkube.apiserver.authz.rbac import RBACAuthorizer
@@ -39,8 +39,10 @@ class AlwaysDeny:
 
 
 class Union:
-    """The configured authorizers in order. ``rbac`` is the RBAC authorizer when enabled
-    (rules reviews and the escalation plugin need it)."""
+    """The configured authorizers in order, behind Kubernetes' privileged-group rule: members of
+    ``system:masters`` are allowed everything whatever the modes or the stored policy say (so a
+    deleted cluster-admin binding cannot lock the admin out). ``rbac`` is the RBAC authorizer
+    when enabled (rules reviews and the escalation plugin need it)."""
 
     def __init__(self, authorizers: list[Any], rbac: RBACAuthorizer | None = None,
                  node: NodeAuthorizer | None = None, aggregator: Aggregator | None = None) -> None:
@@ -51,6 +53,8 @@ class Union:
         self.modes: list[str] = []
 
     async def authorize(self, attributes: Attributes) -> tuple[Decision, str]:
+        if MASTERS in attributes.user.groups:
+            return Decision.ALLOW, ""
         reasons = []
         for authorizer in self.authorizers:
             decision, reason = await authorizer.authorize(attributes)
