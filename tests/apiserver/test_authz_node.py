@@ -139,3 +139,23 @@ def test_only_node_identities_are_judged() -> None:
     assert ask(z, "get", "nodes", "n1", who=User("alice", groups=("system:nodes",))) == (Decision.NO_OPINION, "")
     assert ask(z, "get", "nodes", "x", who=User("system:node:", groups=("system:nodes",)))[1] == "unknown node"
     assert z.decide(Attributes(KUBELET, "get", "/healthz", False)) == (Decision.NO_OPINION, "")
+
+
+def test_a_claim_shared_by_pods_on_two_nodes() -> None:
+    z = authorizer()
+    volume = [{"name": "c", "persistentVolumeClaim": {"claimName": "shared"}}]
+    z.graph.put("a", pod("a", "n1", volumes=volume))
+    z.graph.put("b", pod("b", "n1", volumes=volume))
+    z.graph.put("c", pod("c", "n2", volumes=volume))
+    z.graph.claims.put("k", {"metadata": {"namespace": "ns", "name": "shared"}, "spec": {"volumeName": "pv"}})
+    other = User("system:node:n2", groups=("system:nodes",))
+    assert allowed(z, "get", "persistentvolumes", "pv", namespace="")
+    assert allowed(z, "get", "persistentvolumes", "pv", namespace="", who=other)
+    z.graph.delete("a")
+    assert allowed(z, "get", "persistentvolumes", "pv", namespace="")  # b still uses it on n1
+    z.graph.delete("b")
+    assert not allowed(z, "get", "persistentvolumes", "pv", namespace="")
+    assert allowed(z, "get", "persistentvolumes", "pv", namespace="", who=other)
+    z.graph.claims.reset()
+    assert not allowed(z, "get", "persistentvolumes", "pv", namespace="", who=other)
+    assert z.graph.uses["n2"] and all(kind != "pv" for kind, _, _ in z.graph.uses["n2"])

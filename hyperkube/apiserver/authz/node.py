@@ -97,6 +97,7 @@ class Graph:
     def __init__(self) -> None:
         self.uses: dict[str, Counter[tuple[str, str, str]]] = {}
         self.pods: dict[str, tuple[str, str, str, frozenset[tuple[str, str, str]]]] = {}  # key -> ns, name, node, refs
+        self.claim_users: dict[tuple[str, str], Counter[str]] = {}  # claim -> node -> pods using it there
         self.claims = _Claims(self)
 
     def bound_pod(self, node: str, namespace: str, name: str) -> bool:
@@ -112,6 +113,12 @@ class Graph:
             if step < 0 and counter[ref] <= 0:
                 del counter[ref]
             if ref[0] == "pvc":
+                users = self.claim_users.setdefault((ref[1], ref[2]), Counter())
+                users[node] += step
+                if users[node] <= 0:
+                    del users[node]
+                    if not users:
+                        del self.claim_users[(ref[1], ref[2])]
                 volume = self.claims.volumes.get((ref[1], ref[2]))
                 if volume:
                     counter[("pv", "", volume)] += step
@@ -124,6 +131,7 @@ class Graph:
     def reset(self) -> None:
         self.uses.clear()
         self.pods.clear()
+        self.claim_users.clear()
 
     def put(self, key: str, pod: dict[str, Any]) -> None:
         self.delete(key)
@@ -151,7 +159,8 @@ class _Claims:
         self._keys: dict[str, tuple[str, str]] = {}
 
     def _users(self, claim: tuple[str, str]) -> list[str]:
-        return [node for _ns, _n, node, refs in self.graph.pods.values() if ("pvc", *claim) in refs]
+        """Each node once per pod of it using the claim."""
+        return list(self.graph.claim_users.get(claim, Counter()).elements())
 
     def _set(self, claim: tuple[str, str], volume: str | None) -> None:
         old = self.volumes.get(claim)
