@@ -156,6 +156,7 @@ class APIServer:
         self.app: web.Application | None = None
         self.authenticator: Any = None
         self.authorizer: Any = None
+        self.masters: Any = None  # masterleases.MasterLeases: the kubernetes Service's endpoints
 
     @property
     def url(self) -> str:
@@ -222,8 +223,17 @@ class APIServer:
         await site.start()
         log.info("Storage: %s (prefix %s)", store.endpoint or type(store).__name__, prefix)
         log.info("Serving insecurely on %s:%d", config.bind_address, self.port)
+        from hyperkube.apiserver.masterleases import MasterLeases
+
+        advertise = config.bind_address if config.bind_address not in ("", "0.0.0.0", "::") else "127.0.0.1"
+        self.masters = MasterLeases(store, objects, prefix, advertise, self.port)
+        await self.masters.start()
 
     async def stop(self) -> None:
+        if self.masters is not None:
+            with contextlib.suppress(Exception):
+                await self.masters.stop()
+            self.masters = None
         if self.hub is not None:
             self.hub.end_watches()  # open watch streams finish at once instead of holding shutdown
         if self.runner is not None:

@@ -58,6 +58,7 @@ class KubeletConfig:
     node_ip: str = "127.0.0.1"
     hostname: str = ""
     port: int | None = 10250  # None: no HTTP server; 0: an ephemeral port
+    auth: Any = None  # auth.KubeletAuthConfig: TLS, authentication, authorization of the server
     read_only_port: int | None = None
     runtime: str = "process"
     image_map: dict[str, dict[str, Any]] = field(default_factory=dict)
@@ -122,6 +123,8 @@ class Kubelet:
         self._mirror_task: asyncio.Task[None] | None = None
         self._waited_services = False
         self._mirror_wake = asyncio.Event()
+        #: (pod uid, service account, audience, seconds) -> (token, when to ask for a new one)
+        self._tokens: dict[tuple[str, str, str, int], tuple[str, float]] = {}
         self.started_at = time.time()
         #: set once the directory and URL sources (if any) have been read once
         self.static_sources_read = asyncio.Event()
@@ -379,6 +382,37 @@ class Kubelet:
             return await self.client.get(f"v1/{kind}", name, namespace=namespace or None)
         except NotFound:
             return None
+
+    async def service_account_token(self, pod: dict[str, Any], audience: str, seconds: int) -> str:
+        """A token of the pod's service account bound to the pod (TokenRequest), for a projected
+        ``serviceAccountToken`` volume source; asked for again once 80 % of its life has passed
+        (at most every 24 hours), as Kubernetes' kubelet does."""
+        from hyperkube.machinery.durations import parse_rfc3339
+
+        meta, spec = pod["metadata"], pod.get("spec") or {}
+        account = spec.get("serviceAccountName") or spec.get("serviceAccount") or "default"
+        key = (meta["uid"], account, audience, seconds)
+        now = time.time()
+        cached = self._tokens.get(key)
+        if cached is not None and now < cached[1]:
+            return cached[0]
+        body = {"apiVersion": "authentication.k8s.io/v1", "kind": "TokenRequest", "spec": {
+            "audiences": [audience] if audience else [], "expirationSeconds": seconds,
+            "boundObjectRef": {"kind": "Pod", "apiVersion": "v1", "name": meta["name"], "uid": meta["uid"]}}}
+        try:
+            answer = await self.client.request(
+                "POST", f"/api/v1/namespaces/{meta.get('namespace') or 'default'}/serviceaccounts/{account}/token",
+                json=body)
+        except APIError as error:
+            raise containers.ContainerConfigError(
+                "CreateContainerConfigError", f"failed to fetch token for service account {account}: {error}") from None
+        status = (answer or {}).get("status") or {}
+        expires = parse_rfc3339(status["expirationTimestamp"]).timestamp() if status.get("expirationTimestamp") \
+            else now + seconds
+        self._tokens[key] = (status.get("token") or "", now + min(0.8 * max(expires - now, 0), 86400))
+        for stale in [k for k in self._tokens if k[0] == meta["uid"] and k != key and k[1:] == key[1:]]:
+            del self._tokens[stale]
+        return self._tokens[key][0]
 
     async def write_status(self, pod: dict[str, Any], status: dict[str, Any]) -> None:
         uid = pod["metadata"]["uid"]
