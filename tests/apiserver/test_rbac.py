@@ -270,3 +270,18 @@ async def test_always_deny_and_always_allow_modes(tmp_path, session) -> None:
     async with secure_server(str(tmp_path / "allow"), dict(TOKENS), mode="AlwaysAllow") as server:
         status, _ = await As(session, server.url, None).get("/api/v1/namespaces")
         assert status == 200
+
+
+async def test_the_api_server_may_reach_kubelets_as_the_kubelet_asks(rbac_server: APIServer, session) -> None:
+    """What a kubelet's SubjectAccessReview (kubelet/auth.py) asks for the API server's client."""
+    admin = As(session, rbac_server.url, "admin")
+    for verb, sub in (("create", "proxy"), ("get", "proxy"), ("get", "stats"), ("get", "log"), ("get", "metrics")):
+        review = {"apiVersion": "authorization.k8s.io/v1", "kind": "SubjectAccessReview", "spec": {
+            "user": "kube-apiserver-kubelet-client", "groups": ["system:authenticated"],
+            "resourceAttributes": {"verb": verb, "resource": "nodes", "subresource": sub, "name": "n1"}}}
+        status, out = await admin.post("/apis/authorization.k8s.io/v1/subjectaccessreviews", review)
+        assert status == 201 and out["status"]["allowed"] is True, (verb, sub, out)
+        review["spec"]["user"] = "system:anonymous"
+        review["spec"]["groups"] = ["system:unauthenticated"]
+        status, out = await admin.post("/apis/authorization.k8s.io/v1/subjectaccessreviews", review)
+        assert out["status"]["allowed"] is False

@@ -19,6 +19,8 @@ kubelet on node N                         User ``system:node:N``, Group ``system
 DNS add-on                                ServiceAccount ``kube-system/kube-dns``
                                           (or User ``system:kube-dns``)
 metrics add-on                            User ``system:metrics-server``
+API server towards kubelets               User ``kube-apiserver-kubelet-client``
+                                          (kubeadm's name; ClusterRole system:kubelet-api-admin)
 admin                                     Group ``system:masters``
 ========================================  ==========================================
 """
@@ -191,6 +193,11 @@ CLUSTER_ROLES: dict[str, tuple[list[dict[str, Any]], dict[str, str], list[str] |
         R(["list", "watch"], CORE, ["endpoints", "services"]),
         R(["list", "watch"], DISCOVERY, ["endpointslices"]),
     ], {}, None),
+    # the API server's client certificate towards kubelets (exec, logs, port-forward, stats)
+    "system:kubelet-api-admin": ([
+        R(READ + ["proxy"], CORE, ["nodes"]),
+        R(["*"], CORE, ["nodes/proxy", "nodes/metrics", "nodes/stats", "nodes/log", "nodes/spec"]),
+    ], {}, None),
     "system:heapster": ([
         R(READ, CORE, ["events", "namespaces", "nodes", "pods"]),
         R(READ, APPS, ["deployments"]),
@@ -228,6 +235,7 @@ CLUSTER_ROLE_BINDINGS: dict[str, list[dict[str, str]]] = {
     "system:kube-controller-manager": [_user("system:kube-controller-manager")],
     "system:kube-dns": [_account("kube-system", "kube-dns"), _user("system:kube-dns")],
     "system:metrics-server": [_user("system:metrics-server")],
+    "system:kubelet-api-admin": [_user("kube-apiserver-kubelet-client")],
 }
 
 #: kube-system Roles (name -> rules) and their RoleBindings (name -> (role, subjects))
