@@ -117,6 +117,10 @@ async def test_bindings_grant_and_revoke_by_user_group_and_service_account(rbac_
     binding = {**role_binding("everywhere", "no-such-role", subject("frank")), "kind": "ClusterRoleBinding"}
     await create(rbac_server, admin, f"{CLUSTER}/clusterrolebindings", binding)
     assert not can(rbac_server, team, "get", "configmaps")
+    decision, reason = rbac_server.authorizer.rbac.decide(
+        Attributes(team, "get", "/x", True, "", "v1", "configmaps", "", "default", ""))
+    assert reason == f'RBAC: clusterrole.{RBAC} "no-such-role" not found'
+
     await create(rbac_server, admin, f"{CLUSTER}/clusterroles",
                  role("no-such-role", {"verbs": ["get"], "apiGroups": [""], "resources": ["configmaps"]},
                       kind="ClusterRole"))

@@ -22,6 +22,7 @@ from hyperkube.apiserver.authz.mirror import Mirror
 from hyperkube.apiserver.authz.rules import Rule, compile_rules
 
 SERVICE_ACCOUNT_PREFIX = "system:serviceaccount:"
+RBAC_GROUP = "rbac.authorization.k8s.io"
 _EMPTY: dict[Any, Any] = {}
 
 
@@ -137,31 +138,38 @@ class RBACAuthorizer:
         for mirror in self.mirrors.values():
             await mirror.close()
 
-    def _granted(self, user: User, namespace: str) -> Iterator[tuple[str, str, str, str, str, tuple[Rule, ...]]]:
+    def _granted(self, user: User, namespace: str) -> Iterator[tuple[str, str, str, str, str, tuple[Rule, ...] | None]]:
         """(subject key, binding kind, binding name, role kind, role name, rules) of every binding that
-        applies to ``user`` cluster-wide and, when given, in ``namespace``."""
+        applies to ``user`` cluster-wide and, when given, in ``namespace``; rules are None when
+        the role does not exist."""
         keys = subject_keys(user)
         cluster = self.cluster_bindings.by_subject.get("", _EMPTY)
         cluster_rules = self.cluster_roles.rules
         for key in keys:
             for binding, (_kind, role) in cluster.get(key, _EMPTY).items():
-                yield key, "ClusterRoleBinding", binding, "ClusterRole", role, cluster_rules.get(("", role), ())
+                yield key, "ClusterRoleBinding", binding, "ClusterRole", role, cluster_rules.get(("", role))
         if namespace:
             local = self.bindings.by_subject.get(namespace, _EMPTY)
             for key in keys:
                 for binding, (kind, role) in local.get(key, _EMPTY).items():
-                    rules = (self.roles.rules.get((namespace, role), ()) if kind == "Role"
-                             else cluster_rules.get(("", role), ()))
+                    rules = (self.roles.rules.get((namespace, role)) if kind == "Role"
+                             else cluster_rules.get(("", role)))
                     yield key, "RoleBinding", f"{binding}/{namespace}", kind, role, rules
 
     def decide(self, attributes: Attributes) -> tuple[Decision, str]:
         namespace = attributes.namespace if attributes.resource_request else ""
+        missing = []
         for key, binding_kind, binding, role_kind, role, rules in self._granted(attributes.user, namespace):
+            if rules is None:
+                missing.append(f'{role_kind.lower()}.{RBAC_GROUP} "{role}" not found')
+                continue
             for rule in rules:
                 if rule.allows(attributes):
                     subject = f'{"Group" if key[0] == "g" else "User"} "{key[2:]}"'
                     return Decision.ALLOW, (f'RBAC: allowed by {binding_kind} "{binding}" of {role_kind} '
                                             f'"{role}" to {subject}')
+        if missing:  # as Kubernetes says why a binding granted nothing
+            return Decision.NO_OPINION, "RBAC: " + ("[" + ", ".join(missing) + "]" if len(missing) > 1 else missing[0])
         return Decision.NO_OPINION, ""
 
     async def authorize(self, attributes: Attributes) -> tuple[Decision, str]:
@@ -170,7 +178,7 @@ class RBACAuthorizer:
     def rules_for(self, user: User, namespace: str) -> list[Rule]:
         """Every rule granted to ``user`` cluster-wide and in ``namespace`` (rules reviews,
         escalation checks)."""
-        return [rule for *_, rules in self._granted(user, namespace) for rule in rules]
+        return [rule for *_, rules in self._granted(user, namespace) for rule in rules or ()]
 
     def referenced_role(self, kind: str, namespace: str, name: str) -> dict[str, Any] | None:
         """The stored Role or ClusterRole a roleRef names, or None."""
