@@ -68,7 +68,7 @@ def authorizer_of(request: web.Request) -> Any:
 def review_attributes(user: User, spec: dict[str, Any], kind: str, group: str) -> Attributes:
     resource = spec.get("resourceAttributes")
     non_resource = spec.get("nonResourceAttributes")
-    if bool(isinstance(resource, dict)) == bool(isinstance(non_resource, dict)):
+    if isinstance(resource, dict) == isinstance(non_resource, dict):
         raise errors.Invalid.for_object(kind, "", [errors.cause(
             "spec.resourceAttributes", "Invalid value: exactly one of nonResourceAttributes or "
             "resourceAttributes must be specified")], group)
