@@ -205,7 +205,7 @@ class APIServer:
             self.crds = CRDController(objects, self.registry, self.hub)
             await self.crds.start()  # every stored CRD is served before the first request
         context = Context(self.registry, objects, self.hub, measured)
-        from hyperkube.apiserver import admission, auth, authn, authz
+        from hyperkube.apiserver import admission, auth, authn, authz, reviews
 
         self.authenticator = await authn.build(config, objects)
         self.authorizer = await authz.build(config, objects, self.hub)
@@ -216,6 +216,7 @@ class APIServer:
             await store.current_revision()
 
         self.app = build_app(context, {"etcd": storage_ready}, security)
+        self.app[reviews.AUTHORIZER] = self.authorizer  # the access reviews ask it
         self.runner = web.AppRunner(self.app, access_log=None, handle_signals=False, shutdown_timeout=1.0)
         await self.runner.setup()
         site = web.SockSite(self.runner, sock)

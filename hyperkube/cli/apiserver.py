@@ -35,10 +35,13 @@ def _default_data_dir() -> str:
               help="Range Service cluster IPs come from (loopback by default, so the proxy binds without root).")
 @click.option("--service-node-port-range", default="30000-32767", show_default=True, metavar="FROM-TO",
               help="Range Service node ports come from.")
+@click.option("--authorization-mode", default="Node,RBAC", show_default=True, metavar="MODES",
+              help="Comma-separated authorizers asked in order on the secure port: Node, RBAC, AlwaysAllow, "
+                   "AlwaysDeny.")
 @common_options
 def command(insecure_bind_address: str, insecure_port: int, etcd_servers: str, etcd_prefix: str,
             etcd_servers_overrides: tuple[str, ...], data_dir: str | None, service_cluster_ip_range: str,
-            service_node_port_range: str) -> None:
+            service_node_port_range: str, authorization_mode: str) -> None:
     import ipaddress
 
     try:
@@ -49,6 +52,12 @@ def command(insecure_bind_address: str, insecure_port: int, etcd_servers: str, e
     except ValueError:
         raise click.BadParameter("--service-cluster-ip-range must be a CIDR and --service-node-port-range "
                                  "FROM-TO") from None
+    from hyperkube.apiserver.authz import parse_modes
+
+    try:
+        parse_modes(authorization_mode)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc)) from None
     overrides: list[str] = []
     for value in etcd_servers_overrides:
         overrides.extend(v for v in value.split(",") if v)
@@ -58,7 +67,8 @@ def command(insecure_bind_address: str, insecure_port: int, etcd_servers: str, e
     config = APIServerConfig(
         bind_address=insecure_bind_address, port=insecure_port, etcd_servers=etcd_servers,
         etcd_prefix=etcd_prefix, etcd_servers_overrides=overrides, data_dir=data_dir or _default_data_dir(),
-        service_cluster_ip_range=service_cluster_ip_range, service_node_port_range=service_node_port_range)
+        service_cluster_ip_range=service_cluster_ip_range, service_node_port_range=service_node_port_range,
+        authorization_mode=authorization_mode)
     try:
         asyncio.run(_serve(APIServer(config)))
     except (OSError, ValueError, StorageError) as exc:
