@@ -234,6 +234,10 @@ class APIServer:
             with contextlib.suppress(Exception):
                 await self.masters.stop()
             self.masters = None
+        close = getattr(self.authorizer, "close", None)
+        if close is not None:  # RBAC's aggregation writes must end before the store closes
+            with contextlib.suppress(Exception):
+                await close()
         if self.hub is not None:
             self.hub.end_watches()  # open watch streams finish at once instead of holding shutdown
         if self.runner is not None:
