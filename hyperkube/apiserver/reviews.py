@@ -34,6 +34,8 @@ def handles(group: str, version: str, rest: str) -> bool:
 
 def requester(request: web.Request) -> dict[str, Any]:
     """Who sent the request: anonymous until authentication exists."""
+    if request.get("user") is not None:
+        return request["user"].to_dict()
     return dict(ANONYMOUS, groups=list(ANONYMOUS["groups"]))
 
 
