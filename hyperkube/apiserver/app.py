@@ -32,8 +32,8 @@ from hyperkube.apiserver.allocators import ServiceAllocators
 from hyperkube.apiserver.feeds import Hub
 from hyperkube.apiserver.handlers import Context, RestAPI
 from hyperkube.apiserver.namespaces import Lifecycle
-from hyperkube.apiserver.proxy import KUBELET_CLIENT
 from hyperkube.apiserver.objects import Objects
+from hyperkube.apiserver.proxy import KUBELET_CLIENT
 from hyperkube.machinery import errors
 from hyperkube.storage.interface import (
     CompactedError,

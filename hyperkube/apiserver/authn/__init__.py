@@ -21,7 +21,6 @@ The API server puts the :class:`Authentication` on its app under :data:`AUTHENTI
 from __future__ import annotations
 
 import asyncio
-import base64
 import logging
 from collections.abc import Sequence
 from pathlib import Path
