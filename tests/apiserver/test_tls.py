@@ -3,17 +3,21 @@ certificates as identities, the plain port only when asked, and TLS to kubelets.
 
 from __future__ import annotations
 
+import asyncio
 import os
 import ssl
+from pathlib import Path
 
 import aiohttp
 import pytest
 from aiohttp import web
 
 from hyperkube.machinery import pki
-from tests.apiserver import _kubelet
-from tests.apiserver._secure import admin, client_context, https_client, secure, secure_server, whoami  # noqa: F401
+from tests.apiserver import _kubelet, _secure
+from tests.apiserver._secure import client_context, https_client, secure_server, whoami
 from tests.apiserver._server import pod
+
+secure, admin = _secure.secure, _secure.admin  # fixtures
 
 
 async def test_https_with_the_generated_ca_and_a_client_certificate(secure, admin):
@@ -70,9 +74,9 @@ async def test_a_restart_keeps_the_pki_and_plain_http_serves_only_when_asked(tmp
         assert first.url.startswith("http://127.0.0.1:") and first.port != first.secure_port
         async with aiohttp.ClientSession() as session, session.get(first.url + "/version") as response:
             assert response.status == 200
-        ca = open(first.serving.cluster.ca.cert, "rb").read()
+        ca = await asyncio.to_thread(Path(first.serving.cluster.ca.cert).read_bytes)
     async with secure_server(tmp_path) as second:
-        assert open(second.serving.cluster.ca.cert, "rb").read() == ca
+        assert await asyncio.to_thread(Path(second.serving.cluster.ca.cert).read_bytes) == ca
         async with https_client(second, second.serving.cluster.admin) as client:
             assert (await client.get("/api/v1/namespaces/default"))[0] == 200
 
@@ -82,7 +86,7 @@ async def test_the_users_own_certificates(tmp_path):
     async with secure_server(tmp_path, tls_cert_file=mine.apiserver.cert, tls_private_key_file=mine.apiserver.key,
                              client_ca_file=mine.ca.cert) as server:
         assert server.serving.cluster is None
-        assert not os.path.exists(tmp_path / "pki")
+        assert not await asyncio.to_thread((tmp_path / "pki").exists)
         async with https_client(server, mine.admin) as client:
             assert (await whoami(client))[1]["username"] == "kubernetes-admin"
 
