@@ -149,7 +149,7 @@ async def _serve(server: object) -> None:
             from hyperkube.cli.kubeconfigs import write_cluster_kubeconfigs
 
             written = await asyncio.to_thread(write_cluster_kubeconfigs, server.serving.cluster, server.secure_url)
-            log.info("Admin kubeconfig: %s", written["admin"])
+            log.info("Admin kubeconfig: %s (%s)", written["admin"], server.secure_url)
         await stop.wait()
     finally:
         await server.stop()

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 
-from hyperkube.apiserver import bodies
+from hyperkube.apiserver import bodies, protobuf_bodies
 from hyperkube.apiserver.authn import AUTHENTICATION, Rejected
 from hyperkube.machinery import errors
 from hyperkube.machinery.durations import now_rfc3339
@@ -41,7 +41,11 @@ async def _review_body(request: web.Request, kind: str) -> dict[str, Any]:
     if request.method != "POST":
         raise errors.MethodNotAllowed(f"the server does not allow this method on the requested resource "
                                       f"({request.method})")
-    body = bodies.decode_object(await bodies.read_body(request), request.headers.get("Content-Type"))
+    data, content_type = await bodies.read_body(request), request.headers.get("Content-Type")
+    if bodies.media_type(content_type) == protobuf_bodies.PROTOBUF:  # kubectl create token
+        body = protobuf_bodies.decode_object(data, API_VERSION, kind)
+    else:
+        body = bodies.decode_object(data, content_type)
     if body.get("kind") not in (None, "", kind) or body.get("apiVersion") not in (None, "", API_VERSION):
         raise errors.BadRequest(f"the body must be a {kind} of {API_VERSION}")
     metadata = body.get("metadata") if isinstance(body.get("metadata"), dict) else {}
