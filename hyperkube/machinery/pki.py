@@ -346,16 +346,18 @@ def ensure_certificate(directory: str | os.PathLike[str], name: str, ca_cert: x5
                        dns_names: Sequence[str] = (), ip_addresses: Sequence[str] = (), server: bool = False,
                        client: bool = False, before: datetime.timedelta = ROTATE_BEFORE) -> CertKey:
     """``<name>.crt``/``<name>.key`` in ``directory``, issued (again) unless the ones there are
-    signed by this CA, name the same subject, cover the SANs and are not expiring."""
+    signed by this CA, name the same subject, cover the SANs and are not expiring. A re-issued
+    certificate keeps the SANs the old one had besides the new ones (SANs only accumulate)."""
     paths = CertKey(os.path.join(directory, f"{name}.crt"), os.path.join(directory, f"{name}.key"))
     try:
         cert, key = load_certificate(paths.cert), load_private_key(paths.key)
-        good = (public_key_pem(cert.public_key()) == public_key_pem(key.public_key())
-                and issued_by(cert, ca_cert) and not needs_rotation(cert, before)
-                and identity(cert) == (common_name, list(organizations))
-                and covers(cert, dns_names, ip_addresses))
-        if good:
+        same = (public_key_pem(cert.public_key()) == public_key_pem(key.public_key())
+                and issued_by(cert, ca_cert) and identity(cert) == (common_name, list(organizations)))
+        if same and not needs_rotation(cert, before) and covers(cert, dns_names, ip_addresses):
             return paths
+        if same:  # keep the names it had: two callers asking for different names do not flip-flop
+            had_dns, had_ips = subject_alternative_names(cert)
+            dns_names, ip_addresses = split_sans([*had_dns, *dns_names, *had_ips, *ip_addresses])
     except (OSError, ValueError):
         pass
     cert, key = issue_certificate(ca_cert, ca_key, common_name=common_name, organizations=organizations,

@@ -89,6 +89,12 @@ def test_new_names_reissue_only_the_certificates_that_carry_them(tmp_path):
     changed = {name for name in after if after[name] != before.get(name)}
     assert changed == {"apiserver.crt", "apiserver.key"}
     assert pki.covers(pki.load_certificate(cluster.apiserver.cert), ip_addresses=["203.0.113.9"])
+    # a caller asking for fewer names (the API server on its own) keeps what is there
+    pki.ensure_cluster_pki(tmp_path, extra_sans=["api.example.com"])
+    assert pki.covers(pki.load_certificate(cluster.apiserver.cert), ["n1", "api.example.com"], ["203.0.113.9"])
+    settled = snapshot(tmp_path)
+    pki.ensure_cluster_pki(tmp_path, node_names=["n1"], extra_sans=["203.0.113.9"])
+    assert snapshot(tmp_path) == settled
 
 
 def test_certificates_near_expiry_are_reissued(tmp_path):
