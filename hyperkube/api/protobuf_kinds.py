@@ -144,6 +144,17 @@ USER_INFO = _message("UserInfo", {1: "username", 2: "uid", 3: ("groups", STRING,
 SELF_SUBJECT_REVIEW = _message("SelfSubjectReview", {
     1: ("metadata", OBJECT_META),
     2: ("status", _message("SelfSubjectReviewStatus", {1: ("userInfo", USER_INFO)}))})
+TOKEN_REQUEST = _message("TokenRequest", {
+    1: ("metadata", OBJECT_META),
+    2: ("spec", _message("TokenRequestSpec", {
+        1: ("audiences", STRING, R), 4: ("expirationSeconds", INT, P),
+        3: ("boundObjectRef", _message("BoundObjectReference", {1: "kind", 2: "apiVersion", 3: "name", 4: "uid"}))})),
+    3: ("status", _message("TokenRequestStatus", {1: "token", 2: ("expirationTimestamp", TIME)}))})
+TOKEN_REVIEW = _message("TokenReview", {
+    1: ("metadata", OBJECT_META),
+    2: ("spec", _message("TokenReviewSpec", {1: "token", 2: ("audiences", STRING, R)})),
+    3: ("status", _message("TokenReviewStatus", {1: ("authenticated", BOOL), 2: ("user", USER_INFO), 3: "error",
+                                                 4: ("audiences", STRING, R)}))})
 
 # ---- policy/v1 -------------------------------------------------------------------------------------
 
@@ -284,4 +295,6 @@ KINDS: dict[tuple[str, str], Message] = {
     ("authorization.k8s.io/v1", "SelfSubjectRulesReview"): SELF_SUBJECT_RULES_REVIEW,
     ("authentication.k8s.io/v1", "SelfSubjectReview"): SELF_SUBJECT_REVIEW,
     ("authentication.k8s.io/v1beta1", "SelfSubjectReview"): SELF_SUBJECT_REVIEW,
+    ("authentication.k8s.io/v1", "TokenRequest"): TOKEN_REQUEST,
+    ("authentication.k8s.io/v1", "TokenReview"): TOKEN_REVIEW,
 }

@@ -4,8 +4,13 @@
 opens the store, builds the application (discovery, OpenAPI, health and metrics from their
 modules, then the generic REST handlers), binds the socket, bootstraps the system namespaces
 and the ``kubernetes`` Service, and only then accepts connections; ``stop()`` undoes it. It
-uses an explicit ``AppRunner`` and a pre-bound socket, so several components share one event
+uses an explicit ``AppRunner`` and pre-bound sockets, so several components share one event
 loop and ``port=0`` (ephemeral) is known before anything is served.
+
+Two listeners, each optional: plain HTTP on ``port`` (at ``insecure_bind_address``, default
+``bind_address``; every request there is the insecure superuser, so the CLI keeps it on
+loopback and off unless ``--insecure-port`` is given) and HTTPS on ``secure_port`` at
+``bind_address`` with the certificates ``tls.py`` finds or generates (authenticated requests).
 """
 
 from __future__ import annotations
@@ -28,6 +33,7 @@ from hyperkube.apiserver.feeds import Hub
 from hyperkube.apiserver.handlers import Context, RestAPI
 from hyperkube.apiserver.namespaces import Lifecycle
 from hyperkube.apiserver.objects import Objects
+from hyperkube.apiserver.proxy import KUBELET_CLIENT
 from hyperkube.machinery import errors
 from hyperkube.storage.interface import (
     CompactedError,
@@ -52,7 +58,8 @@ def default_data_dir() -> str:
 @dataclass
 class APIServerConfig:
     bind_address: str = "127.0.0.1"
-    port: int | None = 8080  # the plain-HTTP port; 0 = ephemeral
+    port: int | None = 8080  # the plain-HTTP port; 0 = ephemeral; None = off
+    insecure_bind_address: str = ""  # where ``port`` listens; "" = bind_address
     etcd_servers: str = ""  # "" = sqlite:// on state.db in data_dir
     etcd_prefix: str = "/registry"
     etcd_servers_overrides: list[str] = field(default_factory=list)
@@ -139,6 +146,22 @@ def build_app(context: Context, health_checks: dict[str, Any], security: list[An
     return app
 
 
+def _url_host(host: str) -> str:
+    host = {"0.0.0.0": "127.0.0.1", "::": "::1", "": "127.0.0.1"}.get(host, host)
+    return f"[{host}]" if ":" in host else host
+
+
+def _bind(host: str, port: int) -> socket.socket:
+    sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host, port))
+    except OSError:
+        sock.close()
+        raise
+    return sock
+
+
 class APIServer:
     """One API server process's worth of state; several may share one store."""
 
@@ -149,6 +172,8 @@ class APIServer:
         self._own_store = store is None
         self.registry = registry
         self.port = 0
+        self.secure_port = 0
+        self.serving: Any = None  # tls.Serving: the secure port's certificates (and generated PKI)
         self.hub: Hub | None = None
         self.lifecycle: Lifecycle | None = None
         self.crds: Any = None  # crds.CRDController: custom resources served from the stored CRDs
@@ -160,10 +185,15 @@ class APIServer:
 
     @property
     def url(self) -> str:
-        host = self.config.bind_address
-        if ":" in host:
-            host = f"[{host}]"
-        return f"http://{host}:{self.port}"
+        """The plain-HTTP URL when that port is served, else :attr:`secure_url`."""
+        if self.config.port is None:
+            return self.secure_url
+        return f"http://{_url_host(self.config.insecure_bind_address or self.config.bind_address)}:{self.port}"
+
+    @property
+    def secure_url(self) -> str:
+        """``https://host:port`` of the secure port (loopback when bound to every address)."""
+        return f"https://{_url_host(self.config.bind_address)}:{self.secure_port}"
 
     async def start(self) -> None:
         config = self.config
@@ -180,20 +210,32 @@ class APIServer:
             await self.store.start()
         store = self.store
         prefix = config.etcd_prefix.rstrip("/") or "/registry"
-        sock = socket.socket(socket.AF_INET6 if ":" in config.bind_address else socket.AF_INET, socket.SOCK_STREAM)
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        from hyperkube.apiserver import tls
+
+        if config.secure_port is not None:
+            config, self.serving = await asyncio.to_thread(tls.serving, config)
+        kubelet_client = await asyncio.to_thread(tls.kubelet_client, config)
+        sockets: list[tuple[socket.socket, Any]] = []
         try:
-            sock.bind((config.bind_address, config.port))
+            if config.port is not None:
+                sock = _bind(config.insecure_bind_address or config.bind_address, config.port)
+                sockets.append((sock, None))
+                self.port = sock.getsockname()[1]
+            if self.serving is not None:
+                sock = _bind(config.bind_address, config.secure_port or 0)
+                sockets.append((sock, self.serving.context))
+                self.secure_port = sock.getsockname()[1]
         except OSError:
-            sock.close()
+            for sock, _context in sockets:
+                sock.close()
             raise
-        self.port = sock.getsockname()[1]
         self.hub = Hub(store)
         measured = metrics.Metrics()
         allocators = ServiceAllocators(store, prefix, config.service_cluster_ip_range,
                                        config.service_node_port_range)
         objects = Objects(store, self.registry, prefix, allocators=allocators, metrics=measured, hub=self.hub)
-        await bootstrap.bootstrap(objects, self.registry, allocators, config.service_cluster_ip_range, self.port)
+        await bootstrap.bootstrap(objects, self.registry, allocators, config.service_cluster_ip_range,
+                                  self.secure_port or self.port)
         namespaces = self.registry.get("", "v1", "namespaces")
         if namespaces is not None:
             self.lifecycle = Lifecycle(store, self.hub, objects.resource_prefix(namespaces))
@@ -217,16 +259,21 @@ class APIServer:
 
         self.app = build_app(context, {"etcd": storage_ready}, security)
         self.app[reviews.AUTHORIZER] = self.authorizer  # the access reviews ask it
+        self.app[authn.AUTHENTICATION] = self.authenticator
+        self.app[KUBELET_CLIENT] = kubelet_client
         self.runner = web.AppRunner(self.app, access_log=None, handle_signals=False, shutdown_timeout=1.0)
         await self.runner.setup()
-        site = web.SockSite(self.runner, sock)
-        await site.start()
+        for sock, context in sockets:
+            await web.SockSite(self.runner, sock, ssl_context=context).start()
         log.info("Storage: %s (prefix %s)", store.endpoint or type(store).__name__, prefix)
-        log.info("Serving insecurely on %s:%d", config.bind_address, self.port)
+        if self.serving is not None:
+            log.info("Serving securely on %s:%d", config.bind_address, self.secure_port)
+        if config.port is not None:
+            log.info("Serving insecurely on %s:%d", config.insecure_bind_address or config.bind_address, self.port)
         from hyperkube.apiserver.masterleases import MasterLeases
 
         advertise = config.bind_address if config.bind_address not in ("", "0.0.0.0", "::") else "127.0.0.1"
-        self.masters = MasterLeases(store, objects, prefix, advertise, self.port)
+        self.masters = MasterLeases(store, objects, prefix, advertise, self.secure_port or self.port)
         await self.masters.start()
 
     async def stop(self) -> None:

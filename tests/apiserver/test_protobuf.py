@@ -146,8 +146,8 @@ async def test_access_reviews_over_protobuf_and_json(client):
     status, out = await client.post("/apis/authentication.k8s.io/v1/selfsubjectreviews", raw=whoami,
                                     headers=PROTOBUF)
     assert status == 201
-    # the plain-HTTP port is the insecure superuser, as in Kubernetes of the hyperkube era
-    assert out["status"]["userInfo"] == {"username": "system:unsecured", "groups": ["system:masters", "system:authenticated"]}
+    assert out["status"]["userInfo"] == {"username": "system:unsecured",  # the plain port: auth.INSECURE_SUPERUSER
+                                         "groups": ["system:masters", "system:authenticated"]}
     status, _ = await client.get("/apis/authentication.k8s.io/v1/selfsubjectreviews")
     assert status == 405
 
