@@ -15,6 +15,7 @@ atomically.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import dataclasses
 import functools
@@ -47,6 +48,7 @@ class UpConfig:
     hollow_nodes: int = 0
     node_name: str = field(default_factory=lambda: socket.gethostname().lower())
     disable: frozenset[str] = frozenset()
+    addons_dir: str = ""  # manifests applied and kept by the add-on manager [default: DATA/addons]
     home_kubeconfig: str = ""  # ~/.kube/config, where the context is merged without --write-kubeconfig
 
 
@@ -99,6 +101,8 @@ class Cluster:
         self.url = ""
 
     def _client(self) -> Any:
+        """A new client of the API server for one component: the one place that says how
+        components reach it (a secure ``up`` adds its credentials here)."""
         from hyperkube.client import Client, Config
 
         client = Client(Config(server=self.url))
@@ -167,6 +171,20 @@ class Cluster:
                                                         shutdown_grace=2.0))
         await proxy.start()
         self.running.append((f"{'proxy':<19}userspace, node ports on 127.0.0.1 (node {cfg.node_name})", proxy.stop))
+
+        await self._start_addons()
+
+    async def _start_addons(self) -> None:
+        """The add-ons, last, so they do not slow the way to a Ready node. Each one is a
+        component like the others: its own client, ``start()`` here, ``stop()`` in reverse.
+        DNS and metrics go here too, each unless named in ``config.disable``."""
+        from hyperkube.addons.manager import AddonConfig, AddonManager
+
+        directory = self.config.addons_dir or os.path.join(self.config.data_dir, "addons")
+        await asyncio.to_thread(os.makedirs, directory, exist_ok=True)  # users find where to put files
+        addons = AddonManager(self._client(), AddonConfig(directory=directory))
+        await addons.start()
+        self.running.append((f"{'addon-manager':<19}applies {directory}", addons.stop))
 
     async def stop(self) -> None:
         """Stop every started component in reverse order; the kubelets stop their pods."""
