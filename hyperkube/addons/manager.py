@@ -165,7 +165,7 @@ class AddonManager:
         self.discovery = Discovery(self.client)
         self.recorder = EventRecorder(self.client, FIELD_MANAGER)
         self._task: asyncio.Task[None] | None = None
-        self._swept = False
+        self._prune_pending = True  # at start: files may have gone while nothing ran
         #: set after every poll that did its work (tests wait on it)
         self.synced = asyncio.Event()
 
@@ -194,20 +194,20 @@ class AddonManager:
     async def sync(self) -> None:
         """One poll: apply changed files, then prune if any file's set of objects changed."""
         stats = await asyncio.to_thread(_scan, self.config.directory)
-        prune = not self._swept
         for name in sorted(set(self.files) - set(stats)):
             log.info("add-ons: %s removed", name)
             self.files.pop(name)
-            prune = True
+            self._prune_pending = True
         for name in sorted(stats):
             state = self.files.setdefault(name, _File())
             if state.stat == stats[name] and not state.retry:
                 continue
             state.stat = stats[name]
-            prune |= await self._sync_file(name, state)
-        if prune:
-            await self.prune()
-            self._swept = True
+            if await self._sync_file(name, state):
+                self._prune_pending = True
+        if self._prune_pending:
+            await self.prune()  # an error leaves it pending for the next poll
+            self._prune_pending = False
         self.synced.set()
 
     async def _sync_file(self, name: str, state: _File) -> bool:

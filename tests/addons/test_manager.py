@@ -9,7 +9,7 @@ from collections.abc import AsyncIterator
 import pytest
 
 from hyperkube.addons.manager import LABEL, AddonConfig, AddonManager, label_value
-from hyperkube.client import Client, Config, NotFound
+from hyperkube.client import Client, Config, NotFound, TransportError
 from tests.apiserver._server import server  # noqa: F401
 
 CONFIGMAP = """apiVersion: v1
@@ -156,6 +156,23 @@ async def test_a_file_removed_while_nothing_ran_is_pruned_at_start(manager, kube
     restarted = AddonManager(kube, manager.config)
     await restarted.sync()
     assert not await exists(kube, "v1/configmaps", "gone", "default")
+
+
+async def test_a_prune_that_failed_is_done_on_the_next_poll(manager, kube, monkeypatch):
+    write(manager, "short.yaml", CONFIGMAP.format(name="short", namespace="default", value="s"))
+    await manager.sync()
+    os.remove(os.path.join(manager.config.directory, "short.yaml"))
+    real_prune = manager.prune
+
+    async def unreachable() -> None:
+        raise TransportError("the API server went away")
+
+    monkeypatch.setattr(manager, "prune", unreachable)
+    with pytest.raises(TransportError):
+        await manager.sync()
+    monkeypatch.setattr(manager, "prune", real_prune)
+    await manager.sync()
+    assert not await exists(kube, "v1/configmaps", "short", "default")
 
 
 async def test_the_running_manager_sees_a_new_file(manager, kube):
