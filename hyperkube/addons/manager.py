@@ -284,8 +284,9 @@ class AddonManager:
                 continue  # a kind that does not filter by label, or went away
             for obj in result.get("items") or []:
                 metadata = obj.get("metadata") or {}
-                if metadata.get("uid") in seen or any(r.get("controller") for r in metadata.get("ownerReferences") or []):
-                    continue
+                owned = any(r.get("controller") for r in metadata.get("ownerReferences") or [])
+                if owned or metadata.get("uid") in seen:
+                    continue  # a controller's (its owner goes, it goes), or served twice
                 seen.add(metadata.get("uid"))
                 state = present.get((metadata.get("labels") or {}).get(LABEL, ""))
                 if state is not None and (state.desired is None or _declares(state.desired, resource, metadata)):
