@@ -140,6 +140,20 @@ async def test_a_malformed_file_is_reported_and_skipped_while_others_work(manage
     assert await exists(kube, "v1/configmaps", "fixed", "default")
 
 
+async def test_lists_and_cluster_scoped_objects(manager, kube):
+    write(manager, "list.json", '{"apiVersion": "v1", "kind": "List", "items": ['
+          '{"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "listed", "namespace": "ignored"}},'
+          '{"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "listed", "namespace": "listed"}}]}')
+    await manager.sync()
+    assert await exists(kube, "v1/configmaps", "listed", "listed")
+    write(manager, "list.json", '{"apiVersion": "v1", "kind": "List", "items": ['
+          '{"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "listed", "namespace": "ignored"}}]}')
+    await manager.sync()  # the Namespace stays although the file gave it a namespace
+    assert not await exists(kube, "v1/configmaps", "listed", "listed")
+    namespace = await kube.get("v1/namespaces", "listed")
+    assert not namespace["metadata"].get("deletionTimestamp")
+
+
 async def test_a_file_waiting_for_its_namespace_is_retried(manager, kube):
     write(manager, "app.yaml", CONFIGMAP.format(name="app", namespace="later", value="a"))
     await manager.sync()
