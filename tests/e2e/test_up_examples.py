@@ -58,7 +58,7 @@ def test_every_example_runs_and_the_addon_manager_applies_and_prunes(tmp_path):
         page = up.wait_for(f"web through its cluster IP {ip}", lambda: _http(f"http://{ip}/"))
         assert "Directory listing" in page
 
-        up.kubectl("wait", "--for=condition=complete", "job/pi", "--timeout=90s", check=True)
+        up.kubectl("wait", "--for=condition=complete", "job/pi", "--timeout=50s")
         assert "3.14159265358979323846" in up.kubectl("logs", "job/pi").stdout
 
         members = up.wait_for("web-0 and web-1 Running", lambda: (lambda p: p if sorted(p) == ["web-0", "web-1"]
