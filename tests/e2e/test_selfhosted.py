@@ -24,6 +24,7 @@ import threading
 import time
 from pathlib import Path
 
+from hyperkube.kubelet.process_runtime import _proc_start_time  # how the kubelet itself tells a live shim
 from tests.e2e._cluster import KUBECTL, stop, write_kubeconfig
 
 MANIFESTS = Path(__file__).resolve().parents[2] / "manifests"
@@ -58,25 +59,16 @@ def _shims(root: Path) -> list[tuple[int, str]]:
     return found
 
 
-def _start_time(pid: int) -> str | None:
-    try:
-        data = Path(f"/proc/{pid}/stat").read_bytes()
-    except OSError:
-        return None
-    fields = data[data.rfind(b")") + 2:].split()
-    return None if fields[0] == b"Z" else fields[19].decode()
-
-
 def _end_pods(root: Path) -> None:
     """SIGTERM, then SIGKILL, to the process group of every live shim the kubelet started."""
     for sig, wait in ((signal.SIGTERM, 10.0), (signal.SIGKILL, 5.0)):
-        alive = [pid for pid, start in _shims(root) if _start_time(pid) == start]
+        alive = [pid for pid, start in _shims(root) if _proc_start_time(pid) == start]
         for pid in alive:
             with contextlib.suppress(ProcessLookupError, PermissionError):
                 os.killpg(pid, sig)
         deadline = time.monotonic() + wait
         while alive and time.monotonic() < deadline:
-            alive = [pid for pid in alive if _start_time(pid) is not None]
+            alive = [pid for pid in alive if _proc_start_time(pid) is not None]
             time.sleep(0.1)
 
 
@@ -138,4 +130,4 @@ def test_a_kubelet_and_manifests_bring_up_a_cluster_that_runs_a_deployment(tmp_p
         stop(kubelet)
         _end_pods(root)
     assert kubelet.returncode in (0, -15), "".join(log[-40:])
-    assert not [pid for pid, start in _shims(root) if _start_time(pid) == start]
+    assert not [pid for pid, start in _shims(root) if _proc_start_time(pid) == start]
