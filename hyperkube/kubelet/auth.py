@@ -81,12 +81,11 @@ def server_ssl_context(config: KubeletAuthConfig) -> ssl.SSLContext:
 
 def subject_of(der: bytes) -> Caller:
     from cryptography import x509
-    from cryptography.x509.oid import NameOID
 
-    subject = x509.load_der_x509_certificate(der).subject
-    names = [str(a.value) for a in subject.get_attributes_for_oid(NameOID.COMMON_NAME)]
-    groups = tuple(str(a.value) for a in subject.get_attributes_for_oid(NameOID.ORGANIZATION_NAME))
-    return Caller(names[0] if names else "", (*groups, "system:authenticated"))
+    from hyperkube.machinery.pki import identity
+
+    user, groups = identity(x509.load_der_x509_certificate(der))
+    return Caller(user, (*groups, "system:authenticated"))
 
 
 def node_subresource(path: str) -> str:
