@@ -5,16 +5,24 @@ the command and whatever it forked). CPU ``usageNanoCores`` is the rate between 
 and the previous one for the same group (none on the first reading, as cAdvisor does);
 ``usageCoreNanoSeconds`` is the cumulative CPU time. Memory is RSS (``workingSetBytes`` =
 ``rssBytes`` = ``usageBytes``: there is no page-cache accounting without cgroups). The node's
-figures come from /proc/stat and /proc/meminfo. The /proc scan runs in a thread.
+figures come from /proc/stat and /proc/meminfo. The /proc scan runs in a thread. Sample
+``time`` fields carry microseconds: the API server's metrics.k8s.io computes CPU rates from
+two summaries' ``usageCoreNanoSeconds`` over the difference of their times.
 """
 
 from __future__ import annotations
 
 import os
 import time
+from datetime import UTC, datetime
 from typing import Any
 
 from hyperkube.machinery.durations import now_rfc3339
+
+
+def precise_rfc3339(ts: float) -> str:
+    """A sample's time to the microsecond: rates computed from two samples need better than seconds."""
+    return datetime.fromtimestamp(ts, UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 TICKS = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
 PAGE = os.sysconf("SC_PAGE_SIZE") if hasattr(os, "sysconf") else 4096
@@ -60,7 +68,7 @@ class StatsCollector:
         self._previous: dict[Any, tuple[float, int]] = {}
 
     def _cpu(self, key: Any, nanoseconds: int, now: float) -> dict[str, Any]:
-        cpu: dict[str, Any] = {"time": now_rfc3339(now), "usageCoreNanoSeconds": nanoseconds}
+        cpu: dict[str, Any] = {"time": precise_rfc3339(now), "usageCoreNanoSeconds": nanoseconds}
         before = self._previous.get(key)
         if before is not None and now > before[0]:
             cpu["usageNanoCores"] = max(int((nanoseconds - before[1]) / (now - before[0])), 0)
@@ -72,7 +80,7 @@ class StatsCollector:
         now = time.time()
         groups = process_groups()
         busy, total, available = node_usage()
-        stamp = now_rfc3339(now)
+        stamp = precise_rfc3339(now)
         result_pods = []
         for item in pods:
             meta = item["pod"]["metadata"]
