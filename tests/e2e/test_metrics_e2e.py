@@ -16,6 +16,8 @@ from tests.e2e.test_kubelet_e2e import kill_everything, start_kubelet, wait
 #: about 300 millicores: 30 ms of work, 70 ms of sleep, over and over
 BUSY = ("import time\\nwhile True:\\n    end = time.monotonic() + 0.03\\n    while time.monotonic() < end: pass\\n"
         "    time.sleep(0.07)")
+#: a pod using much memory and no CPU
+IDLE = "import time\\nheld = bytes(range(256)) * (1 << 18)\\ntime.sleep(3600)"
 POD = """apiVersion: v1
 kind: Pod
 metadata: {{name: busy, labels: {{app: busy}}}}
@@ -46,7 +48,10 @@ def busy_node(cluster: Cluster, tmp_path_factory):
     try:
         process, _port = start_kubelet(cluster, root, "metrics-node")
         cluster.kubectl("apply", "-f", "-", input=POD.format(node="metrics-node", python=sys.executable, busy=BUSY))
-        wait(lambda: cluster.kubectl("get", "pod", "busy", "-o", "jsonpath={.status.phase}").stdout == "Running")
+        cluster.kubectl("apply", "-f", "-", input=POD.format(node="metrics-node", python=sys.executable, busy=IDLE)
+                        .replace("busy", "idle"))
+        for name in ("busy", "idle"):
+            wait(lambda n=name: cluster.kubectl("get", "pod", n, "-o", "jsonpath={.status.phase}").stdout == "Running")
         yield "metrics-node"
     finally:
         kill_everything(process, root)
@@ -85,3 +90,35 @@ def test_our_kubectl_top_prints_what_kubectl_prints(cluster: Cluster, busy_node:
             break
     assert ours.stdout == theirs
     assert "busy" in theirs or "metrics-node" in theirs
+
+
+#: the flags our CLI does not offer yet (``--sort-by``, ``--sum``, ``--show-capacity``,
+#: ``--field-selector``): top() called directly, against the real kubectl given them
+DIRECT = """
+import sys
+from hyperkube.kubectl.session import Flags, run
+from hyperkube.kubectl.top import top
+kind, options = sys.argv[1], eval(sys.argv[2])
+run(Flags(), lambda session: top(session, kind, [], **options))
+"""
+
+
+@pytest.mark.parametrize(("args", "options"), [
+    (("pod", "--sort-by", "cpu"), {"sort_by": "cpu"}),
+    (("pod", "--sort-by", "memory", "-A", "--sum"), {"sort_by": "memory", "all_namespaces": True, "sum": True}),
+    (("pod", "--field-selector", "metadata.name=idle", "--containers"), {"field_selector": "metadata.name=idle",
+                                                                         "containers": True}),
+    (("node", "--show-capacity", "--sort-by", "memory"), {"show_capacity": True, "sort_by": "memory"}),
+])
+def test_sorting_sums_and_capacity_print_as_kubectl_does(cluster: Cluster, busy_node: str, args: tuple[str, ...],
+                                                         options: dict) -> None:
+    wait(lambda: cluster.kubectl("top", "pod", "idle", check=False).returncode == 0)
+    full = {"all_namespaces": False, "selector": None, "containers": False, "no_headers": False, **options}
+    for _attempt in range(3):
+        theirs = cluster.kubectl("top", *args).stdout
+        ours = subprocess.run([sys.executable, "-c", DIRECT, args[0], repr(full)], capture_output=True, text=True,
+                              env=cluster.env(), timeout=60)
+        assert ours.returncode == 0, ours.stderr
+        if ours.stdout == theirs:
+            break
+    assert ours.stdout == theirs
