@@ -39,12 +39,12 @@ import aiohttp
 import orjson
 from aiohttp import web
 
-from hyperkube.api.registry import Resource, Strategy
-from hyperkube.apiserver import bodies, lists, paths, proxy
+from hyperkube.api.registry import NAME_COLUMN, Column, Resource, Strategy
+from hyperkube.apiserver import bodies, lists, paths, proxy, tables
 from hyperkube.apiserver.selection import Filter
 from hyperkube.machinery import errors
 from hyperkube.machinery.durations import now_rfc3339, parse_rfc3339
-from hyperkube.machinery.quantity import BINARY_SI, DECIMAL_SI, format_quantity
+from hyperkube.machinery.quantity import BINARY_SI, DECIMAL_SI, format_quantity, parse_quantity
 
 log = logging.getLogger("hyperkube.apiserver.metrics")
 
@@ -54,15 +54,29 @@ SCRAPE_TIMEOUT = 5.0
 FIRST_WINDOW = 1.0  # seconds between the two scrapes of a node seen for the first time
 
 
-class _Readonly(Strategy):
+class _Printed(Strategy):
+    """Nothing is ever written; ``kubectl get nodemetrics|podmetrics`` gets metrics-server's
+    columns: NAME CPU MEMORY WINDOW (a pod's usage summed over its containers)."""
+
     has_status = False
     tracks_generation = False
 
+    def columns(self) -> list[Column]:
+        return [NAME_COLUMN, Column("CPU", description="CPU usage"), Column("Memory", description="Memory usage"),
+                Column("Window", description="Interval over which the usage was measured")]
+
+    def row(self, obj: dict[str, Any], now: float) -> list[Any]:
+        usages = [obj["usage"]] if "usage" in obj else [c.get("usage") or {} for c in obj.get("containers") or ()]
+        cpu = sum((parse_quantity(u.get("cpu") or "0").value for u in usages), Decimal(0))
+        memory = sum((parse_quantity(u.get("memory") or "0").value for u in usages), Decimal(0))
+        return [obj["metadata"]["name"], format_quantity(cpu, DECIMAL_SI), format_quantity(memory, BINARY_SI),
+                obj.get("window", "")]
+
 
 NODE_METRICS = Resource(GROUP, VERSION, "NodeMetrics", "nodes", "", False, verbs=("get", "list"),
-                        strategy=_Readonly(), storage_name="metrics.k8s.io/nodes")
+                        strategy=_Printed(), storage_name="metrics.k8s.io/nodes")
 POD_METRICS = Resource(GROUP, VERSION, "PodMetrics", "pods", "", True, verbs=("get", "list"),
-                       strategy=_Readonly(), storage_name="metrics.k8s.io/pods")
+                       strategy=_Printed(), storage_name="metrics.k8s.io/pods")
 
 
 def go_duration(seconds: float) -> str:
@@ -275,9 +289,13 @@ class MetricsAPI:
             raise errors.MethodNotAllowed("the server does not allow this method on the requested resource "
                                           "(watch)")
         nodes = target.resource.kind == "NodeMetrics"
+        accept = request.headers.get("Accept")
+        bodies.check_acceptable(accept)
+        as_table = bodies.wants_table(accept)
+        include = tables.include_mode(request.query.get("includeObject")) if as_table else ""
         if target.name:
             body = await (self._node(target.name) if nodes else self._pod(target.namespace, target.name))
-            return bodies.json_response(body)
+            return bodies.json_response(tables.table(target.resource, [body], {}, include) if as_table else body)
         query = request.query
         selected = await self._select("nodes" if nodes else "pods", target.namespace,
                                       query.get("labelSelector", ""), query.get("fieldSelector", ""))
@@ -295,6 +313,8 @@ class MetricsAPI:
                 containers = usage.get((meta.get("namespace", ""), meta["name"]))
                 if containers:
                     items.append(pod_metrics(pod, containers))
+        if as_table:
+            return bodies.json_response(tables.table(target.resource, items, {}, include))
         return bodies.json_response({"kind": f"{target.resource.kind}List", "apiVersion": f"{GROUP}/{VERSION}",
                                      "metadata": {}, "items": items})
 

@@ -8,7 +8,7 @@ import socket
 import pytest
 
 from hyperkube.apiserver import metrics_api
-from tests.apiserver._server import pod
+from tests.apiserver._server import TABLE, pod
 from tests.apiserver._stats_kubelet import stats_kubelet
 
 BASE = "/apis/metrics.k8s.io/v1beta1"
@@ -77,6 +77,12 @@ async def test_node_and_pod_metrics_have_metrics_servers_shape(client) -> None:
         assert status == 200 and one["kind"] == "PodMetrics" and one["containers"] == item["containers"]
         status, everywhere = await client.get(f"{BASE}/pods")
         assert [i["metadata"]["name"] for i in everywhere["items"]] == ["web"]
+
+        status, table = await client.get(f"{BASE}/namespaces/default/pods", headers={"Accept": TABLE})
+        assert [c["name"] for c in table["columnDefinitions"]] == ["Name", "CPU", "Memory", "Window"]
+        assert table["rows"][0]["cells"] == ["web", "251m", "10252Ki", "2s"]  # summed over the containers
+        status, table = await client.get(f"{BASE}/nodes/n1", headers={"Accept": TABLE})
+        assert table["rows"][0]["cells"] == ["n1", "1500m", "2Gi", "2s"]
 
         kubelet.node = (333, 1000 * 1024 + 512)  # not a whole Ki: plain bytes, as Kubernetes writes it
         status, one = await client.get(f"{BASE}/nodes/n1")
