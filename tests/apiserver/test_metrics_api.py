@@ -157,3 +157,17 @@ def test_quantities_and_windows_are_written_as_kubernetes_does() -> None:
     assert metrics_api.go_duration(20.064) == "20.064s"
     assert metrics_api.go_duration(75.5) == "1m15.5s"
     assert metrics_api.go_duration(15) == "15s"
+
+
+def test_the_kubelets_own_rate_spans_at_least_a_second() -> None:
+    """``usageNanoCores`` of /stats/summary: readers polling faster than MIN_WINDOW see the last
+    rate instead of one over a few milliseconds; sample times carry microseconds."""
+    from hyperkube.kubelet.stats import StatsCollector
+
+    collector = StatsCollector()
+    first = collector._cpu("c", 0, 100.0)
+    assert "usageNanoCores" not in first and first["time"] == "1970-01-01T00:01:40.000000Z"
+    assert "usageNanoCores" not in collector._cpu("c", 400_000_000, 100.5)
+    assert collector._cpu("c", 500_000_000, 101.0)["usageNanoCores"] == 500_000_000  # half a core
+    assert collector._cpu("c", 900_000_000, 101.2)["usageNanoCores"] == 500_000_000  # kept: 0.2 s is too short
+    assert collector._cpu("c", 100, 101.5).get("usageNanoCores") is None  # restarted counter: a new baseline
