@@ -105,7 +105,7 @@ async def test_conditions_explain_missing_target_and_metrics(kube: Client, contr
     found = await hpa_where(kube, lambda h: conditions(h).get("AbleToScale", {}).get("status") == "False")
     assert conditions(found)["AbleToScale"]["reason"] == "FailedGetScale"
     await kube.create("apps/v1/deployments", deployment(1), namespace="default")
-    # no pods (no replicaset controller) and no metrics API: scaling is not active
+    # no pods (no replicaset controller), so no metrics: scaling is not active
     found = await hpa_where(kube, lambda h: conditions(h).get("ScalingActive", {}).get("status") == "False")
     assert conditions(found)["ScalingActive"]["reason"] == "FailedGetResourceMetric"
     assert conditions(found)["AbleToScale"]["reason"] == "SucceededGetScale"
