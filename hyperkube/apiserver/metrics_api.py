@@ -124,6 +124,17 @@ def _sample_time(entry: dict[str, Any], fallback: float) -> float:
         return fallback
 
 
+async def read_objects(objects: Any, resource: Resource, namespace: str = "", labels: str = "",
+                       fields: str = "") -> list[dict[str, Any]]:
+    """The stored objects of a core resource that the selectors pick, decoded."""
+    filt = Filter(resource, namespace, labels, fields)
+    page = await lists.read_page(objects.store, objects.resource_prefix(resource), resource.namespaced, filt,
+                                 lists.ListOptions(), objects.decode_shared)
+    if page.objects is not None:
+        return page.objects
+    return [objects.decode_shared(resource, kv) for kv in page.kvs]
+
+
 class Scraper:
     """The latest batch of every node's usage; refreshed on demand, at most every RESOLUTION s."""
 
@@ -149,10 +160,7 @@ class Scraper:
             return self.batch
 
     async def _refresh(self) -> None:
-        nodes_resource = self.registry.get("", "v1", "nodes")
-        page = await lists.read_page(self.objects.store, self.objects.resource_prefix(nodes_resource), False,
-                                     Filter(nodes_resource, "", "", ""), lists.ListOptions())
-        nodes = [orjson.loads(kv.value) for kv in page.kvs]
+        nodes = await read_objects(self.objects, self.registry.get("", "v1", "nodes"))
         if self._session is None:
             self._session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=SCRAPE_TIMEOUT))
         results = await asyncio.gather(*(self._scrape_node(node) for node in nodes), return_exceptions=True)
@@ -297,8 +305,8 @@ class MetricsAPI:
             body = await (self._node(target.name) if nodes else self._pod(target.namespace, target.name))
             return bodies.json_response(tables.table(target.resource, [body], {}, include) if as_table else body)
         query = request.query
-        selected = await self._select("nodes" if nodes else "pods", target.namespace,
-                                      query.get("labelSelector", ""), query.get("fieldSelector", ""))
+        selected = await read_objects(self.objects, self.registry.get("", "v1", "nodes" if nodes else "pods"),
+                                      target.namespace, query.get("labelSelector", ""), query.get("fieldSelector", ""))
         batch = await self.scraper.current()
         items: list[dict[str, Any]] = []
         if nodes:
@@ -317,15 +325,6 @@ class MetricsAPI:
             return bodies.json_response(tables.table(target.resource, items, {}, include))
         return bodies.json_response({"kind": f"{target.resource.kind}List", "apiVersion": f"{GROUP}/{VERSION}",
                                      "metadata": {}, "items": items})
-
-    async def _select(self, plural: str, namespace: str, labels: str, fields: str) -> list[dict[str, Any]]:
-        resource = self.registry.get("", "v1", plural)
-        filt = Filter(resource, namespace, labels, fields)
-        page = await lists.read_page(self.objects.store, self.objects.resource_prefix(resource), resource.namespaced,
-                                     filt, lists.ListOptions(), self.objects.decode_shared)
-        if page.objects is not None:
-            return page.objects
-        return [self.objects.decode_shared(resource, kv) for kv in page.kvs]
 
     async def _node(self, name: str) -> dict[str, Any]:
         missing = errors.NotFound.for_object("nodemetrics", name, GROUP)
