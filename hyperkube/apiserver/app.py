@@ -27,7 +27,7 @@ from typing import Any
 from aiohttp import web
 
 from hyperkube.api.registry import Registry
-from hyperkube.apiserver import bodies, bootstrap, discovery, health, metrics, openapi_routes
+from hyperkube.apiserver import bodies, bootstrap, discovery, health, metrics, metrics_api, openapi_routes
 from hyperkube.apiserver.allocators import ServiceAllocators
 from hyperkube.apiserver.feeds import Hub
 from hyperkube.apiserver.handlers import Context, RestAPI
@@ -142,6 +142,7 @@ def build_app(context: Context, health_checks: dict[str, Any], security: list[An
     openapi_routes.add_routes(app, context.registry)
     health.add_routes(app, health_checks)
     context.metrics.add_routes(app)
+    metrics_api.add_routes(app, context)  # metrics.k8s.io, before the generic routes that would catch it
     RestAPI(context).add_routes(app)
     return app
 
