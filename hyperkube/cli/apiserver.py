@@ -72,6 +72,11 @@ def _security_options(func: Callable[..., Any]) -> Callable[..., Any]:
     @functools.wraps(func)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         security = {name: kwargs.pop(name) for name in _SECURITY_FIELDS}
+        for first, second in (("tls_cert_file", "tls_private_key_file"),
+                              ("kubelet_client_certificate", "kubelet_client_key")):
+            if bool(security[first]) != bool(security[second]):
+                flags = " and ".join("--" + name.replace("_", "-") for name in (first, second))
+                raise click.UsageError(f"{flags} go together")
         security["service_account_key_files"] = list(security["service_account_key_files"])
         security["api_audiences"] = [a.strip() for a in security["api_audiences"].split(",") if a.strip()]
         security["cert_dir"] = security["cert_dir"] or ""

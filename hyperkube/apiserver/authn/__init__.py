@@ -103,7 +103,7 @@ def _load_keys(config: Any) -> tuple[jwt.PrivateKey, list[jwt.PublicKey]]:
         signing = pki.load_private_key(config.service_account_signing_key_file)
     else:
         signing = pki.generate_key()
-        log.info("no --service-account-signing-key-file: service account tokens are signed with a key "
+        log.debug("no --service-account-signing-key-file: service account tokens are signed with a key "
                  "that lasts as long as this process")
     public: list[jwt.PublicKey] = [signing.public_key()]
     for path in config.service_account_key_files:
