@@ -208,7 +208,7 @@ async def main(args) -> None:
         processes.append(backends)
         direct = [("127.0.0.1", p) for p in ports]
 
-        api, api_port = _started([sys.executable, "-m", "hyperkube", "apiserver", "--insecure-port", "0",
+        api, api_port = _started([sys.executable, "-m", "hyperkube", "apiserver", "--insecure-port", "0", "--secure-port", "0",
                                   "--data-dir", str(work / "data")], r"Serving insecurely on [\d.]+:(\d+)")
         processes.append(api)
         url = f"http://127.0.0.1:{api_port}"

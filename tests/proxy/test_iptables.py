@@ -173,7 +173,7 @@ def _proxy(netns: Namespace, url: str) -> subprocess.Popen:
 
 def test_iptables_mode_forwards_in_the_kernel(netns, tmp_path):
     api, port, _ = start_process([*netns.prefix(), sys.executable, "-m", "hyperkube", "apiserver", "--insecure-port",
-                                  "0", "--data-dir", str(tmp_path / "data")],
+                                  "0", "--secure-port", "0", "--data-dir", str(tmp_path / "data")],
                                  r"Serving insecurely on [\d.]+:(\d+)", "apiserver")
     netns.processes.append(api)
     url = f"http://127.0.0.1:{port}"
