@@ -203,7 +203,7 @@ def _drain(stream) -> None:
 
 
 def start_apiserver(data_dir: str) -> tuple[subprocess.Popen, str]:
-    process = subprocess.Popen([sys.executable, "-m", "hyperkube", "apiserver", "--insecure-port", "0",
+    process = subprocess.Popen([sys.executable, "-m", "hyperkube", "apiserver", "--insecure-port", "0", "--secure-port", "0",
                                 "--data-dir", data_dir], stderr=subprocess.PIPE, text=True)
     assert process.stderr is not None
     for line in process.stderr:

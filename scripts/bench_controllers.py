@@ -190,7 +190,7 @@ def main() -> None:
     parser.add_argument("--nodes", type=int, default=100)
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as home:
-        apiserver, port = start([sys.executable, "-m", "hyperkube", "apiserver", "--insecure-port", "0",
+        apiserver, port = start([sys.executable, "-m", "hyperkube", "apiserver", "--insecure-port", "0", "--secure-port", "0",
                                  "--data-dir", home], r"Serving insecurely on [\d.]+:(\d+)")
         url = f"http://127.0.0.1:{port}"
         manager, _ = start([sys.executable, "-m", "hyperkube", "controller-manager", "--master", url,

@@ -38,7 +38,7 @@ BIN = Path(sys.executable).parent
 
 
 def start_apiserver(home: Path) -> tuple[subprocess.Popen, str]:
-    process = subprocess.Popen([sys.executable, "-m", "hyperkube", "apiserver", "--insecure-port", "0",
+    process = subprocess.Popen([sys.executable, "-m", "hyperkube", "apiserver", "--insecure-port", "0", "--secure-port", "0",
                                 "--data-dir", str(home / "data")], stderr=subprocess.PIPE,
                                stdout=subprocess.DEVNULL, text=True)
     found: list[str] = []

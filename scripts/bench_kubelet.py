@@ -156,7 +156,7 @@ async def main(args: argparse.Namespace) -> None:
     logging.disable(logging.WARNING)
     with tempfile.TemporaryDirectory() as tmp:
         home = Path(tmp)
-        api, port = start([sys.executable, "-m", "hyperkube", "apiserver", "--insecure-port", "0",
+        api, port = start([sys.executable, "-m", "hyperkube", "apiserver", "--insecure-port", "0", "--secure-port", "0",
                            "--data-dir", str(home / "data")], r"Serving insecurely on [\d.]+:(\d+)")
         url = f"http://127.0.0.1:{port}"
         kubeconfig = home / "kubeconfig"

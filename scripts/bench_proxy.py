@@ -208,7 +208,7 @@ async def main(args) -> None:
         processes.append(backends)
         direct = [("127.0.0.1", p) for p in ports]
 
-        api, api_port = _started([sys.executable, "-m", "hyperkube", "apiserver", "--insecure-port", "0",
+        api, api_port = _started([sys.executable, "-m", "hyperkube", "apiserver", "--insecure-port", "0", "--secure-port", "0",
                                   "--data-dir", str(work / "data")], r"Serving insecurely on [\d.]+:(\d+)")
         processes.append(api)
         url = f"http://127.0.0.1:{api_port}"
@@ -216,7 +216,7 @@ async def main(args) -> None:
         service_port = 18080
         cluster_ip = await setup_service(url, ports, service_port)
         proxy, _ = _started([sys.executable, "-m", "hyperkube", "proxy", "--master", url, "--hostname-override",
-                             "bench", "--healthz-bind-address", "127.0.0.1:0"], r"serving on [\d.]+:(\d+)")
+                             "bench", "--healthz-bind-address", "127.0.0.1:0", "--proxy-mode", "userspace"], r"serving on [\d.]+:(\d+)")
         processes.append(proxy)
         await wait_connect(cluster_ip, service_port)
 

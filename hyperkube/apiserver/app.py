@@ -4,8 +4,13 @@
 opens the store, builds the application (discovery, OpenAPI, health and metrics from their
 modules, then the generic REST handlers), binds the socket, bootstraps the system namespaces
 and the ``kubernetes`` Service, and only then accepts connections; ``stop()`` undoes it. It
-uses an explicit ``AppRunner`` and a pre-bound socket, so several components share one event
+uses an explicit ``AppRunner`` and pre-bound sockets, so several components share one event
 loop and ``port=0`` (ephemeral) is known before anything is served.
+
+Two listeners, each optional: plain HTTP on ``port`` (at ``insecure_bind_address``, default
+``bind_address``; every request there is the insecure superuser, so the CLI keeps it on
+loopback and off unless ``--insecure-port`` is given) and HTTPS on ``secure_port`` at
+``bind_address`` with the certificates ``tls.py`` finds or generates (authenticated requests).
 """
 
 from __future__ import annotations
@@ -22,12 +27,13 @@ from typing import Any
 from aiohttp import web
 
 from hyperkube.api.registry import Registry
-from hyperkube.apiserver import bodies, bootstrap, discovery, health, metrics, openapi_routes
+from hyperkube.apiserver import bodies, bootstrap, discovery, health, metrics, metrics_api, openapi_routes
 from hyperkube.apiserver.allocators import ServiceAllocators
 from hyperkube.apiserver.feeds import Hub
 from hyperkube.apiserver.handlers import Context, RestAPI
 from hyperkube.apiserver.namespaces import Lifecycle
 from hyperkube.apiserver.objects import Objects
+from hyperkube.apiserver.proxy import KUBELET_CLIENT
 from hyperkube.machinery import errors
 from hyperkube.storage.interface import (
     CompactedError,
@@ -52,7 +58,8 @@ def default_data_dir() -> str:
 @dataclass
 class APIServerConfig:
     bind_address: str = "127.0.0.1"
-    port: int | None = 8080  # the plain-HTTP port; 0 = ephemeral
+    port: int | None = 8080  # the plain-HTTP port; 0 = ephemeral; None = off
+    insecure_bind_address: str = ""  # where ``port`` listens; "" = bind_address
     etcd_servers: str = ""  # "" = sqlite:// on state.db in data_dir
     etcd_prefix: str = "/registry"
     etcd_servers_overrides: list[str] = field(default_factory=list)
@@ -138,8 +145,25 @@ def build_app(context: Context, health_checks: dict[str, Any], security: list[An
     openapi_routes.add_routes(app, context.registry)
     health.add_routes(app, health_checks)
     context.metrics.add_routes(app)
+    metrics_api.add_routes(app, context)  # metrics.k8s.io, before the generic routes that would catch it
     RestAPI(context).add_routes(app)
     return app
+
+
+def _url_host(host: str) -> str:
+    host = {"0.0.0.0": "127.0.0.1", "::": "::1", "": "127.0.0.1"}.get(host, host)
+    return f"[{host}]" if ":" in host else host
+
+
+def _bind(host: str, port: int) -> socket.socket:
+    sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host, port))
+    except OSError:
+        sock.close()
+        raise
+    return sock
 
 
 class APIServer:
@@ -152,6 +176,8 @@ class APIServer:
         self._own_store = store is None
         self.registry = registry
         self.port = 0
+        self.secure_port = 0
+        self.serving: Any = None  # tls.Serving: the secure port's certificates (and generated PKI)
         self.hub: Hub | None = None
         self.lifecycle: Lifecycle | None = None
         self.crds: Any = None  # crds.CRDController: custom resources served from the stored CRDs
@@ -160,13 +186,19 @@ class APIServer:
         self.authenticator: Any = None
         self.authorizer: Any = None
         self.audit: Any = None  # audit.AuditLog when --audit-log-path is set
+        self.masters: Any = None  # masterleases.MasterLeases: the kubernetes Service's endpoints
 
     @property
     def url(self) -> str:
-        host = self.config.bind_address
-        if ":" in host:
-            host = f"[{host}]"
-        return f"http://{host}:{self.port}"
+        """The plain-HTTP URL when that port is served, else :attr:`secure_url`."""
+        if self.config.port is None:
+            return self.secure_url
+        return f"http://{_url_host(self.config.insecure_bind_address or self.config.bind_address)}:{self.port}"
+
+    @property
+    def secure_url(self) -> str:
+        """``https://host:port`` of the secure port (loopback when bound to every address)."""
+        return f"https://{_url_host(self.config.bind_address)}:{self.secure_port}"
 
     async def start(self) -> None:
         config = self.config
@@ -187,20 +219,32 @@ class APIServer:
             from hyperkube.apiserver import encryption
 
             store = await encryption.wrap(store, config.encryption_provider_config, self.registry, prefix)
-        sock = socket.socket(socket.AF_INET6 if ":" in config.bind_address else socket.AF_INET, socket.SOCK_STREAM)
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        from hyperkube.apiserver import tls
+
+        if config.secure_port is not None:
+            config, self.serving = await asyncio.to_thread(tls.serving, config)
+        kubelet_client = await asyncio.to_thread(tls.kubelet_client, config)
+        sockets: list[tuple[socket.socket, Any]] = []
         try:
-            sock.bind((config.bind_address, config.port))
+            if config.port is not None:
+                sock = _bind(config.insecure_bind_address or config.bind_address, config.port)
+                sockets.append((sock, None))
+                self.port = sock.getsockname()[1]
+            if self.serving is not None:
+                sock = _bind(config.bind_address, config.secure_port or 0)
+                sockets.append((sock, self.serving.context))
+                self.secure_port = sock.getsockname()[1]
         except OSError:
-            sock.close()
+            for sock, _context in sockets:
+                sock.close()
             raise
-        self.port = sock.getsockname()[1]
         self.hub = Hub(store)
         measured = metrics.Metrics()
         allocators = ServiceAllocators(store, prefix, config.service_cluster_ip_range,
                                        config.service_node_port_range)
         objects = Objects(store, self.registry, prefix, allocators=allocators, metrics=measured, hub=self.hub)
-        await bootstrap.bootstrap(objects, self.registry, allocators, config.service_cluster_ip_range, self.port)
+        await bootstrap.bootstrap(objects, self.registry, allocators, config.service_cluster_ip_range,
+                                  self.secure_port or self.port)
         namespaces = self.registry.get("", "v1", "namespaces")
         if namespaces is not None:
             self.lifecycle = Lifecycle(store, self.hub, objects.resource_prefix(namespaces))
@@ -212,7 +256,7 @@ class APIServer:
             self.crds = CRDController(objects, self.registry, self.hub)
             await self.crds.start()  # every stored CRD is served before the first request
         context = Context(self.registry, objects, self.hub, measured)
-        from hyperkube.apiserver import admission, auth, authn, authz
+        from hyperkube.apiserver import admission, auth, authn, authz, reviews
 
         self.authenticator = await authn.build(config, objects)
         self.authorizer = await authz.build(config, objects, self.hub)
@@ -226,14 +270,33 @@ class APIServer:
 
         self.audit = await audit.build(config)
         self.app = build_app(context, {"etcd": storage_ready}, security, self.audit)
+        self.app[reviews.AUTHORIZER] = self.authorizer  # the access reviews ask it
+        self.app[authn.AUTHENTICATION] = self.authenticator
+        self.app[KUBELET_CLIENT] = kubelet_client
         self.runner = web.AppRunner(self.app, access_log=None, handle_signals=False, shutdown_timeout=1.0)
         await self.runner.setup()
-        site = web.SockSite(self.runner, sock)
-        await site.start()
+        for sock, context in sockets:
+            await web.SockSite(self.runner, sock, ssl_context=context).start()
         log.info("Storage: %s (prefix %s)", store.endpoint or type(store).__name__, prefix)
-        log.info("Serving insecurely on %s:%d", config.bind_address, self.port)
+        if self.serving is not None:
+            log.info("Serving securely on %s:%d", config.bind_address, self.secure_port)
+        if config.port is not None:
+            log.info("Serving insecurely on %s:%d", config.insecure_bind_address or config.bind_address, self.port)
+        from hyperkube.apiserver.masterleases import MasterLeases
+
+        advertise = config.bind_address if config.bind_address not in ("", "0.0.0.0", "::") else "127.0.0.1"
+        self.masters = MasterLeases(store, objects, prefix, advertise, self.secure_port or self.port)
+        await self.masters.start()
 
     async def stop(self) -> None:
+        if self.masters is not None:
+            with contextlib.suppress(Exception):
+                await self.masters.stop()
+            self.masters = None
+        close = getattr(self.authorizer, "close", None)
+        if close is not None:  # RBAC's aggregation writes must end before the store closes
+            with contextlib.suppress(Exception):
+                await close()
         if self.hub is not None:
             self.hub.end_watches()  # open watch streams finish at once instead of holding shutdown
         if self.runner is not None:

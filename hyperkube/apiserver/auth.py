@@ -206,7 +206,9 @@ def forbidden_message(attributes: Attributes, reason: str = "") -> str:
 def forbidden(attributes: Attributes, reason: str = "") -> errors.Forbidden:
     details: dict[str, Any] = {}
     if attributes.resource_request:
-        details = {"kind": attributes.resource, "group": attributes.api_group}
+        details = {"kind": attributes.resource}
+        if attributes.api_group:
+            details["group"] = attributes.api_group
         if attributes.name:
             details["name"] = attributes.name
     return errors.Forbidden(forbidden_message(attributes, reason), details=details)

@@ -9,25 +9,24 @@ accounts; every active namespace gets a ServiceAccount named ``default``, put ba
 legacy claims), ``data.namespace`` and, with ``--root-ca-file``, ``data["ca.crt"]``; it
 records the account's uid in ``kubernetes.io/service-account.uid``. A token Secret whose
 account is gone (or was recreated with another uid) is deleted, and deleting an account
-deletes its token Secrets. The JWT is signed HS256 with the bytes of
-``--service-account-private-key-file`` (a random per-process key without one).
+deletes its token Secrets. The JWT is signed (ES256 or RS256, by the key's type) with
+``--service-account-private-key-file``, the key whose public half the API server verifies with
+(``--service-account-key-file``; ``sa.key`` of a generated PKI); without one a per-process key
+signs tokens no API server accepts.
 """
 
 from __future__ import annotations
 
 import asyncio
 import base64
-import hashlib
-import hmac
-import json
 import logging
-import os
 import time
 from typing import Any
 
 from hyperkube.client import AlreadyExists, Conflict, NotFound, object_key
 from hyperkube.controllers.base import Controller, ControllerContext, Object
 from hyperkube.controllers.podcontrol import is_terminating, meta
+from hyperkube.machinery import jwt, pki
 
 log = logging.getLogger("hyperkube.controllers.serviceaccount")
 
@@ -85,13 +84,8 @@ def account_index(secret: Object) -> list[str]:
     return [f"{meta(secret).get('namespace', '')}/{name}"] if name else []
 
 
-def _b64url(data: bytes) -> str:
-    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
-
-
-def legacy_token(key: bytes, namespace: str, secret_name: str, account: Object) -> str:
+def legacy_token(key: jwt.PrivateKey, namespace: str, secret_name: str, account: Object) -> str:
     """A JWT with the claims Kubernetes' legacy token generator writes."""
-    header = {"alg": "HS256", "kid": hashlib.sha256(key).hexdigest()[:43]}
     name = meta(account).get("name", "")
     claims = {"iss": "kubernetes/serviceaccount",
               "kubernetes.io/serviceaccount/namespace": namespace,
@@ -99,10 +93,7 @@ def legacy_token(key: bytes, namespace: str, secret_name: str, account: Object) 
               "kubernetes.io/serviceaccount/service-account.name": name,
               "kubernetes.io/serviceaccount/service-account.uid": meta(account).get("uid", ""),
               "sub": f"system:serviceaccount:{namespace}:{name}", "iat": int(time.time())}
-    signing = _b64url(json.dumps(header, separators=(",", ":")).encode()) + "." + \
-        _b64url(json.dumps(claims, separators=(",", ":")).encode())
-    signature = hmac.new(key, signing.encode(), hashlib.sha256).digest()
-    return signing + "." + _b64url(signature)
+    return jwt.sign(claims, key)
 
 
 class TokensController(Controller):
@@ -110,7 +101,7 @@ class TokensController(Controller):
     workers_option = "serviceaccount-token"
     default_workers = 5
 
-    def __init__(self, ctx: ControllerContext, *, signing_key: bytes | None = None,
+    def __init__(self, ctx: ControllerContext, *, signing_key: jwt.PrivateKey | None = None,
                  root_ca: bytes | None = None) -> None:
         super().__init__(ctx)
         self.signing_key = signing_key
@@ -124,7 +115,7 @@ class TokensController(Controller):
         """Read the key and CA files (in a thread: no disk on the loop)."""
         if self.signing_key is None:
             path = self.ctx.options.get("service_account_private_key_file")
-            self.signing_key = (await asyncio.to_thread(_read, path) if path else None) or os.urandom(32)
+            self.signing_key = await asyncio.to_thread(pki.load_private_key, path) if path else pki.generate_key()
         if self.root_ca is None and self.ctx.options.get("root_ca_file"):
             self.root_ca = await asyncio.to_thread(_read, self.ctx.options["root_ca_file"])
 
@@ -163,7 +154,8 @@ class TokensController(Controller):
         if data.get("token") and data.get("namespace") and (self.root_ca is None or data.get("ca.crt")) \
                 and wanted_uid:
             return
-        token = legacy_token(self.signing_key or b"", namespace, name, account)
+        assert self.signing_key is not None  # set in start()
+        token = legacy_token(self.signing_key, namespace, name, account)
         data["token"] = base64.b64encode(token.encode()).decode()
         data["namespace"] = base64.b64encode(namespace.encode()).decode()
         if self.root_ca is not None:
