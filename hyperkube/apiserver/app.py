@@ -260,7 +260,7 @@ class APIServer:
 
         self.authenticator = await authn.build(config, objects)
         self.authorizer = await authz.build(config, objects, self.hub)
-        objects.admission = await admission.build(config, objects)
+        objects.admission = await admission.build(config, objects, self.authorizer)
         security = [auth.security_middleware(self.authenticator, self.authorizer)]
 
         async def storage_ready() -> None:

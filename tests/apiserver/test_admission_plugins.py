@@ -131,3 +131,23 @@ def test_plugin_names_follow_kubernetes_order_and_flags() -> None:
     assert admission.plugin_names(APIServerConfig()) == list(admission.IN_PROCESS_PLUGINS)
     with pytest.raises(ValueError, match="unknown admission plugins: Bogus"):
         admission.plugin_names(APIServerConfig(enable_admission_plugins=["Bogus"]))
+
+
+async def test_rbac_escalation_check_is_in_the_chain_when_rbac_is_on(tmp_path) -> None:
+    async with serving(tmp_path, authorization_mode="RBAC") as (server, _):
+        objects = server.authorizer.aggregator.objects
+        assert objects.admission.names == ["NamespaceLifecycle", "DefaultTolerationSeconds", "RBACEscalation"]
+        bindings = server.registry.get("rbac.authorization.k8s.io", "v1", "rolebindings")
+        binding = {"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "RoleBinding", "metadata": {"name": "grab"},
+                   "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": "cluster-admin"},
+                   "subjects": [{"kind": "User", "name": "mallory", "apiGroup": "rbac.authorization.k8s.io"}]}
+        token = auth.current_user.set(auth.User("mallory", groups=("system:authenticated",)))
+        try:
+            with pytest.raises(errors.Forbidden, match="attempting to grant RBAC permissions not currently held"):
+                await objects.create(bindings, "default", binding)
+        finally:
+            auth.current_user.reset(token)
+        await objects.create(bindings, "default", binding)  # the superuser may
+    async with serving(tmp_path / "again", authorization_mode="RBAC",
+                       disable_admission_plugins=["RBACEscalation"]) as (server, _):
+        assert "RBACEscalation" not in server.authorizer.aggregator.objects.admission.names

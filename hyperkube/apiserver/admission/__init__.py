@@ -113,13 +113,38 @@ def plugin_names(config: Any) -> list[str]:
     return sorted(set(chosen), key=lambda n: ORDER.index(n) if n in ORDER else len(ORDER))
 
 
-async def build(config: Any, objects: Any) -> Chain | None:
+class _RBACOnly:
+    """The authz package's ``RBACEscalation`` plugin, asked only about RBAC writes."""
+
+    name = "RBACEscalation"
+
+    def __init__(self, plugin: Any) -> None:
+        self.validate = plugin.validate
+
+    def wants(self, resource: Any, subresource: str, operation: str) -> bool:
+        return resource.group == "rbac.authorization.k8s.io" and operation in ("CREATE", "UPDATE")
+
+
+async def build(config: Any, objects: Any, authorizer: Any = None) -> Chain | None:
+    """The chain ``config`` asks for. With RBAC among the authorizers, its escalation check
+    (``RBACEscalation``, from the authz package) is always in it unless disabled by name:
+    Kubernetes makes it part of RBAC's storage, not an optional plugin."""
     from hyperkube.apiserver.admission import basic, limitranger, noderestriction, quota  # noqa: F401 - register
 
+    factories = dict(FACTORIES)
+    names = plugin_names(config)
+    if authorizer is not None and "RBACEscalation" not in (config.disable_admission_plugins or ()):
+        from hyperkube.apiserver import authz
+
+        make = getattr(authz, "rbac_escalation_plugin", None)
+        escalation = make(authorizer) if make is not None else None
+        if escalation is not None:
+            factories["RBACEscalation"] = lambda _config, _objects: _RBACOnly(escalation)
+            names = sorted({*names, "RBACEscalation"}, key=lambda n: ORDER.index(n) if n in ORDER else len(ORDER))
     plugins = []
-    for name in plugin_names(config):
-        factory = FACTORIES.get(name)
-        if factory is None:  # RBACEscalation before the authz package registers it
+    for name in names:
+        factory = factories.get(name)
+        if factory is None:  # RBACEscalation without RBAC
             continue
         plugin = factory(config, objects)
         start = getattr(plugin, "start", None)
