@@ -114,8 +114,8 @@ def _security_options(func: Callable[..., Any]) -> Callable[..., Any]:
 # -- admission, audit and encryption at rest (issue 14) ---------------------------------------------
 @click.option("--enable-admission-plugins", default="", metavar="NAMES",
               help="Comma-separated admission plugins to run besides the default ones (NamespaceLifecycle, "
-                   "LimitRanger, DefaultTolerationSeconds, DefaultStorageClass, ResourceQuota); also known: "
-                   "ServiceAccount, NodeRestriction. They always run in Kubernetes' order.")
+                   "LimitRanger, PodSecurity, DefaultTolerationSeconds, DefaultStorageClass, ResourceQuota); "
+                   "also known: ServiceAccount, NodeRestriction. They always run in Kubernetes' order.")
 @click.option("--disable-admission-plugins", default="", metavar="NAMES",
               help="Comma-separated admission plugins to turn off, default ones included.")
 @click.option("--audit-log-path", default="", metavar="PATH",
@@ -124,7 +124,7 @@ def _security_options(func: Callable[..., Any]) -> Callable[..., Any]:
               help="The audit.k8s.io/v1 Policy saying what to record at which level. [default: Metadata for all]")
 @click.option("--encryption-provider-config", default="", metavar="PATH",
               help="An apiserver.config.k8s.io/v1 EncryptionConfiguration: which resources are encrypted at rest "
-                   "(aescbc, aesgcm, secretbox, identity).")
+                   "(aescbc, aesgcm, identity; secretbox needs PyNaCl).")
 @common_options
 def command(insecure_bind_address: str, insecure_port: int | None, etcd_servers: str, etcd_prefix: str,
             etcd_servers_overrides: tuple[str, ...], data_dir: str | None, service_cluster_ip_range: str,

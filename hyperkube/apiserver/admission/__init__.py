@@ -31,10 +31,10 @@ from hyperkube.apiserver.auth import AdmissionRequest, User, current_user
 #: Kubernetes' order of the plugins hyperkube implements (its recommended order).
 ORDER = ("NamespaceLifecycle", "LimitRanger", "ServiceAccount", "NodeRestriction", "PodSecurity",
          "DefaultTolerationSeconds", "DefaultStorageClass", "RBACEscalation", "ResourceQuota")
-DEFAULT_PLUGINS = ("NamespaceLifecycle", "LimitRanger", "DefaultTolerationSeconds", "DefaultStorageClass",
-                   "ResourceQuota")
+DEFAULT_PLUGINS = ("NamespaceLifecycle", "LimitRanger", "PodSecurity", "DefaultTolerationSeconds",
+                   "DefaultStorageClass", "ResourceQuota")
 IN_PROCESS_PLUGINS = ("NamespaceLifecycle", "DefaultTolerationSeconds")
-CLUSTER_PLUGINS = ("NamespaceLifecycle", "LimitRanger", "ServiceAccount", "NodeRestriction",
+CLUSTER_PLUGINS = ("NamespaceLifecycle", "LimitRanger", "ServiceAccount", "NodeRestriction", "PodSecurity",
                    "DefaultTolerationSeconds", "DefaultStorageClass", "ResourceQuota")
 
 #: name -> factory(config, objects) -> plugin. Other packages may add entries (authz adds
@@ -129,7 +129,7 @@ async def build(config: Any, objects: Any, authorizer: Any = None) -> Chain | No
     """The chain ``config`` asks for. With RBAC among the authorizers, its escalation check
     (``RBACEscalation``, from the authz package) is always in it unless disabled by name:
     Kubernetes makes it part of RBAC's storage, not an optional plugin."""
-    from hyperkube.apiserver.admission import basic, limitranger, noderestriction, quota  # noqa: F401 - register
+    from hyperkube.apiserver.admission import basic, limitranger, noderestriction, podsecurity, quota  # noqa: F401 - register
 
     factories = dict(FACTORIES)
     names = plugin_names(config)
