@@ -37,8 +37,8 @@ IN_PROCESS_PLUGINS = ("NamespaceLifecycle", "DefaultTolerationSeconds")
 CLUSTER_PLUGINS = ("NamespaceLifecycle", "LimitRanger", "ServiceAccount", "NodeRestriction", "PodSecurity",
                    "DefaultTolerationSeconds", "DefaultStorageClass", "ResourceQuota")
 
-#: name -> factory(config, objects) -> plugin. Other packages may add entries (authz adds
-#: ``RBACEscalation``) before the server starts.
+#: name -> factory(config, objects) -> plugin (each plugin module registers itself).
+#: ``RBACEscalation`` is not here: :func:`build` takes it from the authz package's authorizer.
 FACTORIES: dict[str, Callable[[Any, Any], Any]] = {}
 
 

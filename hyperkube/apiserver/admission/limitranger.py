@@ -124,10 +124,11 @@ class LimitRanger:
             return False
         return resource.plural in ("pods", "persistentvolumeclaims")
 
-    async def _items(self, namespace: str, kind: str) -> list[Object]:
+    async def _items(self, namespace: str, *kinds: str) -> list[list[Object]]:
+        """The namespace's LimitRange items of each kind (one lookup for all)."""
         ranges = await listed(self.objects, "", "limitranges", namespace)
-        return [item for r in ranges for item in ((r.get("spec") or {}).get("limits") or [])
-                if isinstance(item, dict) and item.get("type") == kind]
+        items = [item for r in ranges for item in ((r.get("spec") or {}).get("limits") or []) if isinstance(item, dict)]
+        return [[item for item in items if item.get("type") == kind] for kind in kinds]
 
     async def admit(self, request: AdmissionRequest) -> None:
         if request.operation != "CREATE" or not is_pods(request.resource):
@@ -135,7 +136,7 @@ class LimitRanger:
         spec = (request.obj or {}).get("spec")
         if not isinstance(spec, dict):
             return
-        items = await self._items(request.namespace, "Container")
+        [items] = await self._items(request.namespace, "Container")
         if not items:
             return
         notes = []
@@ -178,16 +179,18 @@ class LimitRanger:
             if request.operation == "UPDATE" and request.old is not None and \
                     (metadata(obj).get("deletionTimestamp") or spec == (request.old.get("spec") or {})):
                 return  # only a changed pod spec is checked again
-            for item in await self._items(request.namespace, "Container"):
+            per_container, per_pod = await self._items(request.namespace, "Container", "Pod")
+            for item in per_container:
                 for _kind, container in _containers(spec):
                     resources = container.get("resources") or {}
                     problems += check("Container", item, _parsed(resources.get("requests")),
                                       _parsed(resources.get("limits")))
-            for item in await self._items(request.namespace, "Pod"):
+            for item in per_pod:
                 problems += check("Pod", item, *pod_totals(spec))
         else:
             wanted = _parsed((spec.get("resources") or {}).get("requests"))
-            for item in await self._items(request.namespace, "PersistentVolumeClaim"):
+            [claims] = await self._items(request.namespace, "PersistentVolumeClaim")
+            for item in claims:
                 for name, bound in _parsed(item.get("min")).items():
                     problems.append(_min("PersistentVolumeClaim", name, bound, wanted, {}) or "")
                 for name, bound in _parsed(item.get("max")).items():
