@@ -84,3 +84,31 @@ async def test_in_process_default_has_no_quota(tmp_path) -> None:
         await client.post(QUOTAS, quota("q", {"pods": "1"}))
         for i in range(2):
             assert (await client.post(PODS, pod(f"p{i}")))[0] == 201
+
+
+async def test_two_api_servers_on_one_store_do_not_overcommit(tmp_path) -> None:
+    """Each server's lock serialises only its own creates: the compare-and-swap on the quota
+    is what keeps two servers from both taking the last slot."""
+    import aiohttp
+
+    from hyperkube.apiserver import admission
+    from hyperkube.apiserver.app import APIServer, APIServerConfig
+
+    plugins = list(admission.DEFAULT_PLUGINS)
+    async with serving(tmp_path / "one", enable_admission_plugins=plugins) as (first, one):
+        second = APIServer(APIServerConfig(port=0, data_dir=str(tmp_path / "two"), enable_admission_plugins=plugins),
+                           store=first.store)
+        await second.start()
+        try:
+            async with aiohttp.ClientSession() as session:
+                two = Client(session, second.url)
+                await one.post(QUOTAS, quota("q", {"pods": "6"}))
+                results = await asyncio.gather(*((one if i % 2 else two).post(PODS, pod(f"p-{i}"))
+                                                 for i in range(24)))
+        finally:
+            await second.stop()
+        assert sorted(status for status, _ in results).count(201) == 6
+        _, listed = await one.get(PODS)
+        assert len(listed["items"]) == 6
+        _, stored = await one.get(QUOTAS + "/q")
+        assert stored["status"]["used"] == {"pods": "6"}
