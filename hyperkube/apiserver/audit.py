@@ -37,6 +37,7 @@ from aiohttp import web
 from aiohttp.streams import StreamReader
 
 from hyperkube.apiserver.auth import Attributes, User, request_attributes
+from hyperkube.machinery import errors
 
 LEVELS = ("None", "Metadata", "Request", "RequestResponse")
 STAGES = ("RequestReceived", "ResponseStarted", "ResponseComplete", "Panic")
@@ -190,10 +191,12 @@ class AuditLog:
             received = time.time()
             audit_id = request.headers.get("Audit-ID") or str(uuid.uuid4())
             request_body = None
-            if wants_bodies and request.method in BODY_METHODS and request.can_read_body:
-                request_body = await _keep_body(request)
+            if wants_bodies and request.method in BODY_METHODS:
+                request_body = await _keep_body(request)  # None: over the limit
             code, response_body = 500, None
             try:
+                if request_body is None and wants_bodies and request.method in BODY_METHODS:
+                    raise errors.RequestEntityTooLarge("the request body is too large (limit 3145728 bytes)")
                 response = await handler(request)
                 code = response.status
                 if isinstance(response, web.Response) and isinstance(response.body, bytes):
@@ -204,6 +207,9 @@ class AuditLog:
             except web.HTTPException as exc:
                 code = exc.status
                 raise
+            except errors.APIError as exc:  # only the body limit above: the handler's leave as responses
+                code, response_body = exc.code, orjson.dumps(exc.to_status())
+                return web.Response(body=response_body, status=exc.code, content_type="application/json")
             finally:
                 user = request.get("user") or User("")
                 attributes = request.get("attributes") or request_attributes(request, user)
@@ -223,9 +229,12 @@ def _json(data: bytes) -> Any:
         return None
 
 
-async def _keep_body(request: web.Request) -> bytes:
-    """Read the body for the log and put it back for the handler."""
-    data = await request.read()
+async def _keep_body(request: web.Request) -> bytes | None:
+    """Read the body for the log and put it back for the handler; None when it is too large."""
+    try:
+        data = await request.read()
+    except web.HTTPRequestEntityTooLarge:
+        return None
     reader = StreamReader(request.protocol, 2 ** 16, loop=asyncio.get_running_loop())
     reader.feed_data(data)
     reader.feed_eof()

@@ -96,3 +96,20 @@ def test_rule_matching() -> None:
     assert level("create", "pods", "", "other") == "Metadata"
     assert level("update", "configmaps", "", "x") == "RequestResponse"
     assert level("post", path="/api") == "Metadata"
+
+
+async def test_a_body_over_the_limit_is_a_recorded_413(tmp_path) -> None:
+    log = tmp_path / "audit.log"
+    policy = tmp_path / "policy.yaml"
+    policy.write_text("apiVersion: audit.k8s.io/v1\nkind: Policy\nrules: [{level: Request}]\n")
+    async with serving(tmp_path / "data", audit_log_path=str(log), audit_policy_file=str(policy)) as (_, client):
+
+        async def chunks():
+            for _ in range(4):
+                yield b" " * (1024 * 1024)
+
+        async with client.session.post(client.url + "/api/v1/namespaces/default/configmaps", data=chunks()) as response:
+            assert response.status == 413
+            assert (await response.json())["reason"] == "RequestEntityTooLarge"
+    [received, complete] = events(log)
+    assert complete["responseStatus"]["code"] == 413 and "requestObject" not in complete
