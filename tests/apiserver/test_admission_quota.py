@@ -28,6 +28,8 @@ async def test_quota_blocks_the_fourth_pod(admitted: Client) -> None:  # noqa: F
                                "limited: pods=3")
     status, listed = await admitted.get(PODS)
     assert sorted(p["metadata"]["name"] for p in listed["items"]) == ["web-0", "web-1", "web-2"]
+    status, body = await admitted.post(PODS, pod("web-0"))  # exists: checked first, as in Kubernetes
+    assert status == 403
     status, stored = await admitted.get(QUOTAS + "/q")
     assert stored["status"]["used"] == {"pods": "3"}
     assert stored["status"]["hard"] == {"pods": "3"}
@@ -76,6 +78,8 @@ async def test_dry_run_is_checked_but_not_charged(admitted: Client) -> None:  # 
     _, stored = await admitted.get(QUOTAS + "/q")
     assert (stored.get("status") or {}).get("used", {}).get("pods") in (None, "0")
     assert (await admitted.post(PODS, pod("real")))[0] == 201
+    _, stored = await admitted.get(QUOTAS + "/q")
+    assert stored["status"]["used"] == {"pods": "1"}
     assert (await admitted.post(PODS + "?dryRun=All", pod("dry")))[0] == 403
 
 
@@ -112,3 +116,11 @@ async def test_two_api_servers_on_one_store_do_not_overcommit(tmp_path) -> None:
         assert len(listed["items"]) == 6
         _, stored = await one.get(QUOTAS + "/q")
         assert stored["status"]["used"] == {"pods": "6"}
+
+
+async def test_creating_an_existing_object_is_not_charged(admitted: Client) -> None:  # noqa: F811
+    await admitted.post(QUOTAS, quota("q", {"pods": "5"}))
+    assert (await admitted.post(PODS, pod("once")))[0] == 201
+    assert (await admitted.post(PODS, pod("once")))[0] == 409
+    _, stored = await admitted.get(QUOTAS + "/q")
+    assert stored["status"]["used"] == {"pods": "1"}

@@ -11,7 +11,8 @@ txn fail and the step start again). A dry-run is checked but not charged. When a
 counted from the store, the way the controller counts it: pods that are neither finished nor
 past their deletion time, and every object of the other counted kinds. As in Kubernetes, a
 create that fails after its charge leaves the quota over-charged until the controller's next
-recalculation.
+recalculation. A named create of an object that exists is checked (403 when over) but not
+charged, since the store will refuse it.
 """
 
 from __future__ import annotations
@@ -158,13 +159,24 @@ class ResourceQuota:
                     self._constraints(request, q)
         if not relevant:
             return
+        charge = not request.dry_run and not await self._exists(request)
         lock = self.locks.setdefault(request.namespace, asyncio.Lock())
         async with lock:
             for _attempt in range(16):
-                if await self._charge(request, [metadata(q).get("name", "") for q in relevant], requested):
+                if await self._charge(request, [metadata(q).get("name", "") for q in relevant], requested, charge):
                     return
         raise errors.Conflict("Operation cannot be fulfilled on resourcequotas: too many concurrent updates, "
                               "try again", details={"kind": "resourcequotas"})
+
+    async def _exists(self, request: AdmissionRequest) -> bool:
+        """A named create of an object that exists fails in the store: don't charge it."""
+        if not request.name:
+            return False
+        try:
+            await self.objects.read(request.resource, request.namespace, request.name, cached=True)
+        except errors.NotFound:
+            return False
+        return True
 
     def _constraints(self, request: AdmissionRequest, quota: Object) -> None:
         """Kubernetes' old rule: a pod under a quota of cpu or memory names them in every container."""
@@ -182,7 +194,8 @@ class ResourceQuota:
             text = "; ".join(f"{name} for: {','.join(sorted(missing[name]))}" for name in sorted(missing))
             raise forbidden(request, f"failed quota: {metadata(quota).get('name')}: must specify {text}")
 
-    async def _charge(self, request: AdmissionRequest, names: list[str], requested: dict[str, Quantity]) -> bool:
+    async def _charge(self, request: AdmissionRequest, names: list[str], requested: dict[str, Quantity],
+                      charge: bool) -> bool:
         objects = self.objects
         resource = objects.registry.get("", "v1", "resourcequotas")
         compares, puts, charged = [], [], []
@@ -219,7 +232,7 @@ class ResourceQuota:
             compares.append(Compare(key, "mod", "=", kv.mod_revision))
             puts.append(PutRequest(key, objects.encode(resource, quota)))
             charged.append(name)
-        if request.dry_run or not puts:
+        if not charge or not puts:
             return True
         result = await objects.store.txn(compares, puts)
         if result.succeeded:
