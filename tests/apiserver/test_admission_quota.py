@@ -124,3 +124,19 @@ async def test_creating_an_existing_object_is_not_charged(admitted: Client) -> N
     assert (await admitted.post(PODS, pod("once")))[0] == 409
     _, stored = await admitted.get(QUOTAS + "/q")
     assert stored["status"]["used"] == {"pods": "1"}
+
+
+async def test_an_update_is_charged_for_what_it_adds(admitted: Client) -> None:  # noqa: F811
+    services = "/api/v1/namespaces/default/services"
+    await admitted.post(QUOTAS, quota("q", {"services.loadbalancers": "0", "services": "5"}))
+    service = {"apiVersion": "v1", "kind": "Service", "metadata": {"name": "web"},
+               "spec": {"ports": [{"port": 80}], "selector": {"app": "web"}}}
+    status, created = await admitted.post(services, service)
+    assert status == 201
+    created["spec"]["type"] = "LoadBalancer"
+    status, body = await admitted.put(services + "/web", created)
+    assert status == 403
+    assert body["message"] == ('services "web" is forbidden: exceeded quota: q, requested: services.loadbalancers=1, '
+                               "used: services.loadbalancers=0, limited: services.loadbalancers=0")
+    _, stored = await admitted.get(QUOTAS + "/q")
+    assert stored["status"]["used"]["services"] == "2"  # with the kubernetes Service

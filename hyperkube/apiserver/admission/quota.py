@@ -35,6 +35,7 @@ CORE_COUNTS = ("pods", "services", "configmaps", "secrets", "persistentvolumecla
 COMPUTE = ("cpu", "memory", "ephemeral-storage")
 CHECKED = {"cpu", "memory", "requests.cpu", "requests.memory", "limits.cpu", "limits.memory"}
 ONE = Quantity(1)
+UPDATE_CHARGED = ("services", "persistentvolumeclaims")  # kinds whose updates can use more
 
 
 def pretty(values: dict[str, Quantity]) -> str:
@@ -143,7 +144,10 @@ class ResourceQuota:
         self.locks: dict[str, asyncio.Lock] = {}
 
     def wants(self, resource: Any, subresource: str, operation: str) -> bool:
-        return resource.namespaced and not subresource and operation == "CREATE"
+        if not resource.namespaced or subresource:
+            return False
+        return operation == "CREATE" or (operation == "UPDATE" and not resource.group
+                                         and resource.plural in UPDATE_CHARGED)
 
     async def validate(self, request: AdmissionRequest) -> None:
         quotas = await listed(self.objects, "", "resourcequotas", request.namespace)
@@ -151,15 +155,21 @@ class ResourceQuota:
             return
         group, plural, obj = request.resource.group, request.resource.plural, request.obj or {}
         requested = usage(group, plural, obj)
+        if request.operation == "UPDATE":  # only what grows: a bigger claim, a Service turned LoadBalancer
+            before = usage(group, plural, request.old or {})
+            requested = {k: v - before[k] if k in before else v for k, v in requested.items()
+                         if k not in before or v > before[k]}
+            if not requested:
+                return
         relevant = [q for q in quotas if in_scope(q, group, plural, obj)
                     and set((q.get("spec") or {}).get("hard") or {}) & set(requested)]
-        if group == "" and plural == "pods":
+        if group == "" and plural == "pods" and request.operation == "CREATE":
             for q in quotas:
                 if in_scope(q, group, plural, obj):
                     self._constraints(request, q)
         if not relevant:
             return
-        charge = not request.dry_run and not await self._exists(request)
+        charge = not request.dry_run and (request.operation == "UPDATE" or not await self._exists(request))
         lock = self.locks.setdefault(request.namespace, asyncio.Lock())
         async with lock:
             for _attempt in range(16):
