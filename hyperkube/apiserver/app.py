@@ -113,6 +113,9 @@ def build_app(context: Context, health_checks: dict[str, Any]) -> web.Applicatio
     health.add_routes(app, health_checks)
     context.metrics.add_routes(app)
     RestAPI(context).add_routes(app)
+    from hyperkube.apiserver.ui import add_routes as add_dashboard  # the dashboard at /ui/
+
+    add_dashboard(app)
     return app
 
 
