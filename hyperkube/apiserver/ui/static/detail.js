@@ -93,9 +93,10 @@ export class Detail {
   }
 
   showYAML(obj) {
-    const text = toYAML(obj);
+    const { managedFields, ...metadata } = obj.metadata;  // hidden, as kubectl get -o yaml does
+    const text = toYAML({ ...obj, metadata });
     let pre = this.panel.querySelector("pre");
-    if (!pre) { pre = el("pre", { class: "yaml", "aria-label": "YAML", tabindex: "0" }); this.panel.replaceChildren(pre); }
+    if (!pre) { pre = el("pre", { class: "yaml", "aria-label": "YAML text", tabindex: "0" }); this.panel.replaceChildren(pre); }
     if (pre.textContent !== text) pre.textContent = text;
   }
 

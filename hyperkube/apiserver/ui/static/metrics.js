@@ -3,7 +3,8 @@
 
 import { APIError, get } from "./api.js";
 
-export const INTERVAL = 10000;
+// every 10 s, or every ?interval=<seconds> given in the page's URL
+export const INTERVAL = 1000 * (Number(new URLSearchParams(location.search).get("interval")) || 10);
 const KEEP = 90;  // samples per object: 15 minutes at 10 s
 
 const CPU_UNITS = { n: 1e-9, u: 1e-6, m: 1e-3, "": 1, k: 1e3, M: 1e6, G: 1e9 };
