@@ -216,7 +216,7 @@ async def main(args) -> None:
         service_port = 18080
         cluster_ip = await setup_service(url, ports, service_port)
         proxy, _ = _started([sys.executable, "-m", "hyperkube", "proxy", "--master", url, "--hostname-override",
-                             "bench", "--healthz-bind-address", "127.0.0.1:0"], r"serving on [\d.]+:(\d+)")
+                             "bench", "--healthz-bind-address", "127.0.0.1:0", "--proxy-mode", "userspace"], r"serving on [\d.]+:(\d+)")
         processes.append(proxy)
         await wait_connect(cluster_ip, service_port)
 

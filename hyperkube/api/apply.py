@@ -75,8 +75,12 @@ def _entry(manager: str, operation: str, api_version: str, now: str, paths: set[
     return entry
 
 
-def _store(obj: dict[str, Any], owners: list[tuple[dict[str, Any], set[Path]]]) -> None:
-    entries = [{**entry, "fieldsV1": to_fields_v1(paths)} if entry.get("fieldsType") == "FieldsV1" else entry
+def _store(obj: dict[str, Any], owners: list[tuple[dict[str, Any], set[Path]]],
+           current: frozenset[int] = frozenset()) -> None:
+    """Write ``owners`` as ``managedFields``; entries whose ``id`` is in ``current`` already carry
+    the fieldsV1 of their paths (rebuilding it is most of the cost of recording a write)."""
+    entries = [{**entry, "fieldsV1": to_fields_v1(paths)}
+               if entry.get("fieldsType") == "FieldsV1" and id(entry) not in current else entry
                for entry, paths in owners if paths]
     metadata = obj.setdefault("metadata", {})
     if entries:
@@ -252,7 +256,7 @@ def apply(live: dict[str, Any] | None, config: dict[str, Any], manager: str, *, 
     updated = [(e, p) for e, p in owners if _identity(e) != me]
     position = next((i for i, (e, _) in enumerate(owners) if _identity(e) == me), len(updated))
     updated.insert(position, (entry, applied))
-    _store(result, updated)
+    _store(result, updated, frozenset({id(entry)}))
     return result
 
 
@@ -280,18 +284,24 @@ def record_update(old: dict[str, Any] | None, new: dict[str, Any], manager: str,
     me = (manager, UPDATE, api_version, subresource)
     mine: set[Path] = set()
     kept = []
+    # stored entries are already in normal form: only those that lose fields are rebuilt
+    current = {id(entry) for entry, _ in owners} if source is old else set()
     for entry, paths in owners:
         if _identity(entry) == me:
             mine = paths
         else:
-            kept.append((entry, paths - changed - removed))
+            trimmed = paths - changed - removed
+            if len(trimmed) != len(paths):
+                current.discard(id(entry))
+            kept.append((entry, trimmed))
     mine = (mine | changed) - removed
     if not changed and not removed and _identity_in(owners, me):
-        _store(result, [(e, p) for e, p in owners])
+        _store(result, [(e, p) for e, p in owners], frozenset(current))
         return result
     position = next((i for i, (e, _) in enumerate(owners) if _identity(e) == me), len(kept))
-    kept.insert(position, (_entry(manager, UPDATE, api_version, now, mine, subresource), mine))
-    _store(result, kept)
+    entry = _entry(manager, UPDATE, api_version, now, mine, subresource)
+    kept.insert(position, (entry, mine))
+    _store(result, kept, frozenset(current | {id(entry)}))
     return result
 
 

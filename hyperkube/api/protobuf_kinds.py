@@ -86,10 +86,26 @@ RESOURCES = _message("ResourceRequirements", {1: ("limits", MapOf(QUANTITY)), 2:
 VOLUME_MOUNT = _message("VolumeMount", {1: "name", 2: ("readOnly", BOOL), 3: "mountPath", 4: "subPath",
                                         5: ("mountPropagation", STRING, P), 6: "subPathExpr",
                                         7: ("recursiveReadOnly", STRING, P)})
+SELINUX_OPTIONS = _message("SELinuxOptions", {1: "user", 2: "role", 3: "type", 4: "level"})
+SECCOMP_PROFILE = _message("SeccompProfile", {1: "type", 2: ("localhostProfile", STRING, P)})
+APPARMOR_PROFILE = _message("AppArmorProfile", {1: "type", 2: ("localhostProfile", STRING, P)})
+SECURITY_CONTEXT = _message("SecurityContext", {
+    1: ("capabilities", _message("Capabilities", {1: ("add", STRING, R), 2: ("drop", STRING, R)})),
+    2: ("privileged", BOOL, P), 3: ("seLinuxOptions", SELINUX_OPTIONS), 4: ("runAsUser", INT, P),
+    8: ("runAsGroup", INT, P), 5: ("runAsNonRoot", BOOL, P), 6: ("readOnlyRootFilesystem", BOOL, P),
+    7: ("allowPrivilegeEscalation", BOOL, P), 9: ("procMount", STRING, P), 11: ("seccompProfile", SECCOMP_PROFILE),
+    12: ("appArmorProfile", APPARMOR_PROFILE)})
+POD_SECURITY_CONTEXT = _message("PodSecurityContext", {
+    1: ("seLinuxOptions", SELINUX_OPTIONS), 2: ("runAsUser", INT, P), 6: ("runAsGroup", INT, P),
+    3: ("runAsNonRoot", BOOL, P), 4: ("supplementalGroups", INT, R), 12: ("supplementalGroupsPolicy", STRING, P),
+    5: ("fsGroup", INT, P), 7: ("sysctls", _message("Sysctl", {1: "name", 2: "value"}), R),
+    9: ("fsGroupChangePolicy", STRING, P), 10: ("seccompProfile", SECCOMP_PROFILE),
+    11: ("appArmorProfile", APPARMOR_PROFILE), 13: ("seLinuxChangePolicy", STRING, P)})
 CONTAINER = _message("Container", {
     1: "name", 2: "image", 3: ("command", STRING, R), 4: ("args", STRING, R), 5: "workingDir",
     6: ("ports", CONTAINER_PORT, R), 7: ("env", ENV_VAR, R), 8: ("resources", RESOURCES),
     9: ("volumeMounts", VOLUME_MOUNT, R), 13: "terminationMessagePath", 14: "imagePullPolicy",
+    15: ("securityContext", SECURITY_CONTEXT),
     16: ("stdin", BOOL), 17: ("stdinOnce", BOOL), 18: ("tty", BOOL), 20: "terminationMessagePolicy",
     24: ("restartPolicy", STRING, P)})
 TOLERATION = _message("Toleration", {1: "key", 2: "operator", 3: "value", 4: "effect",
@@ -100,6 +116,7 @@ POD_SPEC = _message("PodSpec", {
     7: ("nodeSelector", STRINGS), 8: "serviceAccountName", 9: "serviceAccount",
     21: ("automountServiceAccountToken", BOOL, P), 10: "nodeName", 11: ("hostNetwork", BOOL),
     12: ("hostPID", BOOL), 13: ("hostIPC", BOOL), 27: ("shareProcessNamespace", BOOL, P),
+    14: ("securityContext", POD_SECURITY_CONTEXT),
     15: ("imagePullSecrets", LOCAL_OBJECT_REFERENCE, R), 16: "hostname", 17: "subdomain",
     19: "schedulerName", 22: ("tolerations", TOLERATION, R), 24: "priorityClassName", 25: ("priority", INT, P),
     29: ("runtimeClassName", STRING, P), 30: ("enableServiceLinks", BOOL, P), 31: ("preemptionPolicy", STRING, P),
@@ -144,6 +161,17 @@ USER_INFO = _message("UserInfo", {1: "username", 2: "uid", 3: ("groups", STRING,
 SELF_SUBJECT_REVIEW = _message("SelfSubjectReview", {
     1: ("metadata", OBJECT_META),
     2: ("status", _message("SelfSubjectReviewStatus", {1: ("userInfo", USER_INFO)}))})
+TOKEN_REQUEST = _message("TokenRequest", {
+    1: ("metadata", OBJECT_META),
+    2: ("spec", _message("TokenRequestSpec", {
+        1: ("audiences", STRING, R), 4: ("expirationSeconds", INT, P),
+        3: ("boundObjectRef", _message("BoundObjectReference", {1: "kind", 2: "apiVersion", 3: "name", 4: "uid"}))})),
+    3: ("status", _message("TokenRequestStatus", {1: "token", 2: ("expirationTimestamp", TIME)}))})
+TOKEN_REVIEW = _message("TokenReview", {
+    1: ("metadata", OBJECT_META),
+    2: ("spec", _message("TokenReviewSpec", {1: "token", 2: ("audiences", STRING, R)})),
+    3: ("status", _message("TokenReviewStatus", {1: ("authenticated", BOOL), 2: ("user", USER_INFO), 3: "error",
+                                                 4: ("audiences", STRING, R)}))})
 
 # ---- policy/v1 -------------------------------------------------------------------------------------
 
@@ -284,4 +312,6 @@ KINDS: dict[tuple[str, str], Message] = {
     ("authorization.k8s.io/v1", "SelfSubjectRulesReview"): SELF_SUBJECT_RULES_REVIEW,
     ("authentication.k8s.io/v1", "SelfSubjectReview"): SELF_SUBJECT_REVIEW,
     ("authentication.k8s.io/v1beta1", "SelfSubjectReview"): SELF_SUBJECT_REVIEW,
+    ("authentication.k8s.io/v1", "TokenRequest"): TOKEN_REQUEST,
+    ("authentication.k8s.io/v1", "TokenReview"): TOKEN_REVIEW,
 }

@@ -17,7 +17,7 @@ A request's way through the modules::
       eviction.py     pods/eviction against PodDisruptionBudgets
       proxy.py  proxy_paths.py  pod_streams.py   log/exec/attach/portforward and
                       nodes|pods|services/proxy, passed through to the kubelet
-      reviews.py      SelfSubjectAccessReview / SelfSubjectReview (anonymous until auth)
+      reviews.py      access reviews (SelfSubject*, SubjectAccessReview) and whoami from the request's user
       lists.py        snapshot lists, selectors (selection.py), limit/continue
       watch.py        watch streams over feeds.py (one store watch per resource, shared)
       tables.py       server-side Tables for kubectl

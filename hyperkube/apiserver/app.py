@@ -4,8 +4,13 @@
 opens the store, builds the application (discovery, OpenAPI, health and metrics from their
 modules, then the generic REST handlers), binds the socket, bootstraps the system namespaces
 and the ``kubernetes`` Service, and only then accepts connections; ``stop()`` undoes it. It
-uses an explicit ``AppRunner`` and a pre-bound socket, so several components share one event
+uses an explicit ``AppRunner`` and pre-bound sockets, so several components share one event
 loop and ``port=0`` (ephemeral) is known before anything is served.
+
+Two listeners, each optional: plain HTTP on ``port`` (at ``insecure_bind_address``, default
+``bind_address``; every request there is the insecure superuser, so the CLI keeps it on
+loopback and off unless ``--insecure-port`` is given) and HTTPS on ``secure_port`` at
+``bind_address`` with the certificates ``tls.py`` finds or generates (authenticated requests).
 """
 
 from __future__ import annotations
@@ -22,12 +27,13 @@ from typing import Any
 from aiohttp import web
 
 from hyperkube.api.registry import Registry
-from hyperkube.apiserver import bodies, bootstrap, discovery, health, metrics, openapi_routes
+from hyperkube.apiserver import bodies, bootstrap, discovery, health, metrics, metrics_api, openapi_routes
 from hyperkube.apiserver.allocators import ServiceAllocators
 from hyperkube.apiserver.feeds import Hub
 from hyperkube.apiserver.handlers import Context, RestAPI
 from hyperkube.apiserver.namespaces import Lifecycle
 from hyperkube.apiserver.objects import Objects
+from hyperkube.apiserver.proxy import KUBELET_CLIENT
 from hyperkube.machinery import errors
 from hyperkube.storage.interface import (
     CompactedError,
@@ -52,13 +58,35 @@ def default_data_dir() -> str:
 @dataclass
 class APIServerConfig:
     bind_address: str = "127.0.0.1"
-    port: int = 8080  # 0 = ephemeral
+    port: int | None = 8080  # the plain-HTTP port; 0 = ephemeral; None = off
+    insecure_bind_address: str = ""  # where ``port`` listens; "" = bind_address
     etcd_servers: str = ""  # "" = sqlite:// on state.db in data_dir
     etcd_prefix: str = "/registry"
     etcd_servers_overrides: list[str] = field(default_factory=list)
     data_dir: str = field(default_factory=default_data_dir)
     service_cluster_ip_range: str = "127.64.0.0/16"
     service_node_port_range: str = "30000-32767"
+    # -- security (issue 14): ``port`` above is the plain-HTTP port (None = off) ------------------
+    secure_port: int | None = None  # TLS port; None = no TLS listener, 0 = ephemeral
+    cert_dir: str = ""  # where generated certificates live; "" = <data_dir>/pki
+    tls_cert_file: str = ""
+    tls_private_key_file: str = ""
+    client_ca_file: str = ""
+    token_auth_file: str = ""
+    anonymous_auth: bool = True
+    service_account_key_files: list[str] = field(default_factory=list)
+    service_account_signing_key_file: str = ""
+    service_account_issuer: str = "https://kubernetes.default.svc.cluster.local"
+    api_audiences: list[str] = field(default_factory=list)
+    authorization_mode: str = "AlwaysAllow"  # the CLI's default is Node,RBAC
+    enable_admission_plugins: list[str] | None = None  # None = the default set
+    disable_admission_plugins: list[str] = field(default_factory=list)
+    audit_log_path: str = ""
+    audit_policy_file: str = ""
+    encryption_provider_config: str = ""
+    kubelet_client_certificate: str = ""
+    kubelet_client_key: str = ""
+    kubelet_certificate_authority: str = ""
 
 
 def status_response(error: errors.APIError) -> web.Response:
@@ -105,18 +133,37 @@ async def error_middleware(request: web.Request, handler: Any) -> web.StreamResp
         return status_response(errors.InternalError("an internal error occurred"))
 
 
-def build_app(context: Context, health_checks: dict[str, Any]) -> web.Application:
+def build_app(context: Context, health_checks: dict[str, Any], security: list[Any] | None = None) -> web.Application:
+    """``security``: the middlewares inside the error middleware (authentication and
+    authorization, see auth.py), so their rejections leave as Statuses."""
     app = web.Application(client_max_size=bodies.MAX_BODY + 1,
-                          middlewares=[context.metrics.middleware, error_middleware])
+                          middlewares=[context.metrics.middleware, error_middleware, *(security or [])])
     discovery.add_routes(app, context.registry)
     openapi_routes.add_routes(app, context.registry)
     health.add_routes(app, health_checks)
     context.metrics.add_routes(app)
+    metrics_api.add_routes(app, context)  # metrics.k8s.io, before the generic routes that would catch it
     RestAPI(context).add_routes(app)
     from hyperkube.apiserver.ui import add_routes as add_dashboard  # the dashboard at /ui/
 
     add_dashboard(app)
     return app
+
+
+def _url_host(host: str) -> str:
+    host = {"0.0.0.0": "127.0.0.1", "::": "::1", "": "127.0.0.1"}.get(host, host)
+    return f"[{host}]" if ":" in host else host
+
+
+def _bind(host: str, port: int) -> socket.socket:
+    sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host, port))
+    except OSError:
+        sock.close()
+        raise
+    return sock
 
 
 class APIServer:
@@ -129,18 +176,28 @@ class APIServer:
         self._own_store = store is None
         self.registry = registry
         self.port = 0
+        self.secure_port = 0
+        self.serving: Any = None  # tls.Serving: the secure port's certificates (and generated PKI)
         self.hub: Hub | None = None
         self.lifecycle: Lifecycle | None = None
         self.crds: Any = None  # crds.CRDController: custom resources served from the stored CRDs
         self.runner: web.AppRunner | None = None
         self.app: web.Application | None = None
+        self.authenticator: Any = None
+        self.authorizer: Any = None
+        self.masters: Any = None  # masterleases.MasterLeases: the kubernetes Service's endpoints
 
     @property
     def url(self) -> str:
-        host = self.config.bind_address
-        if ":" in host:
-            host = f"[{host}]"
-        return f"http://{host}:{self.port}"
+        """The plain-HTTP URL when that port is served, else :attr:`secure_url`."""
+        if self.config.port is None:
+            return self.secure_url
+        return f"http://{_url_host(self.config.insecure_bind_address or self.config.bind_address)}:{self.port}"
+
+    @property
+    def secure_url(self) -> str:
+        """``https://host:port`` of the secure port (loopback when bound to every address)."""
+        return f"https://{_url_host(self.config.bind_address)}:{self.secure_port}"
 
     async def start(self) -> None:
         config = self.config
@@ -157,20 +214,32 @@ class APIServer:
             await self.store.start()
         store = self.store
         prefix = config.etcd_prefix.rstrip("/") or "/registry"
-        sock = socket.socket(socket.AF_INET6 if ":" in config.bind_address else socket.AF_INET, socket.SOCK_STREAM)
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        from hyperkube.apiserver import tls
+
+        if config.secure_port is not None:
+            config, self.serving = await asyncio.to_thread(tls.serving, config)
+        kubelet_client = await asyncio.to_thread(tls.kubelet_client, config)
+        sockets: list[tuple[socket.socket, Any]] = []
         try:
-            sock.bind((config.bind_address, config.port))
+            if config.port is not None:
+                sock = _bind(config.insecure_bind_address or config.bind_address, config.port)
+                sockets.append((sock, None))
+                self.port = sock.getsockname()[1]
+            if self.serving is not None:
+                sock = _bind(config.bind_address, config.secure_port or 0)
+                sockets.append((sock, self.serving.context))
+                self.secure_port = sock.getsockname()[1]
         except OSError:
-            sock.close()
+            for sock, _context in sockets:
+                sock.close()
             raise
-        self.port = sock.getsockname()[1]
         self.hub = Hub(store)
         measured = metrics.Metrics()
         allocators = ServiceAllocators(store, prefix, config.service_cluster_ip_range,
                                        config.service_node_port_range)
         objects = Objects(store, self.registry, prefix, allocators=allocators, metrics=measured, hub=self.hub)
-        await bootstrap.bootstrap(objects, self.registry, allocators, config.service_cluster_ip_range, self.port)
+        await bootstrap.bootstrap(objects, self.registry, allocators, config.service_cluster_ip_range,
+                                  self.secure_port or self.port)
         namespaces = self.registry.get("", "v1", "namespaces")
         if namespaces is not None:
             self.lifecycle = Lifecycle(store, self.hub, objects.resource_prefix(namespaces))
@@ -182,19 +251,44 @@ class APIServer:
             self.crds = CRDController(objects, self.registry, self.hub)
             await self.crds.start()  # every stored CRD is served before the first request
         context = Context(self.registry, objects, self.hub, measured)
+        from hyperkube.apiserver import admission, auth, authn, authz, reviews
+
+        self.authenticator = await authn.build(config, objects)
+        self.authorizer = await authz.build(config, objects, self.hub)
+        objects.admission = await admission.build(config, objects)
+        security = [auth.security_middleware(self.authenticator, self.authorizer)]
 
         async def storage_ready() -> None:
             await store.current_revision()
 
-        self.app = build_app(context, {"etcd": storage_ready})
+        self.app = build_app(context, {"etcd": storage_ready}, security)
+        self.app[reviews.AUTHORIZER] = self.authorizer  # the access reviews ask it
+        self.app[authn.AUTHENTICATION] = self.authenticator
+        self.app[KUBELET_CLIENT] = kubelet_client
         self.runner = web.AppRunner(self.app, access_log=None, handle_signals=False, shutdown_timeout=1.0)
         await self.runner.setup()
-        site = web.SockSite(self.runner, sock)
-        await site.start()
+        for sock, context in sockets:
+            await web.SockSite(self.runner, sock, ssl_context=context).start()
         log.info("Storage: %s (prefix %s)", store.endpoint or type(store).__name__, prefix)
-        log.info("Serving insecurely on %s:%d", config.bind_address, self.port)
+        if self.serving is not None:
+            log.info("Serving securely on %s:%d", config.bind_address, self.secure_port)
+        if config.port is not None:
+            log.info("Serving insecurely on %s:%d", config.insecure_bind_address or config.bind_address, self.port)
+        from hyperkube.apiserver.masterleases import MasterLeases
+
+        advertise = config.bind_address if config.bind_address not in ("", "0.0.0.0", "::") else "127.0.0.1"
+        self.masters = MasterLeases(store, objects, prefix, advertise, self.secure_port or self.port)
+        await self.masters.start()
 
     async def stop(self) -> None:
+        if self.masters is not None:
+            with contextlib.suppress(Exception):
+                await self.masters.stop()
+            self.masters = None
+        close = getattr(self.authorizer, "close", None)
+        if close is not None:  # RBAC's aggregation writes must end before the store closes
+            with contextlib.suppress(Exception):
+                await close()
         if self.hub is not None:
             self.hub.end_watches()  # open watch streams finish at once instead of holding shutdown
         if self.runner is not None:

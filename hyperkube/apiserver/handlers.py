@@ -34,6 +34,7 @@ from hyperkube.apiserver import (
     watch,
 )
 from hyperkube.apiserver import patch as patching
+from hyperkube.apiserver.authn import tokenrequest
 from hyperkube.apiserver.feeds import Hub
 from hyperkube.apiserver.objects import Objects, Written
 from hyperkube.apiserver.selection import Filter
@@ -144,6 +145,8 @@ class RestAPI:
 
     async def grouped(self, request: web.Request) -> web.StreamResponse:
         info = request.match_info
+        if tokenrequest.is_token_review(info["group"], info["version"], info["rest"]):
+            return await tokenrequest.token_review(request)
         if reviews.handles(info["group"], info["version"], info["rest"]):
             return await reviews.handle(request, info["group"], info["version"], info["rest"])
         return await self.dispatch(request, info["group"], info["version"], info["rest"])

@@ -94,6 +94,7 @@ class Objects:
         self.namespaces = namespaces  # namespaces.Lifecycle; None during bootstrap
         self.metrics = metrics
         self.hub = hub  # feeds.Hub: GETs come from its caches when they are fresh
+        self.admission: Any = None  # admission chain (admission/__init__.py build()); None = no plugins
         self._prefixes: dict[tuple[str, str, str], bytes] = {}
         self._written: dict[str, int] = {}  # key prefix -> this server's last write revision under it
 

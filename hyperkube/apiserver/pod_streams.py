@@ -79,19 +79,21 @@ async def handle(api: RestAPI, request: web.Request, target: paths.Target) -> we
     phase = (pod.get("status") or {}).get("phase")
     query = request.query
     namespace, name = quote(target.namespace, safe=""), quote(target.name, safe="")
+    kubelet = proxy.kubelet_client(request)
     if sub == "portforward":
         if phase != "Running":
             raise errors.BadRequest(f"pod {target.name} is not running and cannot be port-forwarded; current "
                                     f"phase is {phase}" if phase else "unable to forward port because pod is not "
                                     "running")
-        base = proxy.kubelet_base(await node_of(api, _assigned(node_name, target.name)))
+        base = proxy.kubelet_base(await node_of(api, _assigned(node_name, target.name)), kubelet.scheme)
         return await _stream(request, f"{base}/portForward/{namespace}/{name}",
                              MultiDict((k, v) for k, v in query.items() if k == "ports"))
     container = container_of(pod, query.get("container"))
-    base = proxy.kubelet_base(await node_of(api, _assigned(node_name, target.name)))
+    base = proxy.kubelet_base(await node_of(api, _assigned(node_name, target.name)), kubelet.scheme)
     where = f"{namespace}/{name}/{quote(container, safe='')}"
     if sub == "log":
-        return await proxy.forward_http(request, f"{base}/containerLogs/{where}", _log_query(query), body=False)
+        return await proxy.forward_http(request, f"{base}/containerLogs/{where}", _log_query(query), body=False,
+                                        tls=kubelet.ssl)
     if phase in ("Succeeded", "Failed"):
         raise errors.BadRequest(f"cannot {sub} into a container in a completed pod; current phase is {phase}")
     forwarded: MultiDict[str] = MultiDict()
@@ -147,4 +149,4 @@ async def _stream(request: web.Request, url: str, query: MultiDict[str]) -> web.
             raise errors.BadRequest(f"only WebSocket streams (v5.channel.k8s.io, v4.channel.k8s.io, "
                                     f"portforward.k8s.io) are supported, not Upgrade: {upgrade}")
         raise errors.BadRequest("Upgrade request required")
-    return await proxy.forward_websocket(request, url, query)
+    return await proxy.forward_websocket(request, url, query, tls=proxy.kubelet_client(request).ssl)

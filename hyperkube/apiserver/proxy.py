@@ -3,8 +3,11 @@ and to pods and services (pods/proxy, services/proxy).
 
 How a kubelet is found, as Kubernetes does: the pod's ``spec.nodeName`` names a Node, whose
 ``status.addresses`` give the host (InternalIP first, then Hostname, ExternalIP) and whose
-``status.daemonEndpoints.kubeletEndpoint.Port`` the port (10250 when unset). Plain http for
-now; TLS to kubelets comes with the auth issue.
+``status.daemonEndpoints.kubeletEndpoint.Port`` the port (10250 when unset). The scheme and
+the TLS context come from the API server's :class:`KubeletClient` (``tls.kubelet_client``:
+https with the kubelet client certificate once ``--kubelet-client-*`` or
+``--kubelet-certificate-authority`` is set, plain http otherwise), kept on the app under
+:data:`KUBELET_CLIENT`.
 
 Two kinds of forwarding:
 
@@ -21,6 +24,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import ssl
+from dataclasses import dataclass
 from typing import Any
 
 import aiohttp
@@ -38,8 +43,21 @@ HOP_HEADERS = {"connection", "keep-alive", "proxy-authenticate", "proxy-authoriz
 CONNECT_TIMEOUT = 10
 
 
-def kubelet_base(node: dict[str, Any]) -> str:
-    """``http://host:port`` of a Node's kubelet."""
+@dataclass(frozen=True)
+class KubeletClient:
+    scheme: str = "http"
+    ssl: ssl.SSLContext | None = None  # client certificate and the kubelet CA, for https
+
+
+KUBELET_CLIENT = web.AppKey("hyperkube.kubelet_client", KubeletClient)
+
+
+def kubelet_client(request: web.Request) -> KubeletClient:
+    return request.app.get(KUBELET_CLIENT) or KubeletClient()
+
+
+def kubelet_base(node: dict[str, Any], scheme: str = "http") -> str:
+    """``scheme://host:port`` of a Node's kubelet."""
     status = node.get("status") or {}
     addresses = {a.get("type"): a.get("address") for a in status.get("addresses") or [] if isinstance(a, dict)}
     host = next((addresses[t] for t in ADDRESS_TYPES if addresses.get(t)), None)
@@ -49,7 +67,7 @@ def kubelet_base(node: dict[str, Any]) -> str:
                                 f"{sorted(a for a in addresses if a)}")
     endpoint = ((status.get("daemonEndpoints") or {}).get("kubeletEndpoint") or {})
     port = endpoint.get("Port") or DEFAULT_KUBELET_PORT
-    return f"http://{_host(host)}:{port}"
+    return f"{scheme}://{_host(host)}:{port}"
 
 
 def _host(host: str) -> str:
@@ -78,14 +96,16 @@ def _unreachable(url: str, error: BaseException) -> errors.APIError:
 
 
 async def forward_http(request: web.Request, url: str, query: MultiDict[str] | None = None, *,
-                       method: str | None = None, body: bool = True) -> web.StreamResponse:
-    """Send the request on to ``url`` and stream the answer back."""
+                       method: str | None = None, body: bool = True,
+                       tls: ssl.SSLContext | None = None) -> web.StreamResponse:
+    """Send the request on to ``url`` and stream the answer back (``tls``: for https upstreams)."""
     data = await bodies.read_body(request) if body and request.can_read_body else None  # 413 over 3 MiB
     timeout = aiohttp.ClientTimeout(total=None, sock_connect=CONNECT_TIMEOUT)
     async with aiohttp.ClientSession(timeout=timeout, auto_decompress=False) as session:
         try:
             upstream = await session.request(method or request.method, url, params=query, data=data,
-                                             headers=_request_headers(request), allow_redirects=False)
+                                             headers=_request_headers(request), allow_redirects=False,
+                                             ssl=tls if tls is not None else True)
         except (TimeoutError, aiohttp.ClientError, OSError) as error:
             raise _unreachable(url, error) from None
         async with upstream:
@@ -104,7 +124,8 @@ async def forward_http(request: web.Request, url: str, query: MultiDict[str] | N
             return response
 
 
-async def forward_websocket(request: web.Request, url: str, query: MultiDict[str] | None = None) -> web.StreamResponse:
+async def forward_websocket(request: web.Request, url: str, query: MultiDict[str] | None = None, *,
+                            tls: ssl.SSLContext | None = None) -> web.StreamResponse:
     """Join the client's WebSocket to one opened to ``url`` (same sub-protocols offered)."""
     protocols = offered_protocols(request)
     timeout = aiohttp.ClientWSTimeout(ws_close=10)
@@ -112,7 +133,8 @@ async def forward_websocket(request: web.Request, url: str, query: MultiDict[str
     try:
         try:
             upstream = await session.ws_connect(url, params=query, protocols=protocols, timeout=timeout,
-                                                headers=_request_headers(request), autoping=True, max_msg_size=0)
+                                                headers=_request_headers(request), autoping=True, max_msg_size=0,
+                                                ssl=tls if tls is not None else True)
         except aiohttp.WSServerHandshakeError as error:
             raise errors.APIError(f"the upstream refused the stream upgrade: {error.status} {error.message}",
                                   code=error.status if error.status >= 400 else 502,

@@ -67,11 +67,13 @@ async def handle(api: RestAPI, request: web.Request, target: ProxyPath) -> web.S
     request["subresource"] = "proxy"
     registry = api.context.registry
     scheme, name, port = _split(target.name)
+    tls = None
     if scheme not in ("", "http"):
         raise errors.BadRequest(f"scheme {scheme} is not supported yet: only http")
     if target.kind == "nodes":
         request["resource"] = registry.get("", "v1", "nodes")
-        base = proxy.kubelet_base(await node_of(api, name))
+        kubelet = proxy.kubelet_client(request)
+        base, tls = proxy.kubelet_base(await node_of(api, name), kubelet.scheme), kubelet.ssl
         if port:
             base = base.rsplit(":", 1)[0] + ":" + port
     elif target.kind == "pods":
@@ -88,8 +90,8 @@ async def handle(api: RestAPI, request: web.Request, target: ProxyPath) -> web.S
     url = base + quote(target.rest, safe="/%:@!$&'()*+,;=~-._")
     query = MultiDict(request.query)
     if proxy.is_upgrade(request):
-        return await proxy.forward_websocket(request, url, query)
-    return await proxy.forward_http(request, url, query)
+        return await proxy.forward_websocket(request, url, query, tls=tls)
+    return await proxy.forward_http(request, url, query, tls=tls)
 
 
 def _first_container_port(pod: dict[str, Any]) -> int:

@@ -1,49 +1,125 @@
-"""Access reviews: ``kubectl auth can-i`` and ``kubectl auth whoami``.
+"""Access reviews: ``kubectl auth can-i``, ``kubectl auth whoami``, and the kubelet's delegated checks.
 
-``POST /apis/authorization.k8s.io/v1/selfsubjectaccessreviews`` (and the rules review) and
-``POST /apis/authentication.k8s.io/v1/selfsubjectreviews`` are create-only virtual
-resources: nothing is stored, the answer is the request with its ``status`` filled in.
-Until authentication and authorization exist (a later issue), every request is the
-anonymous user and everything is allowed; :func:`requester` and :func:`allowed` are the
-two places that will ask the real authenticator and authorizer.
+Create-only virtual resources: nothing is stored, the answer is the request with its
+``status`` filled in (201).
+
+- ``authorization.k8s.io/v1 selfsubjectaccessreviews``: may the caller do X? (``can-i``)
+- ``authorization.k8s.io/v1 selfsubjectrulesreviews``: what may the caller do in namespace N?
+  (``can-i --list``), from RBAC; ``incomplete`` when another authorizer (Node) may allow more.
+- ``authorization.k8s.io/v1 subjectaccessreviews`` (cluster-scoped) and
+  ``namespaces/N/localsubjectaccessreviews``: may user U do X? (a kubelet or an aggregated API
+  server authorizing its own callers).
+- ``authentication.k8s.io/v1 selfsubjectreviews``: who am I? (``whoami``)
+
+The caller is ``request["user"]`` (set by the security middleware, see auth.py); the answers
+come from the API server's authorizer, which ``app.py`` puts on the application under
+:data:`AUTHORIZER`. Without one (a bare application in a test) everything is allowed.
 """
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
 from aiohttp import web
 
 from hyperkube.apiserver import bodies, protobuf_bodies
+from hyperkube.apiserver.auth import ANONYMOUS, AlwaysAllow, Attributes, Decision, User
 from hyperkube.machinery import errors
 
-ANONYMOUS = {"username": "system:anonymous", "groups": ["system:unauthenticated"]}
+AUTHORIZER = web.AppKey("authorizer", object)
 
+AUTHORIZATION, AUTHENTICATION = "authorization.k8s.io", "authentication.k8s.io"
 #: (group, plural) -> (kind, versions)
 REVIEWS = {
-    ("authorization.k8s.io", "selfsubjectaccessreviews"): ("SelfSubjectAccessReview", ("v1",)),
-    ("authorization.k8s.io", "selfsubjectrulesreviews"): ("SelfSubjectRulesReview", ("v1",)),
-    ("authentication.k8s.io", "selfsubjectreviews"): ("SelfSubjectReview", ("v1", "v1beta1")),
+    (AUTHORIZATION, "selfsubjectaccessreviews"): ("SelfSubjectAccessReview", ("v1",)),
+    (AUTHORIZATION, "selfsubjectrulesreviews"): ("SelfSubjectRulesReview", ("v1",)),
+    (AUTHORIZATION, "subjectaccessreviews"): ("SubjectAccessReview", ("v1",)),
+    (AUTHORIZATION, "localsubjectaccessreviews"): ("LocalSubjectAccessReview", ("v1",)),
+    (AUTHENTICATION, "selfsubjectreviews"): ("SelfSubjectReview", ("v1", "v1beta1")),
 }
 
 
+def _target(rest: str) -> tuple[str, str]:
+    """(namespace, plural) of a review path: ``plural`` or ``namespaces/N/localsubjectaccessreviews``."""
+    parts = rest.strip("/").split("/")
+    if len(parts) == 3 and parts[0] == "namespaces" and parts[2] == "localsubjectaccessreviews":
+        return parts[1], parts[2]
+    if len(parts) == 1 and parts[0] != "localsubjectaccessreviews":
+        return "", parts[0]
+    return "", ""
+
+
 def handles(group: str, version: str, rest: str) -> bool:
-    found = REVIEWS.get((group, rest.strip("/")))
+    found = REVIEWS.get((group, _target(rest)[1]))
     return found is not None and version in found[1]
 
 
-def requester(request: web.Request) -> dict[str, Any]:
-    """Who sent the request: anonymous until authentication exists."""
-    return dict(ANONYMOUS, groups=list(ANONYMOUS["groups"]))
+def requester(request: web.Request) -> User:
+    """Who sent the request: the authenticated user, or anonymous."""
+    user = request.get("user")
+    return user if isinstance(user, User) else ANONYMOUS
 
 
-def allowed(user: dict[str, Any], attributes: dict[str, Any]) -> tuple[bool, str]:
-    """Whether ``user`` may do what ``attributes`` describe: everything, until authorization exists."""
-    return True, "no authorization is configured: every request is allowed"
+def authorizer_of(request: web.Request) -> Any:
+    return request.app.get(AUTHORIZER) or AlwaysAllow()
+
+
+def review_attributes(user: User, spec: dict[str, Any], kind: str, group: str) -> Attributes:
+    resource = spec.get("resourceAttributes")
+    non_resource = spec.get("nonResourceAttributes")
+    if isinstance(resource, dict) == isinstance(non_resource, dict):
+        raise errors.Invalid.for_object(kind, "", [errors.cause(
+            "spec.resourceAttributes", "Invalid value: exactly one of nonResourceAttributes or "
+            "resourceAttributes must be specified")], group)
+    if isinstance(non_resource, dict):
+        return Attributes(user, str(non_resource.get("verb") or ""), str(non_resource.get("path") or ""), False)
+    assert isinstance(resource, dict)
+    return Attributes(user, str(resource.get("verb") or ""), "", True, str(resource.get("group") or ""),
+                      str(resource.get("version") or ""), str(resource.get("resource") or ""),
+                      str(resource.get("subresource") or ""), str(resource.get("namespace") or ""),
+                      str(resource.get("name") or ""))
+
+
+async def access_status(authorizer: Any, attributes: Attributes) -> dict[str, Any]:
+    decision, reason = await authorizer.authorize(attributes)
+    status: dict[str, Any] = {"allowed": decision is Decision.ALLOW}
+    if decision is Decision.DENY:
+        status["denied"] = True
+    if reason:
+        status["reason"] = reason
+    return status
+
+
+def rules_status(authorizer: Any, user: User, namespace: str) -> dict[str, Any]:
+    """SelfSubjectRulesReview's status: RBAC's rules for ``user`` in ``namespace``."""
+    rbac = getattr(authorizer, "rbac", None)
+    modes = getattr(authorizer, "modes", ["AlwaysAllow"] if isinstance(authorizer, AlwaysAllow) else [])
+    resource_rules: list[dict[str, Any]] = []
+    non_resource_rules: list[dict[str, Any]] = []
+    if "AlwaysAllow" in modes:
+        resource_rules.append({"verbs": ["*"], "apiGroups": ["*"], "resources": ["*"]})
+        non_resource_rules.append({"verbs": ["*"], "nonResourceURLs": ["*"]})
+    if rbac is not None:
+        for rule in rbac.rules_for(user, namespace):
+            source = rule.source
+            if source.get("nonResourceURLs"):
+                entry = {"verbs": source.get("verbs", []), "nonResourceURLs": source["nonResourceURLs"]}
+                target = non_resource_rules
+            else:
+                entry = {key: source[key] for key in ("verbs", "apiGroups", "resources", "resourceNames")
+                         if source.get(key)}
+                target = resource_rules
+            if entry not in target:
+                target.append(entry)
+    node_user = user.name.startswith("system:node:")
+    return {"resourceRules": resource_rules, "nonResourceRules": non_resource_rules,
+            "incomplete": ("Node" in modes and node_user) or "AlwaysDeny" in modes}
 
 
 async def handle(request: web.Request, group: str, version: str, rest: str) -> web.StreamResponse:
-    kind, _versions = REVIEWS[(group, rest.strip("/"))]
+    url_namespace, plural = _target(rest)
+    kind, _versions = REVIEWS[(group, plural)]
     request["verb"] = "create"
     if request.method != "POST":
         raise errors.MethodNotAllowed(f"the server does not allow this method on the requested resource "
@@ -63,21 +139,31 @@ async def handle(request: web.Request, group: str, version: str, rest: str) -> w
                                                                    "annotations")} \
         if isinstance(metadata, dict) else {}
     review["metadata"]["creationTimestamp"] = None
+    if url_namespace:
+        review["metadata"]["namespace"] = url_namespace
     user = requester(request)
+    authorizer = authorizer_of(request)
+    spec = review.get("spec") if isinstance(review.get("spec"), dict) else {}
     if kind == "SelfSubjectReview":
-        review["status"] = {"userInfo": user}
-    elif kind == "SelfSubjectAccessReview":
-        spec = review.get("spec") if isinstance(review.get("spec"), dict) else {}
-        attributes = spec.get("resourceAttributes") or spec.get("nonResourceAttributes")
-        if not isinstance(attributes, dict) or (spec.get("resourceAttributes") and spec.get("nonResourceAttributes")):
-            raise errors.Invalid.for_object(kind, "", [errors.cause(
-                "spec.resourceAttributes", "Invalid value: exactly one of nonResourceAttributes or "
-                "resourceAttributes must be specified")], group)
-        ok, reason = allowed(user, attributes)
-        review["status"] = {"allowed": ok, "reason": reason} if ok else {"allowed": False, "denied": True,
-                                                                          "reason": reason}
-    else:  # SelfSubjectRulesReview: everything, as the authorizer says
-        review["status"] = {"resourceRules": [{"verbs": ["*"], "apiGroups": ["*"], "resources": ["*"]}],
-                            "nonResourceRules": [{"verbs": ["*"], "nonResourceURLs": ["*"]}],
-                            "incomplete": False}
+        review["status"] = {"userInfo": user.to_dict()}
+    elif kind == "SelfSubjectRulesReview":
+        review["status"] = rules_status(authorizer, user, str(spec.get("namespace") or ""))
+    else:
+        if kind in ("SubjectAccessReview", "LocalSubjectAccessReview"):
+            user = _subject(spec, kind, group)
+        attributes = review_attributes(user, spec, kind, group)
+        if kind == "LocalSubjectAccessReview":
+            if not attributes.resource_request or attributes.namespace not in ("", url_namespace):
+                raise errors.BadRequest("spec.resourceAttributes.namespace must match namespace: "
+                                        f"{url_namespace}")
+            attributes = dataclasses.replace(attributes, namespace=url_namespace)
+        review["status"] = await access_status(authorizer, attributes)
     return bodies.json_response(review, 201)
+
+
+def _subject(spec: dict[str, Any], kind: str, group: str) -> User:
+    if not spec.get("user") and not spec.get("groups"):
+        raise errors.Invalid.for_object(kind, "", [errors.cause(
+            "spec.user", 'Invalid value: "": at least one of user or group must be specified')], group)
+    return User.from_dict({"username": spec.get("user") or "", "uid": spec.get("uid") or "",
+                           "groups": spec.get("groups") or [], "extra": spec.get("extra") or {}})

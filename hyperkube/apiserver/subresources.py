@@ -19,6 +19,7 @@ from aiohttp import web
 
 from hyperkube.apiserver import bodies, eviction, paths, pod_streams
 from hyperkube.apiserver import patch as patching
+from hyperkube.apiserver.authn import tokenrequest
 from hyperkube.machinery import errors, selectors
 from hyperkube.machinery.durations import now_rfc3339
 from hyperkube.storage.interface import Compare, PutRequest
@@ -55,6 +56,8 @@ async def handle(api: RestAPI, request: web.Request, target: paths.Target) -> we
     elif sub in ("log", "exec", "attach", "portforward") and target.resource.plural == "pods" \
             and target.resource.group == "":
         return await pod_streams.handle(api, request, target)
+    elif sub == "token" and target.resource.plural == "serviceaccounts" and target.resource.group == "":
+        return await tokenrequest.token_request(api, request, target)
     elif sub in ("log", "exec", "attach", "portforward", "proxy", "eviction", "ephemeralcontainers", "resize"):
         raise errors.NotFound(f"the server could not find the requested resource ({sub} is not served yet)")
     if method == "PATCH" and sub in ("status", "scale"):

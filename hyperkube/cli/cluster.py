@@ -15,6 +15,7 @@ atomically.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import dataclasses
 import functools
@@ -47,6 +48,7 @@ class UpConfig:
     hollow_nodes: int = 0
     node_name: str = field(default_factory=lambda: socket.gethostname().lower())
     disable: frozenset[str] = frozenset()
+    addons_dir: str = ""  # manifests applied and kept by the add-on manager [default: DATA/addons]
     home_kubeconfig: str = ""  # ~/.kube/config, where the context is merged without --write-kubeconfig
 
 
@@ -99,11 +101,17 @@ class Cluster:
         self.url = ""
 
     def _client(self) -> Any:
+        """A new client of the API server for one component: the one place that says how
+        components reach it (a secure ``up`` adds its credentials here)."""
         from hyperkube.client import Client, Config
 
         client = Client(Config(server=self.url))
         self.clients.append(client)
         return client
+
+    def _started(self, component: str, detail: str, stop: Callable[[], Awaitable[None]]) -> None:
+        """Record a started component: its line in what ``up`` prints, and how to stop it."""
+        self.running.append((f"{component:<19}{detail}", stop))
 
     async def start(self) -> None:
         from hyperkube.apiserver.app import APIServer, APIServerConfig
@@ -118,16 +126,16 @@ class Cluster:
                                                    data_dir=cfg.data_dir))
         await self.apiserver.start()
         self.url = self.apiserver.url
-        self.running.append((f"{'apiserver':<19}{self.url} (store: {cfg.etcd_servers or 'sqlite in ' + cfg.data_dir})",
-                             self.apiserver.stop))
+        store = cfg.etcd_servers or f"sqlite in {cfg.data_dir}"
+        self._started("apiserver", f"{self.url} (store: {store})", self.apiserver.stop)
 
         manager = ControllerManager(self._client(), ManagerOptions(leader_elect=False))
         await manager.start()
-        self.running.append((f"{'controller-manager':<19}{len(manager.names)} controllers", manager.stop))
+        self._started("controller-manager", f"{len(manager.names)} controllers", manager.stop)
 
         scheduler = Scheduler(self._client(), SchedulerConfig())
         await scheduler.start()
-        self.running.append((f"{'scheduler':<19}default-scheduler", scheduler.stop))
+        self._started("scheduler", "default-scheduler", scheduler.stop)
 
         root = os.path.join(cfg.data_dir, "kubelet")
         base = KubeletConfig(node_name=cfg.node_name, hostname=cfg.node_name, root_dir=root, port=0)
@@ -140,7 +148,8 @@ class Cluster:
             kubelet = Kubelet(kubelet_client, kc)
             await kubelet.start()
             self.kubelets.append(kubelet)
-            self.running.append((f"{'kubelet':<19}node {kc.node_name} ({kc.node_ip}, process runtime)", functools.partial(kubelet.stop, stop_pods=True)))
+            self._started("kubelet", f"node {kc.node_name} ({kc.node_ip}, process runtime)",
+                          functools.partial(kubelet.stop, stop_pods=True))
         if cfg.hollow_nodes:
             hollow: list[Any] = []
 
@@ -159,14 +168,29 @@ class Cluster:
                 await kubelet.start()
                 hollow.append(kubelet)
                 self.kubelets.append(kubelet)
-            self.running.append((f"{'kubelet':<19}{cfg.hollow_nodes} hollow nodes hollow-0.."
-                                 f"hollow-{cfg.hollow_nodes - 1} (fake runtime)", stop_hollow))
+            self._started("kubelet", f"{cfg.hollow_nodes} hollow nodes hollow-0..hollow-{cfg.hollow_nodes - 1} "
+                                     "(fake runtime)", stop_hollow)
 
         proxy = ProxyServer(self._client(), ProxyConfig(hostname=cfg.node_name, bind_address="127.0.0.1",
                                                         proxy_mode="userspace", healthz_bind_address=None,
                                                         shutdown_grace=2.0))
         await proxy.start()
-        self.running.append((f"{'proxy':<19}userspace, node ports on 127.0.0.1 (node {cfg.node_name})", proxy.stop))
+        self._started("proxy", f"userspace, node ports on 127.0.0.1 (node {cfg.node_name})", proxy.stop)
+
+        await self._start_addons()
+
+    async def _start_addons(self) -> None:
+        """The add-ons, last, so they do not slow the way to a Ready node. Each one is a
+        component like the others: its own client, ``start()`` here, ``stop()`` in reverse.
+        DNS goes here too, before the add-on manager, unless ``"dns" in config.disable``
+        (metrics.k8s.io is served by the API server itself)."""
+        from hyperkube.addons.manager import AddonConfig, AddonManager
+
+        directory = self.config.addons_dir or os.path.join(self.config.data_dir, "addons")
+        await asyncio.to_thread(os.makedirs, directory, exist_ok=True)  # users find where to put files
+        addons = AddonManager(self._client(), AddonConfig(directory=directory))
+        await addons.start()
+        self._started("addon-manager", f"applies {directory}", addons.stop)
 
     async def stop(self) -> None:
         """Stop every started component in reverse order; the kubelets stop their pods."""

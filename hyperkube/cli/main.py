@@ -29,6 +29,7 @@ COMPONENTS: tuple[Component, ...] = (
     Component("scheduler", "scheduler", "Bind pending pods to nodes", ("kube-scheduler",)),
     Component("kubelet", "kubelet", "Run the pods bound to this node as processes"),
     Component("proxy", "proxy", "Make Services reachable at their cluster IPs and node ports", ("kube-proxy",)),
+    Component("dns", "dns", "Serve the cluster domain over DNS, forward the rest", ("kube-dns",)),
     Component("kubectl", "kubectl", "Command-line client for the cluster"),
     Component("etcdctl", "etcdctl", "Inspect and change the store directly"),
 )
@@ -90,6 +91,10 @@ def make_symlinks(directory: str) -> int:
 def run_component(name: str, args: list[str]) -> None:
     component = _BY_NAME[name]
     module = importlib.import_module(f"hyperkube.cli.{component.module}")
+    if not hasattr(module.command, "commands"):  # a single command, not kubectl's group
+        from hyperkube.cli.options import go_style_booleans
+
+        args = go_style_booleans(module.command, args)
     module.command.main(args=args, prog_name=name if name == os.path.basename(sys.argv[0]) else
                         f"{PROGRAM} {name}")
 

@@ -29,3 +29,31 @@ def common_options(func: Callable[..., Any]) -> Callable[..., Any]:
         return func(*args, **kwargs)
 
     return wrapper
+
+
+_TRUE, _FALSE = ("true", "t", "1"), ("false", "f", "0")
+
+
+def go_style_booleans(command: click.Command, args: list[str]) -> list[str]:
+    """Accept Kubernetes' ``--flag=true|false`` spelling of boolean flags (manifests written
+    for the Go components use it): ``--leader-elect=false`` becomes ``--no-leader-elect``,
+    ``--x=true`` becomes ``--x``; a plain flag set false is dropped (it is off by default)."""
+    flags: dict[str, tuple[bool, click.Option]] = {}
+    for param in command.params:
+        if isinstance(param, click.Option) and param.is_bool_flag:
+            flags.update({opt: (True, param) for opt in param.opts})
+            flags.update({opt: (False, param) for opt in param.secondary_opts})
+    out: list[str] = []
+    for index, arg in enumerate(args):
+        if arg == "--":
+            return out + args[index:]
+        name, eq, value = arg.partition("=")
+        if eq and name in flags and value.lower() in _TRUE + _FALSE:
+            positive, param = flags[name]
+            if (value.lower() in _TRUE) == positive:
+                out.append(param.opts[0])
+            elif param.secondary_opts:
+                out.append(param.secondary_opts[0])
+            continue
+        out.append(arg)
+    return out

@@ -15,7 +15,7 @@ from hyperkube.cli.options import CONTEXT_SETTINGS, common_options
 
 
 @click.command(name="proxy", context_settings=CONTEXT_SETTINGS,
-               help="Make Services reachable at their cluster IPs and node ports (userspace round robin).")
+               help="Make Services reachable at their cluster IPs and node ports (userspace or iptables, round robin).")
 @click.option("--kubeconfig", default=None, metavar="PATH", help="Kubeconfig of the API server.")
 @click.option("--master", default=None, metavar="URL", help="API server URL (overrides the kubeconfig's server).")
 @click.option("--hostname-override", default=None, help="This node's name. [default: the host name]")
@@ -32,11 +32,17 @@ from hyperkube.cli.options import CONTEXT_SETTINGS, common_options
               help="Seconds between full syncs (changes are applied as they come).")
 @click.option("--shutdown-grace", type=float, default=5.0, show_default=True,
               help="Seconds open connections get to finish on shutdown.")
+@click.option("--cleanup", is_flag=True,
+              help="Remove the iptables rules and chains a previous proxy left, then exit.")
 @common_options
 def command(kubeconfig: str | None, master: str | None, hostname_override: str | None, bind_address: str,
             proxy_mode: str, healthz_bind_address: str, udp_timeout: float, config_sync_period: float,
-            shutdown_grace: float) -> None:
+            shutdown_grace: float, cleanup: bool) -> None:
     import dataclasses
+
+    if cleanup:
+        _cleanup()
+        return
 
     from hyperkube.client import Client, Config, ConfigError, load_config
     from hyperkube.proxy.server import ProxyConfig
@@ -58,6 +64,20 @@ def command(kubeconfig: str | None, master: str | None, hostname_override: str |
     except OSError as error:
         click.echo(f"hyperkube proxy: {error}", err=True)
         sys.exit(1)
+
+
+def _cleanup() -> None:
+    from hyperkube.proxy import iptables
+
+    if not iptables.usable():
+        click.echo("hyperkube proxy: --cleanup needs the iptables binaries", err=True)
+        sys.exit(1)
+    try:
+        removed = asyncio.run(iptables.cleanup())
+    except (OSError, iptables.IptablesError) as error:
+        click.echo(f"hyperkube proxy: cleanup failed: {error}", err=True)
+        sys.exit(1)
+    click.echo(f"removed {removed} iptables chains")
 
 
 async def _serve(client: Any, config: Any) -> None:

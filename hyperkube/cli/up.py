@@ -56,16 +56,20 @@ def _disabled(values: tuple[str, ...]) -> frozenset[str]:
 @click.option("--disable", multiple=True, metavar="dns,metrics,dashboard",
               help="Add-ons not to start. The names are accepted, but these add-ons are not built yet, "
                    "so none of them runs either way.")
+@click.option("--addons-dir", default=None, metavar="DIR",
+              help="Manifests (*.yaml, *.yml, *.json) applied at start and whenever a file changes; removing "
+                   "a file (or an object from it) deletes what it created. [default: DATA-DIR/addons]")
 @click.option("--hostname-override", default=None, help="Name of the first node. [default: the host name]")
 @common_options
 def command(port: int, data_dir: str | None, etcd_servers: str, write_kubeconfig: str | None, nodes: int,
-            hollow_nodes: int, disable: tuple[str, ...], hostname_override: str | None) -> None:
+            hollow_nodes: int, disable: tuple[str, ...], addons_dir: str | None,
+            hostname_override: str | None) -> None:
     from hyperkube.cli.cluster import UpConfig, default_data_dir
     from hyperkube.storage.interface import StorageError
 
     config = UpConfig(data_dir=os.path.abspath(data_dir or default_data_dir()), port=port,
                       etcd_servers=etcd_servers, nodes=nodes, hollow_nodes=hollow_nodes,
-                      disable=_disabled(disable))
+                      disable=_disabled(disable), addons_dir=os.path.abspath(addons_dir) if addons_dir else "")
     config.home_kubeconfig = os.path.join(os.path.expanduser("~"), ".kube", "config")
     if hostname_override:
         config.node_name = hostname_override.lower()

@@ -13,9 +13,8 @@ addresses are truncated and the object says so (``endpoints.kubernetes.io/over-c
 The object is written only when it differs, with its resourceVersion, so a stale cache costs
 a Conflict and a retry, never a lost update. A deleted Service takes its Endpoints with it.
 
-The ``kubernetes`` Service in ``default`` has no selector: its Endpoints list the API server
-this controller manager talks to (see :func:`~hyperkube.controllers.servicepods.apiserver_endpoints`),
-labelled ``skip-mirror`` as Kubernetes' own reconciler does.
+The ``kubernetes`` Service in ``default`` has no selector: its Endpoints are written by the API
+servers themselves (hyperkube/apiserver/masterleases.py), as in Kubernetes.
 """
 
 from __future__ import annotations
@@ -27,10 +26,7 @@ from hyperkube.controllers.base import Controller, ControllerContext, Object
 from hyperkube.controllers.podcontrol import PODS, is_pod_ready, meta
 from hyperkube.controllers.servicepods import (
     ENDPOINTS,
-    MASTER_SERVICE,
     SERVICES,
-    SKIP_MIRROR_LABEL,
-    apiserver_endpoints,
     canonical,
     endpoint_ports,
     hostname,
@@ -87,10 +83,7 @@ class EndpointsController(Controller):
                 except NotFound:
                     pass
             return
-        if key == MASTER_SERVICE and selector(service) is None:
-            await self._write(service, *await self._apiserver_subsets(service))
-            return
-        if selector(service) is None:
+        if selector(service) is None:  # manual endpoints, or the API servers' own (masterleases)
             return
         subsets, truncated = self.subsets(service)
         await self._write(service, subsets, service_labels(service), truncated)
@@ -136,11 +129,6 @@ class EndpointsController(Controller):
                 subset["ports"] = group["ports"]
             subsets.append(subset)
         return subsets, truncated
-
-    async def _apiserver_subsets(self, service: Object) -> tuple[list[Object], dict[str, str], bool]:
-        ip, ports = await apiserver_endpoints(self.client.config.server, service)
-        subsets = [{"addresses": [{"ip": ip}], "ports": ports}] if ip else []
-        return subsets, {SKIP_MIRROR_LABEL: "true"}, False
 
     async def _write(self, service: Object, subsets: list[Object], labels: dict[str, str], truncated: bool) -> None:
         m = meta(service)

@@ -18,8 +18,8 @@ The informer may lag behind our own writes; creating from a stale cache would du
 slices. So each write is remembered (slice name -> resourceVersion, or deletion) until the
 cache shows it, and a Service whose cache is behind is retried shortly instead of synced.
 
-The ``kubernetes`` Service's slice (named ``kubernetes``, no managed-by label, like the one
-Kubernetes' API server writes) lists the API server this controller manager talks to.
+The ``kubernetes`` Service's slice is the API servers' own (hyperkube/apiserver/masterleases.py):
+this controller leaves it alone.
 """
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from hyperkube.client import AlreadyExists, NotFound, object_key
+from hyperkube.client import NotFound, object_key
 from hyperkube.controllers.base import Controller, ControllerContext, Object
 from hyperkube.controllers.podcontrol import PODS, meta
 from hyperkube.controllers.servicepods import (
@@ -37,10 +37,8 @@ from hyperkube.controllers.servicepods import (
     SERVICE_NAME_LABEL,
     SERVICES,
     SLICE_CONTROLLER_NAME,
-    apiserver_endpoints,
     canonical,
     endpoint_ports,
-    family_of,
     hostname,
     ip_families,
     is_endpoint_candidate,
@@ -99,8 +97,6 @@ class EndpointSliceController(Controller):
     def _slice_event(self, piece: Object) -> None:
         for key in managed_service_index(piece):
             self.enqueue(key)
-        if object_key(piece) == MASTER_SERVICE:
-            self.enqueue(MASTER_SERVICE)
 
     # -- remembered writes ------------------------------------------------------------------------
 
@@ -133,11 +129,10 @@ class EndpointSliceController(Controller):
         if self._cache_behind(key):
             self.enqueue_after(key, 0.05)
             return
+        if key == MASTER_SERVICE:
+            return  # the API servers keep the kubernetes Service's slice (masterleases.py)
         service = self.services.cache.get(key)
         existing = self.slices.cache.by_index(SERVICE_INDEX, key)
-        if service is not None and key == MASTER_SERVICE and selector(service) is None:
-            await self._sync_apiserver_slice(service)
-            return
         if service is None or selector(service) is None:
             for piece in existing:
                 await self._delete(key, piece)
@@ -198,30 +193,6 @@ class EndpointSliceController(Controller):
         except NotFound:
             pass
         self._remember(key, m["name"])
-
-    async def _sync_apiserver_slice(self, service: Object) -> None:
-        ip, ports = await apiserver_endpoints(self.client.config.server, service)
-        if ip is None:
-            return
-        body: Object = {"apiVersion": "discovery.k8s.io/v1", "kind": "EndpointSlice",
-                        "metadata": {"name": "kubernetes", "namespace": "default",
-                                     "labels": {SERVICE_NAME_LABEL: "kubernetes"}},
-                        "addressType": family_of(ip) or "IPv4",
-                        "endpoints": [{"addresses": [ip], "conditions": {"ready": True}}], "ports": ports}
-        current = self.slices.cache.get(MASTER_SERVICE)
-        if current is None:
-            try:
-                created = await self.client.create(ENDPOINT_SLICES, body, namespace="default")
-            except AlreadyExists:
-                self.enqueue_after(MASTER_SERVICE, 0.5)
-                return
-            self._remember(MASTER_SERVICE, created)
-            return
-        if all(canonical(current.get(k)) == canonical(body[k]) for k in ("addressType", "endpoints", "ports")) and \
-                (meta(current).get("labels") or {}) == body["metadata"]["labels"]:
-            return
-        body["metadata"] = {**meta(current), "labels": body["metadata"]["labels"]}
-        await self.client.update(ENDPOINT_SLICES, body)
 
 
 def new_slice(service: Object, labels: dict[str, str], address_type: str, ports: list[Object],

@@ -6,8 +6,9 @@ Every HPA is synced every ``sync_period`` seconds (``--horizontal-pod-autoscaler
 1. reads the target's ``scale`` subresource (the resource found from ``scaleTargetRef`` by
    discovery): current replicas and the pod selector;
 2. for each ``Resource`` metric (cpu, memory; target ``Utilization`` or ``AverageValue``)
-   reads the pods' usage from ``metrics.k8s.io/v1beta1`` PodMetrics and their requests from
-   the pod informer, and proposes ``ceil(current * usage / target)``, within the 10 %
+   reads the pods' usage from ``metrics.k8s.io/v1beta1`` PodMetrics (served by the API server
+   from the kubelets' summaries, ``apiserver/metrics_api.py``) and their requests from the pod
+   informer, and proposes ``ceil(current * usage / target)``, within the 10 %
    tolerance keeping the current count; pods without metrics count as 0 % when scaling up and
    100 % when scaling down, as Kubernetes does; the largest proposal wins;
 3. applies the behaviour: the stabilization window (scale-down: the highest recommendation of

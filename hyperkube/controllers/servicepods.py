@@ -14,11 +14,8 @@
 
 from __future__ import annotations
 
-import asyncio
 import ipaddress
-import socket
 from typing import Any
-from urllib.parse import urlsplit
 
 from hyperkube.client import object_key
 from hyperkube.controllers.base import Controller, Object
@@ -173,28 +170,6 @@ def service_labels(service: Object) -> dict[str, str]:
     if (service.get("spec") or {}).get("clusterIP") == "None":
         labels[HEADLESS_LABEL] = ""
     return labels
-
-
-async def apiserver_endpoints(server_url: str, service: Object) -> tuple[str | None, list[Object]]:
-    """The API server's IP (resolved off the loop) and the ports of the ``kubernetes`` Service."""
-    parts = urlsplit(server_url)
-    host = parts.hostname or "127.0.0.1"
-    port = parts.port or (443 if parts.scheme == "https" else 80)
-    try:
-        ipaddress.ip_address(host)
-        ip: str | None = host
-    except ValueError:
-        try:
-            infos = await asyncio.get_running_loop().getaddrinfo(host, port, type=socket.SOCK_STREAM)
-            ip = str(infos[0][4][0]) if infos else None
-        except OSError:
-            ip = None
-    ports = []
-    for service_port in (service.get("spec") or {}).get("ports") or ():
-        target = service_port.get("targetPort")
-        ports.append({"name": service_port.get("name") or "", "port": target if isinstance(target, int) else port,
-                      "protocol": service_port.get("protocol") or "TCP"})
-    return ip, ports
 
 
 def canonical(value: Any) -> Any:

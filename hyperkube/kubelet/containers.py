@@ -209,7 +209,8 @@ async def resolve(pod: dict[str, Any], container: dict[str, Any], *, image_map: 
         limits["memoryBytes"] = parse_quantity(str(declared["memory"])).integer()
     if declared.get("cpu"):
         limits["cpuMillis"] = parse_quantity(str(declared["cpu"])).milli()
-    return ContainerSpec(container["name"], argv, env, working_dir, image, limits)
+    return ContainerSpec(container["name"], argv, env, working_dir, image, limits,
+                         stdin=bool(container.get("stdin")), stdin_once=bool(container.get("stdinOnce")))
 
 
 def _data(obj: dict[str, Any]) -> dict[str, str]:

@@ -26,6 +26,7 @@ import logging
 import os
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from hyperkube.client import (
@@ -40,6 +41,7 @@ from hyperkube.client import (
     TransportError,
 )
 from hyperkube.kubelet import admission, containers
+from hyperkube.kubelet.dns import pod_dns, write_resolv_conf
 from hyperkube.kubelet.node import NodeAgent
 from hyperkube.kubelet.runtime import ContainerSpec, FakeRuntime, Runtime
 from hyperkube.kubelet.worker import PodWorker
@@ -58,6 +60,7 @@ class KubeletConfig:
     node_ip: str = "127.0.0.1"
     hostname: str = ""
     port: int | None = 10250  # None: no HTTP server; 0: an ephemeral port
+    auth: Any = None  # auth.KubeletAuthConfig: TLS, authentication, authorization of the server
     read_only_port: int | None = None
     runtime: str = "process"
     image_map: dict[str, dict[str, Any]] = field(default_factory=dict)
@@ -78,6 +81,10 @@ class KubeletConfig:
     record_events: bool = True
     container_log_max_bytes: int = 10 << 20
     volume_refresh: float = 10.0  # seconds between re-reads of ConfigMap/Secret volume contents
+    #: --cluster-dns (IP, port) and --cluster-domain: a per-pod resolv.conf and KUBERNETES_DNS_*
+    #: variables, see hyperkube/kubelet/dns.py (process pods keep the host's /etc/resolv.conf)
+    cluster_dns: list[tuple[str, int]] = field(default_factory=list)
+    cluster_domain: str = "cluster.local"
 
 
 class _NoEvents:
@@ -122,6 +129,8 @@ class Kubelet:
         self._mirror_task: asyncio.Task[None] | None = None
         self._waited_services = False
         self._mirror_wake = asyncio.Event()
+        #: (pod uid, service account, audience, seconds) -> (token, when to ask for a new one)
+        self._tokens: dict[tuple[str, str, str, int], tuple[str, float]] = {}
         self.started_at = time.time()
         #: set once the directory and URL sources (if any) have been read once
         self.static_sources_read = asyncio.Event()
@@ -369,9 +378,16 @@ class Kubelet:
                         if s["metadata"].get("namespace") in (namespace, "default")
                         and (s["metadata"].get("namespace") == namespace or s["metadata"]["name"] == "kubernetes")]
 
-        return await containers.resolve(pod, container, image_map=self.config.image_map, node_ip=self.node_ip,
+        spec = await containers.resolve(pod, container, image_map=self.config.image_map, node_ip=self.node_ip,
                                         lookup=self.lookup, services=services,
                                         node_allocatable=self.node.allocatable())
+        settings = pod_dns(pod, self.config.cluster_dns, self.config.cluster_domain)
+        if settings is not None:
+            pod_dir = Path(self.config.root_dir) / "pods" / pod["metadata"]["uid"]
+            path = await asyncio.to_thread(write_resolv_conf, pod_dir, settings.resolv_conf())
+            for name, value in settings.env(path).items():
+                spec.env.setdefault(name, value)  # a variable the pod sets itself wins
+        return spec
 
     async def lookup(self, kind: str, namespace: str, name: str) -> dict[str, Any] | None:
         """A ConfigMap, Secret, claim or volume by name, or None when there is none."""
@@ -379,6 +395,37 @@ class Kubelet:
             return await self.client.get(f"v1/{kind}", name, namespace=namespace or None)
         except NotFound:
             return None
+
+    async def service_account_token(self, pod: dict[str, Any], audience: str, seconds: int) -> str:
+        """A token of the pod's service account bound to the pod (TokenRequest), for a projected
+        ``serviceAccountToken`` volume source; asked for again once 80 % of its life has passed
+        (at most every 24 hours), as Kubernetes' kubelet does."""
+        from hyperkube.machinery.durations import parse_rfc3339
+
+        meta, spec = pod["metadata"], pod.get("spec") or {}
+        account = spec.get("serviceAccountName") or spec.get("serviceAccount") or "default"
+        key = (meta["uid"], account, audience, seconds)
+        now = time.time()
+        cached = self._tokens.get(key)
+        if cached is not None and now < cached[1]:
+            return cached[0]
+        body = {"apiVersion": "authentication.k8s.io/v1", "kind": "TokenRequest", "spec": {
+            "audiences": [audience] if audience else [], "expirationSeconds": seconds,
+            "boundObjectRef": {"kind": "Pod", "apiVersion": "v1", "name": meta["name"], "uid": meta["uid"]}}}
+        try:
+            answer = await self.client.request(
+                "POST", f"/api/v1/namespaces/{meta.get('namespace') or 'default'}/serviceaccounts/{account}/token",
+                json=body)
+        except APIError as error:
+            raise containers.ContainerConfigError(
+                "CreateContainerConfigError", f"failed to fetch token for service account {account}: {error}") from None
+        status = (answer or {}).get("status") or {}
+        expires = parse_rfc3339(status["expirationTimestamp"]) if status.get("expirationTimestamp") \
+            else now + seconds
+        self._tokens[key] = (status.get("token") or "", now + min(0.8 * max(expires - now, 0), 86400))
+        for stale in [k for k in self._tokens if k[0] == meta["uid"] and k != key and k[1:] == key[1:]]:
+            del self._tokens[stale]
+        return self._tokens[key][0]
 
     async def write_status(self, pod: dict[str, Any], status: dict[str, Any]) -> None:
         uid = pod["metadata"]["uid"]

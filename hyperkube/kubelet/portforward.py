@@ -5,7 +5,8 @@ server sends on each channel is the port number (two bytes, little endian); afte
 frames carry the TCP stream both ways and an error frame carries a message. Pods share the
 host network, so port P of the pod is port P of the node IP. One TCP connection per port is
 opened when the WebSocket is; it ends the session when it closes. (The real kubectl speaks
-SPDY for port-forward; the Python client and other WebSocket clients speak this.)
+SPDY inside the WebSocket instead: spdy.py; the Python client and other WebSocket clients
+speak this.)
 """
 
 from __future__ import annotations

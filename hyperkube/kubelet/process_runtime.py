@@ -156,6 +156,8 @@ class ProcessRuntime(Runtime):
                      "log": str(directory / "container.log"), "exit": str(directory / "exit.json"),
                      "maxLogBytes": self.max_log_bytes, "limits": spec.limits,
                      "id": f"{uid}-{spec.name}-{attempt}"}
+        if spec.stdin:
+            shim_spec["stdin"] = str(directory / "stdin")
 
         def launch() -> tuple[subprocess.Popen[bytes], float, str | None]:
             if directory.exists():
@@ -237,6 +239,11 @@ class ProcessRuntime(Runtime):
             if not self._alive(record) or (deadline is not None and loop.time() >= deadline):
                 return
             await asyncio.sleep(0.05)
+
+    def stdin_path(self, pod_uid: str, name: str, attempt: int) -> str | None:
+        """The FIFO the shim feeds to the container's stdin (``stdin: true`` containers)."""
+        path = self._pod_dir(pod_uid) / "containers" / name / str(attempt) / "stdin"
+        return str(path) if path.exists() else None
 
     def log_path(self, pod_uid: str, name: str, attempt: int) -> str | None:
         return str(self._pod_dir(pod_uid) / "containers" / name / str(attempt) / "container.log")

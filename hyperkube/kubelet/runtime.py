@@ -30,6 +30,8 @@ class ContainerSpec:
     working_dir: str | None = None
     image: str = ""
     limits: dict[str, int] = field(default_factory=dict)  # memoryBytes, cpuMillis
+    stdin: bool = False  # keep a stdin open that ``attach -i`` writes to
+    stdin_once: bool = False  # ...and close it when the first attach session ends
 
 
 @dataclass

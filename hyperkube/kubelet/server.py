@@ -14,16 +14,19 @@ Routes (the kubelet's own paths, so the API server's pods/log and pods/exec prox
     GET  /exec/{ns}/{pod}/{container}?command=..    WebSocket, v5/v4.channel.k8s.io
     POST /run/{ns}/{pod}/{container}?cmd=..         run a command, answer its output
     GET  /attach/{ns}/{pod}/{container}             WebSocket: the container's output from now on
-                                                    (stdout on 1, stderr on 2) until it ends; the
-                                                    container's stdin is not connected
-    GET  /portForward/{ns}/{pod}?ports=P            WebSocket, v4 channels (see portforward.py)
+                                                    (stdout on 1, stderr on 2) until it ends, and
+                                                    channel 0 to its stdin (``stdin: true``
+                                                    containers; no tty)
+    GET  /portForward/{ns}/{pod}?ports=P            WebSocket, v4 channels (see portforward.py), or
+                                                    SPDY/3.1 inside it for the real kubectl (spdy.py)
 
 The channel protocol: each binary frame starts with its channel (0 stdin, 1 stdout, 2 stderr,
 3 status as a JSON Status, 4 terminal resize); under v5 the frame ``\\xff\\x00`` closes stdin.
 The read-only port (``--read-only-port``) serves only /healthz and /pods.
 
-It binds the node IP only (loopback by default), never all addresses: there is no
-authentication yet.
+It binds the node IP only (loopback by default), never all addresses. With a serving
+certificate (``--tls-cert-file``) it speaks HTTPS and authenticates and authorizes every
+request on the main port (auth.py); the read-only port never does, and serves nothing secret.
 """
 
 from __future__ import annotations
@@ -88,7 +91,13 @@ class KubeletServer:
         self._runners: list[web.AppRunner] = []
 
     def _app(self, read_only: bool) -> web.Application:
-        app = web.Application()
+        auth = self.kubelet.config.auth
+        middlewares = []
+        if auth is not None and auth.enabled and not read_only:
+            from hyperkube.kubelet.auth import KubeletAuth
+
+            middlewares.append(KubeletAuth(self.kubelet.client, auth, self.kubelet.node_name).middleware())
+        app = web.Application(middlewares=middlewares)
         app.router.add_get("/healthz", self.healthz)
         app.router.add_get("/pods", self.pods)
         app.router.add_get("/pods/", self.pods)
@@ -106,10 +115,15 @@ class KubeletServer:
             app.router.add_post("/attach/{namespace}/{pod}/{container}", self.attach)
         return app
 
-    async def _serve(self, app: web.Application, port: int) -> int:
+    async def _serve(self, app: web.Application, port: int, secure: bool = False) -> int:
         runner = web.AppRunner(app, access_log=None, handle_signals=False)
         await runner.setup()
-        site = web.TCPSite(runner, self.kubelet.node_ip, port)
+        context = None
+        if secure:
+            from hyperkube.kubelet.auth import server_ssl_context
+
+            context = await asyncio.to_thread(server_ssl_context, self.kubelet.config.auth)
+        site = web.TCPSite(runner, self.kubelet.node_ip, port, ssl_context=context)
         await site.start()
         self._runners.append(runner)
         server = site._server  # noqa: SLF001 (aiohttp keeps the bound socket there)
@@ -117,8 +131,9 @@ class KubeletServer:
 
     async def start(self) -> None:
         config = self.kubelet.config
-        self.port = await self._serve(self._app(False), config.port or 0)
-        log.info("kubelet serving on %s:%d", self.kubelet.node_ip, self.port)
+        secure = config.auth is not None and config.auth.enabled
+        self.port = await self._serve(self._app(False), config.port or 0, secure)
+        log.info("kubelet serving%s on %s:%d", " securely" if secure else "", self.kubelet.node_ip, self.port)
         if config.read_only_port is not None:
             self.read_only_port = await self._serve(self._app(True), config.read_only_port)
             log.info("kubelet read-only port on %s:%d", self.kubelet.node_ip, self.read_only_port)
@@ -297,6 +312,9 @@ class KubeletServer:
 
         path = runtime.log_path(uid, name, current.attempt)
         want = {b"stdout": _stream_flag(request, "stdout"), b"stderr": _stream_flag(request, "stderr")}
+        fifo = getattr(runtime, "stdin_path", lambda *_: None)(uid, name, current.attempt) \
+            if _stream_flag(request, "stdin") else None
+        feeder = asyncio.ensure_future(self._attach_stdin(ws, fifo, bool(container.get("stdinOnce"))))
         try:
             async for stream, text in follow_entries(path, lambda: runtime.is_running(uid, name, current.attempt)):
                 if want.get(stream):
@@ -307,10 +325,43 @@ class KubeletServer:
         except ConnectionResetError:
             pass
         finally:
+            feeder.cancel()
+            await asyncio.gather(feeder, return_exceptions=True)
             await ws.close()
         return ws
 
+    @staticmethod
+    async def _attach_stdin(ws: web.WebSocketResponse, fifo: str | None, once: bool) -> None:
+        """Frames on channel 0 go to the container's stdin FIFO (when it has one), until the
+        client closes stdin (v5) or leaves; a ``stdinOnce`` container then gets end-of-file."""
+        import os
+
+        from aiohttp import WSMsgType
+
+        transport = None
+        if fifo is not None:
+            fd = os.open(fifo, os.O_WRONLY | os.O_NONBLOCK)
+            transport, _ = await asyncio.get_running_loop().connect_write_pipe(
+                asyncio.Protocol, os.fdopen(fd, "wb", buffering=0))
+        try:
+            async for message in ws:
+                if message.type in (WSMsgType.CLOSE, WSMsgType.ERROR):
+                    break
+                if message.type != WSMsgType.BINARY or not message.data:
+                    continue
+                channel, payload = message.data[0], message.data[1:]
+                if channel == STDIN and transport is not None and payload:
+                    transport.write(payload)
+                elif channel == CLOSE and payload[:1] == bytes([STDIN]):
+                    break
+        finally:
+            if transport is not None:
+                transport.close()
+                if once:
+                    await asyncio.to_thread(lambda: open(fifo + ".closed", "w").close())
+
     async def port_forward(self, request: web.Request) -> web.StreamResponse:
+        from hyperkube.kubelet import spdy
         from hyperkube.kubelet.portforward import PROTOCOLS, forward, parse_ports
 
         namespace, name = request.match_info["namespace"], request.match_info["pod"]
@@ -321,12 +372,16 @@ class KubeletServer:
             ports = parse_ports(request.query.getall("ports", []) + request.query.getall("port", []))
         except ValueError as error:
             return _status_error(400, "BadRequest", str(error))
-        if not ports:
+        offered = {p.strip() for p in request.headers.get("Sec-WebSocket-Protocol", "").split(",")}
+        if not ports and spdy.PROTOCOL not in offered:  # under SPDY each stream names its port
             return _status_error(400, "BadRequest", "query parameter \"port\" is required")
-        ws = web.WebSocketResponse(protocols=PROTOCOLS)
+        ws = web.WebSocketResponse(protocols=(spdy.PROTOCOL, *PROTOCOLS), max_msg_size=0)
         await ws.prepare(request)
         try:
-            await forward(ws, self.kubelet.node_ip, ports)
+            if ws.ws_protocol == spdy.PROTOCOL:  # the real kubectl: SPDY inside the WebSocket
+                await spdy.serve_port_forward(ws, self.kubelet.node_ip)
+            else:
+                await forward(ws, self.kubelet.node_ip, ports)
         finally:
             await ws.close()
         return ws

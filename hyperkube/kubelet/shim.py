@@ -10,6 +10,11 @@ the shim:
   serve ``timestamps`` and ``sinceSeconds`` and the log survives a kubelet restart; the file
   is rotated by size (``maxLogBytes``, default 10 MiB; one older file, ``.1``, is kept);
 - writes ``exit.json`` (exitCode, signal, finishedAt) when the command ends;
+- for a container with ``stdin: true``, gives it a FIFO (``stdin`` beside the log) as its
+  stdin and holds the FIFO's write end open, so the command sees no end of input between
+  ``attach -i`` sessions (the kubelet writes what an attach sends); the file ``stdin.closed``
+  (written by the kubelet when a ``stdinOnce`` session ends) makes the shim let go, and the
+  command reads end-of-file once the writer is gone too;
 - applies the container's limits where the host allows: as root, a cgroup per container
   (v2, or v1's memory and cpu controllers) with memory and CPU quota (reason ``OOMKilled``
   when the memory cgroup killed it); otherwise ``RLIMIT_DATA`` for memory (no CPU limit).
@@ -160,9 +165,17 @@ def main(spec_path: str) -> int:
 
             resource.setrlimit(resource.RLIMIT_DATA, (limits["memoryBytes"], limits["memoryBytes"]))
 
+    stdin: int = subprocess.DEVNULL
+    holder = None  # our write end of the stdin FIFO
+    if spec.get("stdin"):
+        if not os.path.exists(spec["stdin"]):
+            os.mkfifo(spec["stdin"], 0o600)
+        stdin = os.open(spec["stdin"], os.O_RDONLY | os.O_NONBLOCK)
+        os.set_blocking(stdin, True)
+        holder = os.open(spec["stdin"], os.O_WRONLY)
     try:
         child = subprocess.Popen(spec["command"], env=spec["env"], cwd=spec.get("cwd") or None,
-                                 stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                 stdin=stdin, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                                  close_fds=True, preexec_fn=enter_limits if limits else None)
     except OSError as exc:
         message = f"failed to start container: {exc.strerror or exc}: {spec['command'][0]}"
@@ -171,6 +184,8 @@ def main(spec_path: str) -> int:
                                    "startedAt": started, "finishedAt": time.time()})
         return 0
     children.append(child)
+    if holder is not None:
+        os.close(stdin)
     for signum in pending:
         os.kill(child.pid, signum)
     with open(spec["exit"] + ".pid", "w") as handle:
@@ -185,6 +200,9 @@ def main(spec_path: str) -> int:
     open_streams = 2
     while open_streams:
         events = selector.select(timeout=0.2)
+        if holder is not None and os.path.exists(spec["stdin"] + ".closed"):
+            os.close(holder)  # stdinOnce: the first attach session is over
+            holder = None
         if not events:  # flush an unterminated line after a quiet spell, as a partial (P) entry
             for name, pending in partial.items():
                 if pending:

@@ -1,20 +1,29 @@
 """``/stats/summary`` (the kubelet Summary API, what metrics-server reads) from /proc, and ``/metrics``.
 
 A container's usage is the sum over the processes of its process group (the shim's group:
-the command and whatever it forked). CPU ``usageNanoCores`` is the rate between this reading
-and the previous one for the same group (none on the first reading, as cAdvisor does);
+the command and whatever it forked). CPU ``usageNanoCores`` is the rate since an earlier reading
+of the same group at least MIN_WINDOW before (none on the first reading, as cAdvisor does);
 ``usageCoreNanoSeconds`` is the cumulative CPU time. Memory is RSS (``workingSetBytes`` =
 ``rssBytes`` = ``usageBytes``: there is no page-cache accounting without cgroups). The node's
-figures come from /proc/stat and /proc/meminfo. The /proc scan runs in a thread.
+figures come from /proc/stat and /proc/meminfo. The /proc scan runs in a thread. Sample
+``time`` fields carry microseconds: the API server's metrics.k8s.io computes CPU rates from
+two summaries' ``usageCoreNanoSeconds`` over the difference of their times.
 """
 
 from __future__ import annotations
 
 import os
+import threading
 import time
+from datetime import UTC, datetime
 from typing import Any
 
 from hyperkube.machinery.durations import now_rfc3339
+
+
+def precise_rfc3339(ts: float) -> str:
+    """A sample's time to the microsecond: rates computed from two samples need better than seconds."""
+    return datetime.fromtimestamp(ts, UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 TICKS = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
 PAGE = os.sysconf("SC_PAGE_SIZE") if hasattr(os, "sysconf") else 4096
@@ -55,24 +64,42 @@ def node_usage() -> tuple[int, int, int]:
     return busy * (10 ** 9 // TICKS), memory.get("MemTotal", 0), memory.get("MemAvailable", 0)
 
 
+MIN_WINDOW = 1.0  # seconds: a rate over less is noise (readers polling quickly keep the last one)
+
+
 class StatsCollector:
     def __init__(self) -> None:
-        self._previous: dict[Any, tuple[float, int]] = {}
+        #: cpu key -> (time, cumulative ns, last rate or None) of the baseline the next rate starts from
+        self._previous: dict[Any, tuple[float, int, int | None]] = {}
+        self._seen: set[Any] = set()
+        self._lock = threading.Lock()  # summaries run in threads; two at once share the baselines
 
     def _cpu(self, key: Any, nanoseconds: int, now: float) -> dict[str, Any]:
-        cpu: dict[str, Any] = {"time": now_rfc3339(now), "usageCoreNanoSeconds": nanoseconds}
+        cpu: dict[str, Any] = {"time": precise_rfc3339(now), "usageCoreNanoSeconds": nanoseconds}
+        self._seen.add(key)
         before = self._previous.get(key)
-        if before is not None and now > before[0]:
-            cpu["usageNanoCores"] = max(int((nanoseconds - before[1]) / (now - before[0])), 0)
-        self._previous[key] = (now, nanoseconds)
+        if before is None or nanoseconds < before[1]:  # new, or the counter restarted
+            self._previous[key] = (now, nanoseconds, None)
+            return cpu
+        then, total, rate = before
+        if now - then >= MIN_WINDOW:
+            rate = int((nanoseconds - total) / (now - then))
+            self._previous[key] = (now, nanoseconds, rate)
+        if rate is not None:
+            cpu["usageNanoCores"] = rate
         return cpu
 
     def summary(self, node_name: str, started_at: float, pods: list[dict[str, Any]]) -> dict[str, Any]:
         """``pods``: [{pod, containers: [(name, started_at, pgid or None)]}]."""
+        with self._lock:
+            return self._summary(node_name, started_at, pods)
+
+    def _summary(self, node_name: str, started_at: float, pods: list[dict[str, Any]]) -> dict[str, Any]:
         now = time.time()
+        self._seen = set()
         groups = process_groups()
         busy, total, available = node_usage()
-        stamp = now_rfc3339(now)
+        stamp = precise_rfc3339(now)
         result_pods = []
         for item in pods:
             meta = item["pod"]["metadata"]
@@ -93,6 +120,8 @@ class StatsCollector:
                 "cpu": self._cpu(("pod", meta["uid"]), pod_cpu, now),
                 "memory": {"time": stamp, "usageBytes": pod_rss, "workingSetBytes": pod_rss, "rssBytes": pod_rss}})
         used = total - available
+        for gone in set(self._previous) - self._seen:  # pods that left the node
+            del self._previous[gone]
         return {"node": {"nodeName": node_name, "startTime": now_rfc3339(started_at),
                          "cpu": self._cpu("node", busy, now),
                          "memory": {"time": stamp, "availableBytes": available, "usageBytes": used,

@@ -4,7 +4,8 @@ Each volume is a directory on the host:
 
 - ``emptyDir``: ``<root-dir>/pods/<uid>/volumes/<name>``, deleted with the pod;
 - ``hostPath``: the path itself (``DirectoryOrCreate``/``FileOrCreate`` create it);
-- ``configMap``, ``secret``, ``downwardAPI``, ``projected``: files written under
+- ``configMap``, ``secret``, ``downwardAPI``, ``projected`` (its ``serviceAccountToken``
+  source holds a bound token from the TokenRequest API, renewed before it expires): files written under
   ``<root-dir>/pods/<uid>/volumes/<name>`` as Kubernetes lays them out (``..data`` is a
   symlink to a timestamped directory, each key a symlink into ``..data``, so an update is one
   atomic rename); refreshed on every pod sync, so they follow ConfigMap and Secret updates;
@@ -95,8 +96,10 @@ class VolumeManager:
     """Volumes of one pod: :meth:`prepare` (every sync), :meth:`mount` per container start,
     :meth:`cleanup` when the pod goes."""
 
-    def __init__(self, root: Path, pod: dict[str, Any], lookup: Any, node_ip: str) -> None:
+    def __init__(self, root: Path, pod: dict[str, Any], lookup: Any, node_ip: str, tokens: Any = None) -> None:
+        """``tokens(pod, audience, seconds)``: a bound service account token (Kubelet's)."""
         self.pod = pod
+        self.tokens = tokens
         self.uid = pod["metadata"]["uid"]
         self.base = root / "pods" / self.uid / "volumes"
         self.lookup = lookup
@@ -162,9 +165,14 @@ class VolumeManager:
                                                 bool(source[key].get("optional")), f"{kind[:-1]} {source[key].get('name')}"))
                     if "downwardAPI" in source:
                         files.update(self._downward(source["downwardAPI"], mode))
+                    if "serviceAccountToken" in source and self.tokens is not None:
+                        wanted = source["serviceAccountToken"]
+                        token = await self.tokens(self.pod, wanted.get("audience") or "",
+                                                  int(wanted.get("expirationSeconds") or 3600))
+                        files[wanted.get("path") or "token"] = (token.encode(), mode)
                 plans.append(("files", (name, target, files)))
             elif "persistentVolumeClaim" in volume:
-                plans.append(("host", (name, {"path": await self._claim_path(volume["persistentVolumeClaim"])})))
+                plans.append(("host", (name, await self._claim_source(volume["persistentVolumeClaim"]))))
             else:
                 plans.append(("dir", (name, target)))  # unknown kinds: an empty directory
 
@@ -190,7 +198,9 @@ class VolumeManager:
 
         await asyncio.to_thread(apply)
 
-    async def _claim_path(self, claim: dict[str, Any]) -> str:
+    async def _claim_source(self, claim: dict[str, Any]) -> dict[str, Any]:
+        """The bound volume's ``hostPath`` (with its type: a provisioned DirectoryOrCreate volume
+        is made here, on the node that uses it) or ``local`` path."""
         namespace = self.pod["metadata"].get("namespace") or "default"
         pvc = await self.lookup("persistentvolumeclaims", namespace, claim.get("claimName"))
         if pvc is None or not (pvc.get("spec") or {}).get("volumeName"):
@@ -198,11 +208,11 @@ class VolumeManager:
                                        f'persistentvolumeclaim "{claim.get("claimName")}" is not bound')
         pv = await self.lookup("persistentvolumes", "", pvc["spec"]["volumeName"])
         spec = (pv or {}).get("spec") or {}
-        path = (spec.get("hostPath") or {}).get("path") or (spec.get("local") or {}).get("path")
-        if not path:
+        source = spec.get("hostPath") or spec.get("local") or {}
+        if not source.get("path"):
             raise ContainerConfigError("CreateContainerConfigError", f"persistentvolume {pvc['spec']['volumeName']} "
                                                                      "is neither hostPath nor local")
-        return path
+        return source
 
     def mount(self, container: dict[str, Any]) -> None:
         """Make each volumeMount visible at its mountPath (the rule in the module docstring)."""

@@ -195,7 +195,7 @@ class PodWorker:
             return
         if self.volumes is None:
             self.volumes = VolumeManager(Path(self.kubelet.config.root_dir), pod, self.kubelet.lookup,
-                                         self.kubelet.node_ip)
+                                         self.kubelet.node_ip, self.kubelet.service_account_token)
         self.volumes.pod = pod
         try:
             await self.volumes.prepare()

@@ -8,8 +8,8 @@ seconds (to retry listeners that could not be bound, and expire affinity).
 
 Mode: ``--proxy-mode`` (``userspace`` or ``iptables``; empty picks iptables when usable, that
 is as root with an ``iptables`` binary), overridden for one node by the Node annotation
-``net.experimental.kubernetes.io/proxy-mode``. This build only has the userspace proxier: a
-request for iptables is logged and served in userspace.
+``net.experimental.kubernetes.io/proxy-mode``. iptables asked for where it is not usable is
+logged and served in userspace (:mod:`hyperkube.proxy.iptables` says when it is usable).
 """
 
 from __future__ import annotations
@@ -17,7 +17,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
-import shutil
 import time
 from dataclasses import dataclass
 from typing import Any
@@ -25,6 +24,7 @@ from typing import Any
 from aiohttp import web
 
 from hyperkube.client import APIError, Client, InformerFactory
+from hyperkube.proxy import iptables
 from hyperkube.proxy.table import endpoints_by_port, service_ports
 from hyperkube.proxy.userspace import UserspaceProxier
 
@@ -35,7 +35,7 @@ MODES = ("userspace", "iptables")
 
 
 def iptables_usable() -> bool:
-    return os.geteuid() == 0 and shutil.which("iptables") is not None
+    return os.geteuid() == 0 and iptables.usable()
 
 
 def choose_mode(requested: str, annotation: str | None, usable: bool) -> str:
@@ -44,8 +44,9 @@ def choose_mode(requested: str, annotation: str | None, usable: bool) -> str:
     mode = (annotation or "").strip().lower() if (annotation or "").strip().lower() in MODES else requested
     if not mode:
         mode = "iptables" if usable else "userspace"
-    if mode == "iptables":
-        log.warning("iptables proxy mode is not available in this build (usable here: %s); using userspace", usable)
+    if mode == "iptables" and not usable:
+        log.warning("iptables proxy mode is not usable here (it needs root and the iptables binaries); "
+                    "using userspace")
         mode = "userspace"
     return mode
 
@@ -91,7 +92,8 @@ class ProxyServer:
         self.services = self.informers.informer("v1/services")
         self.slices = self.informers.informer("discovery.k8s.io/v1/endpointslices")
         self.mode = "userspace"
-        self.proxier = UserspaceProxier(config.bind_address, config.udp_timeout)
+        self.proxier: UserspaceProxier | iptables.IptablesProxier = UserspaceProxier(
+            config.bind_address, config.udp_timeout)
         self.sync_latency = _Histogram()
         self.last_sync: float | None = None  # wall clock
         self.healthz_port: int | None = None
@@ -111,6 +113,8 @@ class ProxyServer:
         annotation = await self._node_annotation()
         self.mode = choose_mode(self.config.proxy_mode, annotation, iptables_usable())
         log.info("kube-proxy on node %s: %s mode", self.config.hostname, self.mode)
+        if self.mode == "iptables":
+            self.proxier = iptables.IptablesProxier()
         for informer in (self.services, self.slices):
             informer.add_event_handler(self._mark, lambda old, new: self._mark(new), self._mark)
         self.informers.start()

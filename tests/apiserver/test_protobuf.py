@@ -146,7 +146,8 @@ async def test_access_reviews_over_protobuf_and_json(client):
     status, out = await client.post("/apis/authentication.k8s.io/v1/selfsubjectreviews", raw=whoami,
                                     headers=PROTOBUF)
     assert status == 201
-    assert out["status"]["userInfo"] == {"username": "system:anonymous", "groups": ["system:unauthenticated"]}
+    assert out["status"]["userInfo"] == {"username": "system:unsecured",  # the plain port: auth.INSECURE_SUPERUSER
+                                         "groups": ["system:masters", "system:authenticated"]}
     status, _ = await client.get("/apis/authentication.k8s.io/v1/selfsubjectreviews")
     assert status == 405
 

@@ -127,3 +127,28 @@ def test_kubectl_help_loads_no_server_side_modules():
     )
     result = run([sys.executable, "-c", probe])
     assert "HEAVY []" in result.stderr, result.stderr
+
+
+def test_go_style_boolean_flags_are_accepted():
+    import click
+
+    from hyperkube.cli.options import go_style_booleans
+
+    @click.command()
+    @click.option("--leader-elect/--no-leader-elect", default=True)
+    @click.option("--cleanup", is_flag=True)
+    @click.option("--port", default="1")
+    def command(leader_elect: bool, cleanup: bool, port: str) -> None:
+        pass
+
+    convert = lambda *args: go_style_booleans(command, list(args))  # noqa: E731
+    assert convert("--leader-elect=false", "--cleanup=true", "--port=8") == ["--no-leader-elect", "--cleanup",
+                                                                             "--port=8"]
+    assert convert("--leader-elect=true", "--cleanup=false") == ["--leader-elect"]
+    assert convert("--no-leader-elect=false", "--", "--cleanup=false") == ["--leader-elect", "--", "--cleanup=false"]
+    assert convert("--leader-elect=maybe") == ["--leader-elect=maybe"]  # click reports it
+
+
+def test_a_component_takes_flag_equals_false():
+    result = run([sys.executable, "-m", "hyperkube", "scheduler", "--leader-elect=false", "--help"])
+    assert result.returncode == 0, result.stderr

@@ -1,71 +1,54 @@
 """The HPA controller against a real API server, with the deployment and replicaset
-controllers; metrics.k8s.io is served by a CustomResourceDefinition of PodMetrics that the
-test fills in (what metrics-server would report)."""
+controllers; metrics.k8s.io is the API server's own, scraping a stand-in kubelet whose
+summaries report the CPU use the test sets for every pod of the app."""
 
 from __future__ import annotations
 
 import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Any
 
-from hyperkube.client import AlreadyExists, Client
+import pytest
+
+from hyperkube.apiserver import metrics_api
+from hyperkube.client import Client
+from tests.apiserver._stats_kubelet import stats_kubelet
 from tests.controllers.conftest import FakeKubelet, eventually
 
 HPAS = "autoscaling/v2/horizontalpodautoscalers"
-CRDS = "apiextensions.k8s.io/v1/customresourcedefinitions"
-METRICS = "metrics.k8s.io/v1beta1/pods"
 
 
-async def serve_pod_metrics(kube: Client) -> None:
-    crd = {"apiVersion": "apiextensions.k8s.io/v1", "kind": "CustomResourceDefinition",
-           "metadata": {"name": "pods.metrics.k8s.io"},
-           "spec": {"group": "metrics.k8s.io", "scope": "Namespaced",
-                    "names": {"plural": "pods", "singular": "podmetrics", "kind": "PodMetrics"},
-                    "versions": [{"name": "v1beta1", "served": True, "storage": True, "schema": {"openAPIV3Schema": {
-                        "type": "object", "x-kubernetes-preserve-unknown-fields": True}}}]}}
-    await kube.create(CRDS, crd)
+@pytest.fixture(autouse=True)
+def quick_metrics(monkeypatch):
+    monkeypatch.setattr(metrics_api, "RESOLUTION", 0.2)
+    monkeypatch.setattr(metrics_api, "FIRST_WINDOW", 0.01)
 
-    async def served() -> bool:
+
+class Load:
+    millicores = 0
+
+
+@asynccontextmanager
+async def reporting(kube: Client) -> AsyncIterator[Load]:
+    """A node whose kubelet reports ``load.millicores`` of CPU for every pod of the app, as they come."""
+    load = Load()
+    async with stats_kubelet("metrics-node") as kubelet:
+        await kube.create("v1/nodes", kubelet.node_object())
+
+        async def follow() -> None:
+            while True:
+                pods = (await kube.list("v1/pods", namespace="default", label_selector="app=web"))["items"]
+                kubelet.pods = {("default", p["metadata"]["name"]): {"c": (load.millicores, 10 * 1024 * 1024)}
+                                for p in pods}
+                await asyncio.sleep(0.1)
+
+        task = asyncio.create_task(follow())
         try:
-            await kube.list(METRICS, namespace="default")
-        except Exception:  # noqa: BLE001 - not established yet
-            return False
-        return True
-
-    await eventually(served)
-
-
-class MetricsServer:
-    """Reports ``usage`` of cpu for every pod of the app, refreshed every 100 ms."""
-
-    def __init__(self, kube: Client, usage: str) -> None:
-        self.kube, self.usage = kube, usage
-        self.task: asyncio.Task[None] | None = None
-
-    async def __aenter__(self) -> MetricsServer:
-        self.task = asyncio.create_task(self._run())
-        return self
-
-    async def __aexit__(self, *exc: object) -> None:
-        assert self.task is not None
-        self.task.cancel()
-        await asyncio.gather(self.task, return_exceptions=True)
-
-    async def _run(self) -> None:
-        while True:
-            pods = (await self.kube.list("v1/pods", namespace="default", label_selector="app=web"))["items"]
-            for pod in pods:
-                name = pod["metadata"]["name"]
-                body = {"apiVersion": "metrics.k8s.io/v1beta1", "kind": "PodMetrics",
-                        "metadata": {"name": name, "labels": {"app": "web"}}, "timestamp": "2026-01-01T00:00:00Z",
-                        "window": "15s", "containers": [{"name": "c", "usage": {"cpu": self.usage,
-                                                                                "memory": "10Mi"}}]}
-                try:
-                    await self.kube.create(METRICS, body, namespace="default")
-                except AlreadyExists:
-                    current = await self.kube.get(METRICS, name, namespace="default")
-                    if current["containers"][0]["usage"]["cpu"] != self.usage:
-                        await self.kube.patch(METRICS, name, {"containers": body["containers"]}, namespace="default")
-            await asyncio.sleep(0.1)
+            yield load
+        finally:
+            task.cancel()
+            await asyncio.gather(task, return_exceptions=True)
 
 
 def deployment(replicas: int) -> dict[str, Any]:
@@ -96,25 +79,24 @@ def conditions(found: dict[str, Any]) -> dict[str, dict[str, Any]]:
 
 
 async def test_scales_up_under_load_and_down_after_the_window(kube: Client, controllers) -> None:
-    await serve_pod_metrics(kube)
     options = {"horizontal_pod_autoscaler_sync_period": 0.3}
     await controllers("deployment", "replicaset", "horizontalpodautoscaling", options=options)
-    async with FakeKubelet(kube):
+    async with FakeKubelet(kube), reporting(kube) as load:
         await kube.create("apps/v1/deployments", deployment(1), namespace="default")
-        async with MetricsServer(kube, "200m"):  # 200 % of the request against a 50 % target
-            await kube.create(HPAS, hpa(scaleDown={"stabilizationWindowSeconds": 2}), namespace="default")
-            found = await hpa_where(kube, lambda h: (h.get("status") or {}).get("desiredReplicas") == 5)
-            assert conditions(found)["ScalingActive"]["reason"] == "ValidMetricFound"
-            # 1 -> 4 (ratio 4), then the rest of the way, capped at maxReplicas
-            found = await hpa_where(kube, lambda h: conditions(h).get("ScalingLimited", {}).get("reason")
-                                    == "TooManyReplicas")
-            assert found["status"]["lastScaleTime"]
-            scaled = await kube.get("apps/v1/deployments", "web", namespace="default")
-            assert scaled["spec"]["replicas"] == 5
-        async with MetricsServer(kube, "10m"):  # idle: 10 %
-            found = await hpa_where(kube, lambda h: (h.get("status") or {}).get("desiredReplicas") == 1)
-            assert found["status"]["currentMetrics"][0]["resource"]["name"] == "cpu"
-            assert (await kube.get("apps/v1/deployments", "web", namespace="default"))["spec"]["replicas"] == 1
+        load.millicores = 200  # 200 % of the request against a 50 % target
+        await kube.create(HPAS, hpa(scaleDown={"stabilizationWindowSeconds": 2}), namespace="default")
+        found = await hpa_where(kube, lambda h: (h.get("status") or {}).get("desiredReplicas") == 5)
+        assert conditions(found)["ScalingActive"]["reason"] == "ValidMetricFound"
+        # 1 -> 4 (ratio 4), then the rest of the way, capped at maxReplicas
+        found = await hpa_where(kube, lambda h: conditions(h).get("ScalingLimited", {}).get("reason")
+                                == "TooManyReplicas")
+        assert found["status"]["lastScaleTime"]
+        scaled = await kube.get("apps/v1/deployments", "web", namespace="default")
+        assert scaled["spec"]["replicas"] == 5
+        load.millicores = 10  # idle: 10 %
+        found = await hpa_where(kube, lambda h: (h.get("status") or {}).get("desiredReplicas") == 1)
+        assert found["status"]["currentMetrics"][0]["resource"]["name"] == "cpu"
+        assert (await kube.get("apps/v1/deployments", "web", namespace="default"))["spec"]["replicas"] == 1
 
 
 async def test_conditions_explain_missing_target_and_metrics(kube: Client, controllers) -> None:
@@ -123,7 +105,7 @@ async def test_conditions_explain_missing_target_and_metrics(kube: Client, contr
     found = await hpa_where(kube, lambda h: conditions(h).get("AbleToScale", {}).get("status") == "False")
     assert conditions(found)["AbleToScale"]["reason"] == "FailedGetScale"
     await kube.create("apps/v1/deployments", deployment(1), namespace="default")
-    # no pods (no replicaset controller) and no metrics API: scaling is not active
+    # no pods (no replicaset controller), so no metrics: scaling is not active
     found = await hpa_where(kube, lambda h: conditions(h).get("ScalingActive", {}).get("status") == "False")
     assert conditions(found)["ScalingActive"]["reason"] == "FailedGetResourceMetric"
     assert conditions(found)["AbleToScale"]["reason"] == "SucceededGetScale"

@@ -96,7 +96,7 @@ def running_component(cluster: Cluster, component: str, *extra: str) -> Iterator
 
 
 def start_apiserver(home: Path, *extra: str) -> tuple[subprocess.Popen, int, list[str]]:
-    command = [sys.executable, "-m", "hyperkube", "apiserver", "--insecure-port", "0",
+    command = [sys.executable, "-m", "hyperkube", "apiserver", "--insecure-port", "0", "--secure-port", "0",
                "--data-dir", str(home / "data"), *extra]
     return start_process(command, r"Serving insecurely on [\d.]+:(\d+)", "apiserver")
 

@@ -6,6 +6,7 @@ Endpoints and EndpointSlice list a pod once its status says Ready."""
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import time
 from collections.abc import Callable, Iterator
@@ -94,4 +95,5 @@ def test_endpoints_and_slices_follow_a_ready_pod(cluster: Cluster, controller_ma
                                         "-o", "json").stdout)["items"]
     assert [e["addresses"] for s in slices for e in s.get("endpoints") or []] == [["10.1.2.3"]]
     table = cluster.kubectl("get", "endpoints", "kubernetes").stdout
-    assert f"127.0.0.1:{cluster.port}" in table
+    secure_port = re.search(r"Serving securely on [\d.]+:(\d+)", "".join(cluster.log)).group(1)  # type: ignore[union-attr]
+    assert f"127.0.0.1:{secure_port}" in table  # the kubernetes Service leads to the secure port

@@ -59,7 +59,7 @@ def endpoint_slice(cluster: Cluster, port: int, names: list[str]) -> dict:
 def start_proxy(cluster: Cluster, *extra: str) -> tuple[subprocess.Popen, int, list[str]]:
     command = [sys.executable, "-m", "hyperkube", "proxy", "--kubeconfig", str(cluster.kubeconfig),
                "--hostname-override", "node-a", "--bind-address", "127.0.0.2",
-               "--healthz-bind-address", "127.0.0.1:0", "--shutdown-grace", "2", *extra]
+               "--healthz-bind-address", "127.0.0.1:0", "--shutdown-grace", "2", "--proxy-mode", "userspace", *extra]
     return start_process(command, r"healthz and metrics serving on [\d.]+:(\d+)", "proxy")
 
 

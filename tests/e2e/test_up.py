@@ -260,7 +260,7 @@ def test_up_shows_a_live_status_on_a_terminal(tmp_path):
 def test_up_help_and_disable_names():
     help_text = subprocess.run([sys.executable, "-m", "hyperkube", "up", "--help"], capture_output=True, text=True,
                                check=True).stdout
-    for flag in ("--port", "--data-dir", "--etcd-servers", "--write-kubeconfig", "--nodes", "--hollow-nodes",
+    for flag in ("--port", "--data-dir", "--etcd-servers", "--write-kubeconfig", "--nodes", "--hollow-nodes", "--addons-dir",
                  "--disable"):
         assert flag in help_text
     assert "not built yet" in " ".join(help_text.split())

@@ -107,7 +107,7 @@ def test_auth_can_i_and_whoami(cluster):
     whoami = cluster.kubectl("auth", "whoami", "-o", "json").stdout
     review = json.loads(whoami)
     assert review["kind"] == "SelfSubjectReview"
-    assert review["status"]["userInfo"]["username"] == "system:anonymous"
+    assert review["status"]["userInfo"]["username"] == "system:unsecured"  # the plain port
 
 
 # ---- eviction ---------------------------------------------------------------------------------------

@@ -81,3 +81,25 @@ async def test_a_taken_mount_path_is_a_clear_container_error(client, kubelet_fac
 
     assert "already exists" in await wait_for(waiting)
     assert not await _phase_in(client, "clash", "Running")
+
+
+async def test_projected_service_account_token_is_bound_to_the_pod(client, kubelet_factory, tmp_path):
+    await client.create("v1/serviceaccounts", {"metadata": {"name": "robot"}}, namespace="default")
+    mounts, out = tmp_path / "mnt", tmp_path / "token.out"
+    await kubelet_factory()
+    code = f"import shutil; shutil.copy({str(mounts)!r} + '/sa/token', {str(out)!r})"
+    body = pod("tokened", {"name": "c", "image": "python", "command": [PY, "-c", code],
+                           "volumeMounts": [{"name": "sa", "mountPath": f"{mounts}/sa"}]},
+               serviceAccountName="robot", restartPolicy="Never", volumes=[{"name": "sa", "projected": {"sources": [
+                   {"serviceAccountToken": {"path": "token", "expirationSeconds": 3600, "audience": "api"}}]}}])
+    created = await client.create("v1/pods", body, namespace="default")
+    await wait_for(lambda: _phase_in(client, "tokened", "Succeeded"))
+    token = out.read_text()
+    assert token.count(".") == 2  # a JWT
+    review = await client.create("authentication.k8s.io/v1/tokenreviews", {
+        "apiVersion": "authentication.k8s.io/v1", "kind": "TokenReview",
+        "spec": {"token": token, "audiences": ["api"]}})
+    status = review["status"]
+    assert status["authenticated"] is True
+    assert status["user"]["username"] == "system:serviceaccount:default:robot"
+    assert status["user"]["extra"]["authentication.kubernetes.io/pod-uid"] == [created["metadata"]["uid"]]

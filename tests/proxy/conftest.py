@@ -25,7 +25,8 @@ async def api(server) -> AsyncIterator[Client]:  # noqa: F811
 async def proxy(server) -> AsyncIterator[ProxyServer]:  # noqa: F811
     client = Client(Config(server=server.url))
     instance = ProxyServer(client, ProxyConfig(hostname="node-a", bind_address=random_loopback(),
-                                               healthz_bind_address="127.0.0.1:0", shutdown_grace=1.0))
+                                               healthz_bind_address="127.0.0.1:0", shutdown_grace=1.0,
+                                               proxy_mode="userspace"))
     await instance.start()
     try:
         yield instance

@@ -13,11 +13,13 @@ from tests.proxy._helpers import TCPBackend, create_service, eventually, free_po
 
 def test_choose_mode_annotation_wins_and_iptables_falls_back():
     assert choose_mode("", None, usable=False) == "userspace"
+    assert choose_mode("", None, usable=True) == "iptables"  # automatic: iptables where usable
     assert choose_mode("userspace", None, usable=True) == "userspace"
     assert choose_mode("iptables", "userspace", usable=True) == "userspace"
+    assert choose_mode("userspace", "iptables", usable=True) == "iptables"
     assert choose_mode("userspace", "bogus", usable=True) == "userspace"
-    # iptables is not built: asked for (by flag, annotation or automatically) it is served in userspace
-    assert choose_mode("", None, usable=True) == "userspace"
+    # asked for where it is not usable (not root, no binaries): served in userspace
+    assert choose_mode("iptables", None, usable=False) == "userspace"
     assert choose_mode("userspace", "iptables", usable=False) == "userspace"
 
 
@@ -37,7 +39,7 @@ async def test_graceful_shutdown_refuses_new_and_drains_open(server, api):
     await put_slice(api, slice_body("grace", [("127.0.0.1", True)], backend.port))
     client = Client(Config(server=server.url))
     proxy = ProxyServer(client, ProxyConfig(hostname="n", bind_address="127.0.0.1", healthz_bind_address=None,
-                                            shutdown_grace=10))
+                                            shutdown_grace=10, proxy_mode="userspace"))
     await proxy.start()
     try:
         reader, writer = await eventually(lambda: asyncio.open_connection(ip, port))
