@@ -180,6 +180,93 @@ def test_pods_appear_live_with_yaml_and_events_and_a_namespace_switch(cluster: C
     screenshot(page, "namespaces")
 
 
+KINDS = """apiVersion: batch/v1
+kind: Job
+metadata: {name: once, namespace: ui-kinds}
+spec:
+  completions: 2
+  template:
+    spec:
+      restartPolicy: Never
+      containers: [{name: c, image: busybox}]
+---
+apiVersion: batch/v1
+kind: CronJob
+metadata: {name: nightly, namespace: ui-kinds}
+spec:
+  schedule: "0 3 * * *"
+  jobTemplate:
+    spec:
+      template:
+        spec:
+          restartPolicy: OnFailure
+          containers: [{name: c, image: busybox}]
+---
+apiVersion: apps/v1
+kind: DaemonSet
+metadata: {name: agent, namespace: ui-kinds}
+spec:
+  selector: {matchLabels: {app: agent}}
+  template:
+    metadata: {labels: {app: agent}}
+    spec:
+      nodeSelector: {disk: ssd}
+      containers: [{name: c, image: busybox}]
+---
+apiVersion: apps/v1
+kind: StatefulSet
+metadata: {name: db, namespace: ui-kinds}
+spec:
+  replicas: 2
+  serviceName: db
+  selector: {matchLabels: {app: db}}
+  template:
+    metadata: {labels: {app: db}}
+    spec: {containers: [{name: c, image: postgres}]}
+---
+apiVersion: v1
+kind: Service
+metadata: {name: db, namespace: ui-kinds}
+spec:
+  selector: {app: db}
+  ports: [{port: 5432, protocol: TCP}]
+"""
+
+
+def test_every_workload_kind_and_services_have_their_table(cluster: Cluster, page):
+    from playwright.sync_api import expect
+
+    cluster.kubectl("create", "namespace", "ui-kinds")
+    cluster.kubectl("apply", "-f", "-", input=KINDS)
+    page.goto(cluster.url + "/ui/#/jobs?namespace=ui-kinds")
+    expect(row(page, "Jobs", "once")).to_contain_text("0/2")
+    page.get_by_role("link", name="CronJobs").click()
+    expect(row(page, "CronJobs", "nightly")).to_contain_text("0 3 * * *")
+    expect(row(page, "CronJobs", "nightly")).to_contain_text("False")
+    page.get_by_role("link", name="DaemonSets").click()
+    agent = row(page, "DaemonSets", "agent")
+    expect(agent).to_contain_text("disk=ssd")
+    agent.get_by_role("button", name="Restart agent").click()
+    expect(page.get_by_role("status").filter(has_text="daemonset agent restarted")).to_be_visible()
+    annotations = get_json(cluster, "daemonset", "agent", "-n", "ui-kinds")["spec"]["template"]["metadata"]["annotations"]
+    assert "kubectl.kubernetes.io/restartedAt" in annotations
+    page.get_by_role("link", name="StatefulSets").click()
+    db = row(page, "StatefulSets", "db")
+    expect(db).to_contain_text("0/2")
+    db.get_by_role("button", name="Scale db").click()
+    page.get_by_role("dialog", name="Scale statefulset db").get_by_role("spinbutton", name="Replicas").fill("1")
+    page.get_by_role("dialog", name="Scale statefulset db").get_by_role("button", name="Scale").click()
+    expect(db).to_contain_text("0/1")
+    assert get_json(cluster, "statefulset", "db", "-n", "ui-kinds")["spec"]["replicas"] == 1
+    page.get_by_role("link", name="Services").click()
+    service = row(page, "Services", "db")
+    expect(service).to_contain_text("ClusterIP")
+    expect(service).to_contain_text("5432/TCP")
+    expect(service).to_contain_text("app=db")
+    screenshot(page, "services")
+    cluster.kubectl("delete", "namespace", "ui-kinds", "--wait=false")
+
+
 POD = """apiVersion: v1
 kind: Pod
 metadata: {{name: talker, namespace: default}}
@@ -202,7 +289,7 @@ def test_live_logs_of_a_pod_on_a_real_kubelet_and_its_node(cluster: Cluster, pag
         process, _ = start_kubelet(cluster, root, "ui-node")
         cluster.kubectl("apply", "-f", "-", input=POD.format(node="ui-node", python=sys.executable))
         wait(lambda: cluster.kubectl("get", "pod", "talker", "-o", "jsonpath={.status.phase}").stdout == "Running")
-        page.goto(cluster.url + "/ui/#/pods?namespace=default")
+        page.goto(cluster.url + "/ui/?interval=1#/pods?namespace=default")
         talker = row(page, "Pods", "talker")
         expect(talker).to_contain_text("Running")
         expect(talker).to_contain_text("1/1")
@@ -213,8 +300,14 @@ def test_live_logs_of_a_pod_on_a_real_kubelet_and_its_node(cluster: Cluster, pag
         expect(logs).not_to_have_text(first)  # more lines arrive while we look: the log is followed
         expect(logs).to_contain_text(re.compile(r"line [3-9]\n"))
         screenshot(page, "logs")
+        # real metrics.k8s.io from the kubelet's /stats/summary, plotted in the table
+        usage = r"(\d+m|[\d.]+ cores)$"
+        expect(talker.get_by_role("img", name=re.compile(rf"^CPU of talker: {usage}"))).to_be_visible(timeout=20000)
         page.get_by_role("link", name="Nodes").click()
-        expect(row(page, "Nodes", "ui-node")).to_contain_text("Ready")
+        node = row(page, "Nodes", "ui-node")
+        expect(node).to_contain_text("Ready")
+        expect(node.get_by_role("img", name=re.compile(r"^Memory of ui-node: [\d.]+(Ki|Mi|Gi)$"))).to_be_visible()
+        screenshot(page, "node-real-metrics")
         cluster.kubectl("delete", "pod", "talker", "--wait=false")
     finally:
         kill_everything(process, root)
