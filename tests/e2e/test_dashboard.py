@@ -397,3 +397,24 @@ def test_the_dashboard_through_kubectl_proxy(cluster: Cluster, page, proxy):
         cluster.kubectl("delete", "namespace", namespace, "--wait=false")
 
 
+
+
+TRICKY = {
+    "plain": "nginx:1", "empty": "", "spaces": " padded ", "bools": ["true", "no", "On", "y", "~", "null"],
+    "numbers": ["123", "1.5", "-2", "0x1f", "1e3", ".5", "12:30", "2026-11-25", "2026-11-25T21:27:34Z", "+1"],
+    "syntax": ["- item", "key: value", "a #b", "#c", "trailing:", "*alias", "&anchor", "!tag", "|", ">", "%x",
+               "@at", "`tick", "{a}", "[b]", "'q'", '"dq"', "?", "? x", ":x", "-x", "=", "<<", "a,b"],
+    "lines": ["one\ntwo\n", "one\ntwo", "one\n\n", "  lead\nx", "tab\there", "trail \nx", "\u2028sep", "\x85nel"],
+    "unicode": "caf\u00e9 \U0001f600", "nested": [[1, [2, []]], {}, [{"a": {"b": [None, True, 0.25, -7]}}]],
+    "weird keys": {"": 1, "a: b": 2, "1": 3, "true": 4, "-": 5, "k\nl": 6},
+}
+
+
+def test_the_yaml_view_reads_back_as_the_same_object(cluster: Cluster, page):
+    import yaml
+
+    page.goto(cluster.url + "/ui/")
+    text = page.evaluate("async (value) => (await import('./yaml.js')).toYAML(value)", TRICKY)
+    assert yaml.safe_load(text) == TRICKY, text
+    assert text.startswith('plain: nginx:1\nempty: ""\n')
+    assert "lines:\n- |\n  one\n  two\n- |-\n  one\n  two\n" in text

@@ -141,12 +141,22 @@ function columns(kind) {
   if (kind.metrics && app.metrics.state === "ok") {
     const id = (o) => (kind.metrics === "nodes" ? `node/${o.metadata.name}` : `pod/${o.metadata.namespace}/${o.metadata.name}`);
     cols.push({ name: "CPU", chart: true, value: (o) => app.metrics.series(id(o), "cpu"),
-      cell: (o) => lineChart(app.metrics.series(id(o), "cpu"), { label: `CPU of ${o.metadata.name}`, format: formatCPU }) });
+      cell: (o) => metricCell(app.metrics.series(id(o), "cpu"), `CPU of ${o.metadata.name}`, formatCPU) });
     cols.push({ name: "Memory", chart: true, value: (o) => app.metrics.series(id(o), "memory"),
-      cell: (o) => lineChart(app.metrics.series(id(o), "memory"), { label: `Memory of ${o.metadata.name}`, format: formatBytes }) });
+      cell: (o) => metricCell(app.metrics.series(id(o), "memory"), `Memory of ${o.metadata.name}`, formatBytes) });
   }
   if (!kind.events) cols.push({ name: "Actions", actions: true });
   return cols;
+}
+
+// A sparkline of the history with the latest value beside it.
+function metricCell(points, label, format) {
+  const box = document.createElement("div");
+  box.className = "metric";
+  const value = document.createElement("span");
+  value.textContent = points.length ? format(points[points.length - 1].v) : "–";
+  box.append(lineChart(points, { label, format, width: 90, height: 24 }), value);
+  return box;
 }
 
 function nameCell(kind) {
@@ -188,7 +198,10 @@ function renderView(kind, informer, ctx) {
     const empty = document.createElement("p");
     empty.className = "empty";
     empty.id = "empty";
-    view.replaceChildren(heading, note, table, empty);
+    const scroller = document.createElement("div");
+    scroller.className = "scroller";
+    scroller.append(table);
+    view.replaceChildren(heading, note, scroller, empty);
     view.dataset.signature = signature;
   }
   const note = $("#metrics-note");
@@ -312,6 +325,9 @@ function boot() {
   app.detail = new Detail(app, $("#detail"));
   $("#namespace").addEventListener("change", (e) => setNamespace(e.target.value));
   window.addEventListener("hashchange", route);
+  document.addEventListener("keydown", (e) => {
+    if (e.key === "Escape" && !document.querySelector("dialog[open]") && app.detail.kind) app.detail.close();
+  });
   route();
   setInterval(() => app.schedule(), 5000);  // ages move on
 }
