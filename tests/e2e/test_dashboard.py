@@ -418,3 +418,32 @@ def test_the_yaml_view_reads_back_as_the_same_object(cluster: Cluster, page):
     assert yaml.safe_load(text) == TRICKY, text
     assert text.startswith('plain: nginx:1\nempty: ""\n')
     assert "lines:\n- |\n  one\n  two\n- |-\n  one\n  two\n" in text
+
+
+def test_a_watch_ended_by_410_gone_relists_and_the_page_stays_live(cluster: Cluster, page):
+    """The server answers a too-old resourceVersion with an ERROR event carrying a 410 Status;
+    the first watch is answered so (in the page, by the test) and the page must list again."""
+    from playwright.sync_api import expect
+
+    cluster.kubectl("create", "namespace", "ui-gone")
+    cluster.kubectl("run", "before", "-n", "ui-gone", "--image=nginx:1")
+    lists, watches = [], []
+    page.on("request", lambda r: lists.append(r.url) if r.url.endswith("/api/v1/namespaces/ui-gone/pods") else None)
+
+    def expire_first_watch(route):
+        watches.append(route.request.url)
+        if len(watches) > 1:
+            return route.fallback()
+        return route.fulfill(status=200, content_type="application/json", body=json.dumps({
+            "type": "ERROR", "object": {"kind": "Status", "apiVersion": "v1", "status": "Failure", "code": 410,
+                                        "reason": "Expired", "message": "too old resource version: 1 (5)"}}) + "\n")
+
+    page.route(re.compile(r".*/namespaces/ui-gone/pods\?watch=1.*"), expire_first_watch)
+    page.goto(cluster.url + "/ui/#/pods?namespace=ui-gone")
+    expect(row(page, "Pods", "before")).to_have_count(1)
+    expect(page.get_by_role("status", name="Connection")).to_have_text("live")
+    cluster.kubectl("run", "after", "-n", "ui-gone", "--image=nginx:1")
+    expect(row(page, "Pods", "after")).to_have_count(1)  # through the second watch
+    assert len(lists) == 2 and len(watches) >= 2
+    assert "resourceVersion=" in watches[1]
+    cluster.kubectl("delete", "namespace", "ui-gone", "--wait=false")

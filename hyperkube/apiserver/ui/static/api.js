@@ -79,6 +79,7 @@ export class Informer {
     this.onError = onError;
     this.items = new Map();
     this.synced = false;
+    this.error = null;  // the last failure, until a list succeeds again
     this.controller = new AbortController();
     this.run();
   }
@@ -97,6 +98,8 @@ export class Informer {
         if (signal.aborted) return;
         this.items = new Map(listed.items.map((o) => [key(o), o]));
         this.synced = true;
+        this.error = null;
+        backoff = 500;
         this.onChange(this);
         let version = listed.metadata.resourceVersion;
         for (;;) {  // one watch after another from the last version seen, until 410 Gone
@@ -106,6 +109,7 @@ export class Informer {
       } catch (error) {
         if (signal.aborted) return;
         if (!(error instanceof Gone)) {
+          this.error = error;
           this.onError && this.onError(error);
           await sleep(backoff);
           backoff = Math.min(backoff * 2, 10000);

@@ -23,7 +23,7 @@ export const app = {
     const ns = kind.namespaced ? namespace : "";
     const id = `${kind.id}@${ns}`;
     if (!this.informers.has(id)) {
-      this.informers.set(id, new Informer(kind, ns, () => this.schedule(), (error) => this.connectionLost(error)));
+      this.informers.set(id, new Informer(kind, ns, () => this.schedule(), () => this.schedule()));
     }
     return this.informers.get(id);
   },
@@ -71,7 +71,9 @@ export const app = {
     const informer = this.informer(kind, this.namespace);
     this.informer(EVENTS, this.namespace);
     this.retain();
-    if (informer.synced) {
+    const failing = [...this.informers.values()].find((i) => i.error);
+    if (failing) this.connectionLost(failing.error);
+    else if (informer.synced) {
       $("#connection").textContent = "live";
       $("#connection").className = "connection ok";
     }
