@@ -175,6 +175,11 @@ def test_pods_appear_live_with_yaml_and_events_and_a_namespace_switch(cluster: C
     page.get_by_role("link", name="Pods").click()
     expect(page.get_by_role("columnheader", name="Namespace")).to_be_visible()
     expect(row(page, "Pods", "lively")).to_contain_text("ui-live")
+    page.get_by_role("searchbox", name="Filter by name").fill("no-such-pod")
+    expect(row(page, "Pods", "lively")).to_have_count(0)
+    expect(page.get_by_text('No pods match "no-such-pod".')).to_be_visible()
+    page.get_by_role("searchbox", name="Filter by name").fill("LIVE")
+    expect(row(page, "Pods", "lively")).to_have_count(1)
     page.get_by_role("link", name="Namespaces").click()
     expect(row(page, "Namespaces", "ui-live")).to_contain_text("Active")
     screenshot(page, "namespaces")
@@ -362,16 +367,18 @@ def test_node_plots_from_metrics_and_metrics_unavailable(cluster: Cluster, page)
     cluster.kubectl("delete", "node", "ui-metrics-node")
 
 
-@pytest.mark.parametrize("proxy", ["hyperkube", "kubectl"])
-def test_the_dashboard_through_kubectl_proxy(cluster: Cluster, page, proxy):
+@pytest.mark.parametrize(("proxy", "prefix"), [("hyperkube", "/"), ("kubectl", "/"), ("kubectl", "/k8s/")])
+def test_the_dashboard_through_kubectl_proxy(cluster: Cluster, page, proxy, prefix):
+    """``kubectl proxy`` (ours and the real one) in front of the API server; with ``--api-prefix``
+    the page finds the API under the same prefix it was loaded from."""
     from playwright.sync_api import expect
 
-    namespace = f"ui-{proxy}"
+    namespace = f"ui-{proxy}-{len(prefix)}"
     cluster.kubectl("create", "namespace", namespace)
     cluster.kubectl("apply", "-f", "-", input=DEPLOYMENT.format(name="proxied", namespace=namespace, replicas=1))
     command = ([sys.executable, "-m", "hyperkube", "kubectl", "--kubeconfig", str(cluster.kubeconfig)]
                if proxy == "hyperkube" else [str(KUBECTL), "--kubeconfig", str(cluster.kubeconfig)])
-    process = subprocess.Popen([*command, "proxy", "--port", "0"], stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+    process = subprocess.Popen([*command, "proxy", "--port", "0", f"--api-prefix={prefix}"], stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                                text=True, env=cluster.env())
     try:
         assert process.stdout is not None
@@ -379,7 +386,7 @@ def test_the_dashboard_through_kubectl_proxy(cluster: Cluster, page, proxy):
         port = re.search(r"Starting to serve on [\d.]+:(\d+)", line)
         assert port, line
         threading.Thread(target=process.stdout.read, daemon=True).start()
-        url = f"http://127.0.0.1:{port.group(1)}"
+        url = f"http://127.0.0.1:{port.group(1)}{prefix.rstrip('/')}"
         page.goto(f"{url}/ui")
         assert page.url.startswith(f"{url}/ui/")
         page.get_by_role("combobox", name="Namespace").select_option(namespace)
@@ -391,7 +398,7 @@ def test_the_dashboard_through_kubectl_proxy(cluster: Cluster, page, proxy):
         dialog.get_by_role("button", name="Scale").click()
         expect(proxied).to_contain_text("0/4")  # the change came back through the proxied watch
         assert get_json(cluster, "deployment", "proxied", "-n", namespace)["spec"]["replicas"] == 4
-        screenshot(page, f"proxy-{proxy}")
+        screenshot(page, f"proxy-{proxy}{prefix.replace('/', '-').rstrip('-')}")
     finally:
         stop(process)
         cluster.kubectl("delete", "namespace", namespace, "--wait=false")

@@ -14,6 +14,7 @@ const EVENTS = byId("events");
 export const app = {
   view: "deployments",
   namespace: "default",
+  filter: "",
   informers: new Map(),
   error: null,
   metrics: null,
@@ -182,8 +183,15 @@ function renderView(kind, informer, ctx) {
   const cols = columns(kind);
   const signature = `${kind.id}|${cols.map((c) => c.name).join(",")}`;
   if (view.dataset.signature !== signature) {
-    const heading = document.createElement("h2");
-    heading.textContent = kind.title;
+    const heading = document.createElement("div");
+    heading.className = "view-head";
+    const title = document.createElement("h2");
+    title.textContent = kind.title;
+    const filter = document.createElement("input");
+    Object.assign(filter, { type: "search", placeholder: "Filter by name", value: ctx.filter });
+    filter.setAttribute("aria-label", "Filter by name");
+    filter.addEventListener("input", () => { ctx.filter = filter.value; ctx.schedule(); });
+    heading.append(title, filter);
     const note = document.createElement("p");
     note.className = "metrics-note";
     note.id = "metrics-note";
@@ -210,7 +218,9 @@ function renderView(kind, informer, ctx) {
   note.textContent = kind.metrics && ctx.metrics.state === "unavailable" ? ctx.metrics.message : "";
   note.hidden = !note.textContent;
   const body = view.querySelector("tbody");
-  const items = sortObjects(kind, informer.list());
+  const needle = ctx.filter.trim().toLowerCase();
+  const items = sortObjects(kind, informer.list()).filter((o) => !needle || (kind.events
+    ? `${o.involvedObject && o.involvedObject.name} ${o.reason} ${o.message}` : o.metadata.name).toLowerCase().includes(needle));
   const now = Date.now();
   const rows = new Map([...body.rows].map((r) => [r.dataset.key, r]));
   items.forEach((o, index) => {
@@ -228,7 +238,7 @@ function renderView(kind, informer, ctx) {
   for (const row of rows.values()) row.remove();
   const empty = $("#empty");
   empty.textContent = !informer.synced ? "Loading…"
-    : items.length ? "" : `No ${kind.title.toLowerCase()} in ${kind.namespaced && ctx.namespace ? `namespace ${ctx.namespace}` : "the cluster"}.`;
+    : items.length ? "" : needle ? `No ${kind.title.toLowerCase()} match "${ctx.filter.trim()}".` : `No ${kind.title.toLowerCase()} in ${kind.namespaced && ctx.namespace ? `namespace ${ctx.namespace}` : "the cluster"}.`;
   empty.hidden = !empty.textContent;
 }
 
@@ -303,7 +313,9 @@ function confirmDelete(kind, o) {
 function route() {
   const [path, query] = location.hash.replace(/^#\/?/, "").split("?");
   const params = new URLSearchParams(query || "");
-  app.view = byId(path) ? path : "deployments";
+  const view = byId(path) ? path : "deployments";
+  if (view !== app.view) app.filter = "";
+  app.view = view;
   if (params.has("namespace")) app.namespace = params.get("namespace");
   if (app.detail && app.detail.kind && app.detail.kind.id !== app.view) app.detail.close();
   renderNav();
