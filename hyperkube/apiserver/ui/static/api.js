@@ -79,6 +79,7 @@ export class Informer {
     this.onError = onError;
     this.items = new Map();
     this.synced = false;
+    this.version = 0;  // counts changes, so views can tell whether to redraw
     this.error = null;  // the last failure, until a list succeeds again
     this.controller = new AbortController();
     this.run();
@@ -100,7 +101,9 @@ export class Informer {
         this.synced = true;
         this.error = null;
         backoff = 500;
-        this.onChange(this);
+        this.version++;
+        this.version++;
+      this.onChange(this);
         let version = listed.metadata.resourceVersion;
         for (;;) {  // one watch after another from the last version seen, until 410 Gone
           version = await this.watch(path, version, signal);
@@ -135,6 +138,7 @@ export class Informer {
       if (event.type === "BOOKMARK") continue;
       if (event.type === "DELETED") this.items.delete(key(obj));
       else this.items.set(key(obj), obj);
+      this.version++;
       this.onChange(this);
     }
     return version;

@@ -16,7 +16,7 @@ export const app = {
   namespace: "default",
   filter: "",
   informers: new Map(),
-  error: null,
+  podColumns: byId("pods").columns,
   metrics: null,
   detail: null,
 
@@ -33,6 +33,7 @@ export const app = {
   retain() {
     const wanted = new Set([`namespaces@`, `events@${this.namespace}`, `${this.view}@${byId(this.view).namespaced ? this.namespace : ""}`]);
     if (this.detail && this.detail.kind) wanted.add(`${this.detail.kind.id}@${this.detail.kind.namespaced ? this.namespace : ""}`);
+    if (this.detail && this.detail.kind && this.detail.kind.selectsPods) wanted.add(`pods@${this.namespace}`);
     for (const [id, informer] of this.informers) {
       if (!wanted.has(id)) { informer.stop(); this.informers.delete(id); }
     }
@@ -71,6 +72,7 @@ export const app = {
     const kind = byId(this.view);
     const informer = this.informer(kind, this.namespace);
     this.informer(EVENTS, this.namespace);
+    if (this.detail.kind && this.detail.kind.selectsPods) this.informer(byId("pods"), this.namespace);
     this.retain();
     const failing = [...this.informers.values()].find((i) => i.error);
     if (failing) this.connectionLost(failing.error);
@@ -152,6 +154,20 @@ function columns(kind) {
   return cols;
 }
 
+// Above the nodes: the cluster's CPU and memory use over time (the sum over its nodes).
+function renderClusterPlots(kind, metrics) {
+  const box = $("#cluster-plots");
+  const points = kind.metrics === "nodes" && metrics.state === "ok" ? metrics.series("cluster", "cpu") : [];
+  box.hidden = !points.length;
+  const stamp = `${points.length}:${points.length && points[points.length - 1].t}`;
+  if (!points.length || box.dataset.stamp === stamp) return;
+  box.dataset.stamp = stamp;
+  const options = { width: 300, height: 72, axis: true };
+  box.replaceChildren(
+    lineChart(points, { ...options, label: "Cluster CPU", format: formatCPU }),
+    lineChart(metrics.series("cluster", "memory"), { ...options, label: "Cluster memory", format: formatBytes }));
+}
+
 // A sparkline of the history with the latest value beside it.
 function metricCell(points, label, format) {
   const box = document.createElement("div");
@@ -211,12 +227,16 @@ function renderView(kind, informer, ctx) {
     const scroller = document.createElement("div");
     scroller.className = "scroller";
     scroller.append(table);
-    view.replaceChildren(heading, note, scroller, empty);
+    const plots = document.createElement("div");
+    plots.className = "cluster-plots";
+    plots.id = "cluster-plots";
+    view.replaceChildren(heading, note, plots, scroller, empty);
     view.dataset.signature = signature;
   }
   const note = $("#metrics-note");
   note.textContent = kind.metrics && ctx.metrics.state === "unavailable" ? ctx.metrics.message : "";
   note.hidden = !note.textContent;
+  renderClusterPlots(kind, ctx.metrics);
   const body = view.querySelector("tbody");
   const needle = ctx.filter.trim().toLowerCase();
   const items = sortObjects(kind, informer.list()).filter((o) => !needle || (kind.events

@@ -17,6 +17,18 @@ function el(name, attrs = {}, ...children) {
   return node;
 }
 
+function selects(selector, labels) {
+  const exprs = selector.matchExpressions || [];
+  if (!selector.matchLabels && !exprs.length) return false;  // selects nothing, as for a Service without one
+  return Object.entries(selector.matchLabels || {}).every(([k, v]) => labels[k] === v) && exprs.every((e) => {
+    const has = Object.prototype.hasOwnProperty.call(labels, e.key);
+    if (e.operator === "In") return has && (e.values || []).includes(labels[e.key]);
+    if (e.operator === "NotIn") return !has || !(e.values || []).includes(labels[e.key]);
+    if (e.operator === "Exists") return has;
+    return !has;  // DoesNotExist
+  });
+}
+
 export class Detail {
   constructor(app, root) {
     this.app = app;
@@ -83,7 +95,8 @@ export class Detail {
       this.stamp = "";
       return;
     }
-    const stamp = `${obj.metadata.resourceVersion}|${this.app.metrics.history.size}|${this.eventsStamp(obj)}|${Date.now() / 10000 | 0}`;
+    const pods = this.kind.selectsPods && this.app.informers.get(`pods@${this.app.namespace}`);
+    const stamp = `${obj.metadata.resourceVersion}|${pods ? pods.version : ""}|${this.app.metrics.history.size}|${this.eventsStamp(obj)}|${Date.now() / 10000 | 0}`;
     if (this.tab === "Logs") { if (!this.logs) this.startLogs(obj); return; }
     if (stamp === this.stamp) return;
     this.stamp = stamp;
@@ -152,7 +165,31 @@ export class Detail {
       parts.push(el("h3", { text: "Conditions" }), table);
     }
     if (this.kind.metrics) parts.push(...this.plots(obj));
+    if (this.kind.selectsPods) parts.push(...this.pods(obj));
     return el("div", {}, ...parts);
+  }
+
+  // The pods a workload selects (matchLabels; matchExpressions In/NotIn/Exists/DoesNotExist).
+  pods(obj) {
+    const heading = el("h3", { text: "Pods" });
+    const informer = this.app.informers.get(`pods@${this.app.namespace}`);
+    if (!informer || !informer.synced) return [heading, el("p", { class: "empty", text: "Loading…" })];
+    const spec = obj.spec || {};
+    const selector = this.kind.id === "services" ? { matchLabels: spec.selector } : spec.selector || {};
+    const pods = informer.list().filter((p) => p.metadata.namespace === obj.metadata.namespace
+      && selects(selector, p.metadata.labels || {})).sort((a, b) => a.metadata.name.localeCompare(b.metadata.name));
+    if (!pods.length) return [heading, el("p", { class: "empty", text: "No pods." })];
+    const table = el("table", { "aria-label": `Pods of ${obj.metadata.name}` });
+    const head = table.createTHead().insertRow();
+    const columns = this.app.podColumns;
+    for (const c of ["Name", ...columns.map((c) => c.name)]) head.append(el("th", { scope: "col", text: c }));
+    const body = table.createTBody();
+    for (const p of pods) {
+      const row = body.insertRow();
+      row.insertCell().textContent = p.metadata.name;
+      for (const c of columns) row.insertCell().textContent = c.value(p, Date.now());
+    }
+    return [heading, table];
   }
 
   plots(obj) {
@@ -160,7 +197,7 @@ export class Detail {
     const heading = el("h3", { text: "CPU and memory" });
     if (metrics.state !== "ok") return [heading, el("p", { class: "metrics-note", text: metrics.message || "waiting for metrics…" })];
     const id = this.kind.metrics === "nodes" ? `node/${obj.metadata.name}` : `pod/${obj.metadata.namespace}/${obj.metadata.name}`;
-    const options = { width: 380, height: 90, axis: true };
+    const options = { width: 400, height: 90, axis: true };
     return [heading,
       lineChart(metrics.series(id, "cpu"), { ...options, label: "CPU", format: formatCPU }),
       lineChart(metrics.series(id, "memory"), { ...options, label: "Memory", format: formatBytes })];

@@ -104,13 +104,13 @@ const col = (name, value, opts = {}) => ({ name, value, ...opts });
 const okIf = (good, warn) => (v) => (good.includes(v) ? "ok" : warn && warn.includes(v) ? "warn" : "bad");
 
 export const KINDS = [
-  { id: "deployments", title: "Deployments", kind: "Deployment", group: "apps", version: "v1", namespaced: true,
+  { id: "deployments", selectsPods: true, title: "Deployments", kind: "Deployment", group: "apps", version: "v1", namespaced: true,
     scalable: true, restartable: true, columns: [
       col("Ready", (o) => `${n(o.status && o.status.readyReplicas)}/${n(o.spec && o.spec.replicas)}`,
         { status: (v) => (v.split("/")[0] === v.split("/")[1] ? "ok" : "warn") }),
       col("Up-to-date", (o) => n(o.status && o.status.updatedReplicas)),
       col("Available", (o) => n(o.status && o.status.availableReplicas))] },
-  { id: "replicasets", title: "ReplicaSets", kind: "ReplicaSet", group: "apps", version: "v1", namespaced: true,
+  { id: "replicasets", selectsPods: true, title: "ReplicaSets", kind: "ReplicaSet", group: "apps", version: "v1", namespaced: true,
     scalable: true, columns: [
       col("Desired", (o) => n(o.spec && o.spec.replicas)),
       col("Current", (o) => n(o.status && o.status.replicas)),
@@ -120,7 +120,7 @@ export const KINDS = [
       col("Status", podStatus, { status: okIf(["Running", "Succeeded", "Completed"], ["Pending", "ContainerCreating", "Terminating"]) }),
       col("Restarts", restarts),
       col("Node", (o) => none(o.spec && o.spec.nodeName))] },
-  { id: "jobs", title: "Jobs", kind: "Job", group: "batch", version: "v1", namespaced: true, columns: [
+  { id: "jobs", selectsPods: true, title: "Jobs", kind: "Job", group: "batch", version: "v1", namespaced: true, columns: [
       col("Status", jobStatus, { status: okIf(["Complete"], ["Running", "Suspended", "Terminating"]) }),
       col("Completions", (o) => `${n(o.status && o.status.succeeded)}/${o.spec && o.spec.completions != null ? o.spec.completions : 1}`),
       col("Duration", (o, now) => jobDuration(o, now))] },
@@ -129,7 +129,7 @@ export const KINDS = [
       col("Suspend", (o) => String(Boolean(o.spec && o.spec.suspend)).replace(/^./, (c) => c.toUpperCase())),
       col("Active", (o) => ((o.status && o.status.active) || []).length),
       col("Last schedule", (o, now) => (o.status && o.status.lastScheduleTime ? age(o.status.lastScheduleTime, now) : "<none>"))] },
-  { id: "daemonsets", title: "DaemonSets", kind: "DaemonSet", group: "apps", version: "v1", namespaced: true,
+  { id: "daemonsets", selectsPods: true, title: "DaemonSets", kind: "DaemonSet", group: "apps", version: "v1", namespaced: true,
     restartable: true, columns: [
       col("Desired", (o) => n(o.status && o.status.desiredNumberScheduled)),
       col("Current", (o) => n(o.status && o.status.currentNumberScheduled)),
@@ -137,11 +137,11 @@ export const KINDS = [
       col("Up-to-date", (o) => n(o.status && o.status.updatedNumberScheduled)),
       col("Available", (o) => n(o.status && o.status.numberAvailable)),
       col("Node selector", (o) => selector(o.spec && o.spec.template && o.spec.template.spec && o.spec.template.spec.nodeSelector))] },
-  { id: "statefulsets", title: "StatefulSets", kind: "StatefulSet", group: "apps", version: "v1", namespaced: true,
+  { id: "statefulsets", selectsPods: true, title: "StatefulSets", kind: "StatefulSet", group: "apps", version: "v1", namespaced: true,
     scalable: true, restartable: true, columns: [
       col("Ready", (o) => `${n(o.status && o.status.readyReplicas)}/${n(o.spec && o.spec.replicas)}`,
         { status: (v) => (v.split("/")[0] === v.split("/")[1] ? "ok" : "warn") })] },
-  { id: "services", title: "Services", kind: "Service", version: "v1", namespaced: true, columns: [
+  { id: "services", selectsPods: true, title: "Services", kind: "Service", version: "v1", namespaced: true, columns: [
       col("Type", (o) => (o.spec && o.spec.type) || "ClusterIP"),
       col("Cluster-IP", (o) => none(o.spec && o.spec.clusterIP)),
       col("External-IP", externalIP),

@@ -55,8 +55,15 @@ export class Metrics {
     const pods = ns ? `/apis/metrics.k8s.io/v1beta1/namespaces/${ns}/pods` : "/apis/metrics.k8s.io/v1beta1/pods";
     try {
       const [nodes, podList] = await Promise.all([get("/apis/metrics.k8s.io/v1beta1/nodes"), get(pods)]);
+      let totalCPU = 0, totalMemory = 0;
       for (const m of nodes.items || []) {
-        this.record(`node/${m.metadata.name}`, m.timestamp, quantity(m.usage && m.usage.cpu), quantity(m.usage && m.usage.memory));
+        const cpu = quantity(m.usage && m.usage.cpu), memory = quantity(m.usage && m.usage.memory);
+        totalCPU += cpu;
+        totalMemory += memory;
+        this.record(`node/${m.metadata.name}`, m.timestamp, cpu, memory);
+      }
+      if ((nodes.items || []).length) {  // the whole cluster, as kubedash's first page plotted it
+        this.record("cluster", (nodes.items || []).map((m) => m.timestamp).join(","), totalCPU, totalMemory);
       }
       for (const m of podList.items || []) {
         let cpu = 0, memory = 0;
