@@ -257,7 +257,10 @@ function renderView(kind, informer, ctx) {
   });
   for (const row of rows.values()) row.remove();
   const empty = $("#empty");
-  empty.textContent = !informer.synced ? "Loading…"
+  if (informer.error && !informer.synced) empty.setAttribute("role", "alert");
+  else empty.removeAttribute("role");
+  empty.textContent = informer.error && !informer.synced ? `Cannot list ${kind.title.toLowerCase()}: ${informer.error.message}`
+    : !informer.synced ? "Loading…"
     : items.length ? "" : needle ? `No ${kind.title.toLowerCase()} match "${ctx.filter.trim()}".` : `No ${kind.title.toLowerCase()} in ${kind.namespaced && ctx.namespace ? `namespace ${ctx.namespace}` : "the cluster"}.`;
   empty.hidden = !empty.textContent;
 }
