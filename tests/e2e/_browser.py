@@ -5,15 +5,19 @@ in the repository), and locators by accessible role and name."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
+import subprocess
+import sys
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from tests.e2e._cluster import Cluster
+from tests.e2e._cluster import KUBECTL, Cluster, stop
 
 CHROMIUM = "/usr/bin/chromium"
 ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
@@ -61,3 +65,22 @@ def get_json(cluster: Cluster, *args: str) -> dict:
 def row(page, table: str, name: str):
     return page.get_by_role("table", name=table).get_by_role("row").filter(
         has=page.get_by_role("button", name=re.compile(rf" {re.escape(name)}$")))
+
+
+@contextlib.contextmanager
+def kubectl_proxy(cluster: Cluster, which: str = "kubectl", prefix: str = "/") -> Iterator[str]:
+    """``kubectl proxy --port 0`` with the cluster's kubeconfig, the real kubectl's or ours
+    (``which="hyperkube"``); yields the URL it serves the API on (with ``--api-prefix``)."""
+    command = ([sys.executable, "-m", "hyperkube", "kubectl"] if which == "hyperkube" else [str(KUBECTL)])
+    process = subprocess.Popen([*command, "--kubeconfig", str(cluster.kubeconfig), "proxy", "--port", "0",
+                                f"--api-prefix={prefix}"], stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                               text=True, env=cluster.env())
+    try:
+        assert process.stdout is not None
+        line = process.stdout.readline()
+        port = re.search(r"Starting to serve on [\d.]+:(\d+)", line)
+        assert port, line
+        threading.Thread(target=process.stdout.read, daemon=True).start()
+        yield f"http://127.0.0.1:{port.group(1)}{prefix.rstrip('/')}"
+    finally:
+        stop(process)

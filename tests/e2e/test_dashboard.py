@@ -11,14 +11,11 @@ from __future__ import annotations
 
 import json
 import re
-import subprocess
-import sys
-import threading
 
 import pytest
 
-from tests.e2e._browser import browser_fixture, get_json, page_fixture, row, screenshot  # noqa: F401 (fixtures)
-from tests.e2e._cluster import KUBECTL, Cluster, stop
+from tests.e2e._browser import browser_fixture, get_json, kubectl_proxy, page_fixture, row, screenshot  # noqa: F401 (fixtures)
+from tests.e2e._cluster import Cluster
 from tests.e2e.test_controller_manager_e2e import Kubelet, controller_manager  # noqa: F401
 from tests.e2e.test_kubelet_e2e import wait
 
@@ -242,17 +239,7 @@ def test_the_dashboard_through_kubectl_proxy(cluster: Cluster, page, proxy, pref
     namespace = f"ui-{proxy}-{len(prefix)}"
     cluster.kubectl("create", "namespace", namespace)
     cluster.kubectl("apply", "-f", "-", input=DEPLOYMENT.format(name="proxied", namespace=namespace, replicas=1))
-    command = ([sys.executable, "-m", "hyperkube", "kubectl", "--kubeconfig", str(cluster.kubeconfig)]
-               if proxy == "hyperkube" else [str(KUBECTL), "--kubeconfig", str(cluster.kubeconfig)])
-    process = subprocess.Popen([*command, "proxy", "--port", "0", f"--api-prefix={prefix}"], stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                               text=True, env=cluster.env())
-    try:
-        assert process.stdout is not None
-        line = process.stdout.readline()
-        port = re.search(r"Starting to serve on [\d.]+:(\d+)", line)
-        assert port, line
-        threading.Thread(target=process.stdout.read, daemon=True).start()
-        url = f"http://127.0.0.1:{port.group(1)}{prefix.rstrip('/')}"
+    with kubectl_proxy(cluster, proxy, prefix) as url:
         page.goto(f"{url}/ui")
         assert page.url.startswith(f"{url}/ui/")
         page.get_by_role("combobox", name="Namespace").select_option(namespace)
@@ -265,8 +252,6 @@ def test_the_dashboard_through_kubectl_proxy(cluster: Cluster, page, proxy, pref
         expect(proxied).to_contain_text("0/4")  # the change came back through the proxied watch
         assert get_json(cluster, "deployment", "proxied", "-n", namespace)["spec"]["replicas"] == 4
         screenshot(page, f"proxy-{proxy}{prefix.replace('/', '-').rstrip('-')}")
-    finally:
-        stop(process)
-        cluster.kubectl("delete", "namespace", namespace, "--wait=false")
+    cluster.kubectl("delete", "namespace", namespace, "--wait=false")
 
 

@@ -46,8 +46,10 @@ export const app = {
   },
 
   connectionLost(error) {
-    $("#connection").textContent = `reconnecting… (${error.message})`;
-    $("#connection").className = "connection bad";
+    const status = $("#connection");
+    status.textContent = error.status === 401 || error.status === 403 ? "refused" : "reconnecting…";
+    status.title = error.message;
+    status.className = "connection bad";
   },
 
   notify(text, kind = "ok") {
@@ -74,10 +76,10 @@ export const app = {
     this.informer(EVENTS, this.namespace);
     if (this.detail.kind && this.detail.kind.selectsPods) this.informer(byId("pods"), this.namespace);
     this.retain();
-    const failing = [...this.informers.values()].find((i) => i.error);
-    if (failing) this.connectionLost(failing.error);
+    if (informer.error) this.connectionLost(informer.error);  // (a namespace list refused only hides the choice)
     else if (informer.synced) {
       $("#connection").textContent = "live";
+      $("#connection").title = "";
       $("#connection").className = "connection ok";
     }
     renderView(kind, informer, this);
