@@ -4,7 +4,7 @@
 import { APIError, Informer, key, objectPath, patch, remove } from "./api.js";
 import { formatBytes, formatCPU, lineChart } from "./chart.js";
 import { Detail } from "./detail.js";
-import { EVENT_COLUMNS, KINDS, age, byId, eventTime } from "./kinds.js";
+import { EVENT_COLUMNS, age, byId, eventTime } from "./kinds.js";
 import { Metrics } from "./metrics.js";
 
 const $ = (selector) => document.querySelector(selector);
@@ -133,7 +133,8 @@ function renderNav() {
 }
 
 function sortObjects(kind, items) {
-  if (kind.events) return items.sort((a, b) => Date.parse(eventTime(b) || 0) - Date.parse(eventTime(a) || 0));
+  const time = (e) => Date.parse(eventTime(e)) || 0;
+  if (kind.events) return items.sort((a, b) => time(b) - time(a));
   return items.sort((a, b) => (a.metadata.namespace || "").localeCompare(b.metadata.namespace || "")
     || a.metadata.name.localeCompare(b.metadata.name));
 }
@@ -283,7 +284,14 @@ function updateCell(cell, column, kind, o, now) {
   if (column.wide) cell.className = "wide";
 }
 
-function scale(kind, o) {
+// The object as last seen (a row's buttons were made with the version of their first render).
+function latest(kind, o) {
+  const informer = app.informers.get(`${kind.id}@${kind.namespaced ? app.namespace : ""}`);
+  return (informer && informer.items.get(key(o))) || o;
+}
+
+function scale(kind, shown) {
+  const o = latest(kind, shown);
   const dialog = $("#scale-dialog");
   $("#scale-title").textContent = `Scale ${kind.kind.toLowerCase()} ${o.metadata.name}`;
   const input = $("#scale-replicas");
