@@ -96,7 +96,7 @@ export class Detail {
       return;
     }
     const pods = this.kind.selectsPods && this.app.informers.get(`pods@${this.app.namespace}`);
-    const stamp = `${obj.metadata.resourceVersion}|${pods ? pods.version : ""}|${this.app.metrics.history.size}|${this.eventsStamp(obj)}|${Date.now() / 10000 | 0}`;
+    const stamp = `${obj.metadata.resourceVersion}|${pods ? pods.version : ""}|${this.app.metrics.polls}|${this.eventsStamp(obj)}|${Date.now() / 10000 | 0}`;
     if (this.tab === "Logs") { if (!this.logs) this.startLogs(obj); return; }
     if (stamp === this.stamp) return;
     this.stamp = stamp;
@@ -117,7 +117,8 @@ export class Detail {
     const informer = this.app.informers.get(`events@${this.app.namespace}`);
     if (!informer) return [];
     return informer.list().filter((e) => e.involvedObject && (e.involvedObject.uid === obj.metadata.uid
-      || (e.involvedObject.name === obj.metadata.name && e.involvedObject.kind === this.kind.kind)));
+      || (e.involvedObject.name === obj.metadata.name && e.involvedObject.kind === this.kind.kind
+        && (e.involvedObject.namespace || "") === (obj.metadata.namespace || ""))));
   }
 
   eventsStamp(obj) {

@@ -28,6 +28,7 @@ export class Metrics {
     this.message = "";
     this.namespace = "";
     this.timer = null;
+    this.polls = 0;  // successful polls so far: views redraw their plots when it moves
   }
 
   start(namespace) {
@@ -72,6 +73,7 @@ export class Metrics {
       }
       this.state = "ok";
       this.message = "";
+      this.polls++;
     } catch (error) {
       this.state = "unavailable";
       this.message = error instanceof APIError && (error.status === 404 || error.status === 503)
