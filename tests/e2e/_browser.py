@@ -29,8 +29,9 @@ ARTIFACTS = Path(os.environ.get("HYPERKUBE_TEST_ARTIFACTS") or Path(__file__).pa
 def browser_fixture() -> Iterator:
     if not os.path.exists(CHROMIUM):
         pytest.fail(f"the dashboard tests need Debian's chromium at {CHROMIUM} (apt-get install chromium)")
-    from playwright.sync_api import sync_playwright
+    from playwright.sync_api import expect, sync_playwright
 
+    expect.set_options(timeout=20000)  # the machine is shared: waits are generous, never fixed sleeps
     with sync_playwright() as playwright:
         instance = playwright.chromium.launch(executable_path=CHROMIUM, args=ARGS)
         try:
