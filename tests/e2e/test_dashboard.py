@@ -55,8 +55,11 @@ def test_deployment_is_listed_and_scaled_restarted_and_deleted_from_the_page(clu
         pods = detail.get_by_role("table", name="Pods of web").get_by_role("row", name=re.compile(r"^web-"))
         expect(pods).to_have_count(3)
         expect(pods.first).to_contain_text("Running")
-        expect(detail.get_by_role("table", name="Conditions")).to_contain_text("Available")
+        expect(detail.get_by_role("list", name="Conditions")).to_contain_text("Available True · MinimumReplicasAvailable")
         screenshot(page, "deployment-detail")
+        detail.get_by_role("toolbar", name="Actions").get_by_role("button", name="Scale web").click()
+        expect(page.get_by_role("spinbutton", name="Replicas")).to_have_value("3")  # starts from what it is
+        page.get_by_role("dialog", name="Scale deployment web").get_by_role("button", name="Cancel").click()
         page.keyboard.press("Escape")
         expect(detail).to_be_hidden()
         page.get_by_role("link", name="ReplicaSets").click()

@@ -64,6 +64,8 @@ export const app = {
     if (kind !== "error") setTimeout(() => box.remove(), 6000);
   },
 
+  actionsFor(kind, o) { return actions(kind, o, false); },
+
   failed(action, error) {
     this.notify(`${action} failed: ${error instanceof APIError ? error.message : String(error)}`, "error");
   },
@@ -186,13 +188,13 @@ function nameCell(kind) {
     () => { app.detail.open(kind, key(o)); app.schedule(); }, "link");
 }
 
-function actions(kind, o) {
+function actions(kind, o, logs = true) {
   const box = document.createElement("div");
   box.className = "actions";
   const name = o.metadata.name;
   if (kind.scalable) box.append(button(`Scale ${name}`, "Scale", () => scale(kind, o)));
   if (kind.restartable) box.append(button(`Restart ${name}`, "Restart", () => restart(kind, o)));
-  if (kind.logs) box.append(button(`Logs of ${name}`, "Logs", () => { app.detail.open(kind, key(o), "Logs"); app.schedule(); }));
+  if (kind.logs && logs) box.append(button(`Logs of ${name}`, "Logs", () => { app.detail.open(kind, key(o), "Logs"); app.schedule(); }));
   if (kind.id !== "events") box.append(button(`Delete ${name}`, "Delete", () => confirmDelete(kind, o), "danger"));
   return box;
 }

@@ -81,8 +81,11 @@ export class Detail {
     const header = el("div", { class: "detail-head" },
       el("h2", { text: title }), el("span", { class: "muted", text: ns ? `namespace ${ns}` : "" }),
       el("button", { type: "button", class: "icon", "aria-label": "Close details", text: "×", onclick: () => this.close() }));
+    const obj = this.object();
+    const toolbar = el("div", { class: "detail-actions", role: "toolbar", "aria-label": "Actions" });
+    if (obj && this.kind.id !== "events") toolbar.append(this.app.actionsFor(this.kind, obj));
     this.panel = el("div", { role: "tabpanel", id: "detail-panel", "aria-labelledby": `tab-${this.tab}`, class: "detail-body" });
-    this.root.replaceChildren(header, tablist, this.panel);
+    this.root.replaceChildren(header, toolbar, tablist, this.panel);
     this.refresh();
   }
 
@@ -155,15 +158,13 @@ export class Detail {
     const parts = [list];
     const conditions = (obj.status && obj.status.conditions) || [];
     if (conditions.length) {
-      const table = el("table", { "aria-label": "Conditions" });
-      const head = table.createTHead().insertRow();
-      for (const h of ["Type", "Status", "Reason", "Message"]) head.append(el("th", { scope: "col", text: h }));
-      const body = table.createTBody();
+      const list = el("ul", { class: "conditions", "aria-label": "Conditions" });
       for (const c of conditions) {
-        const row = body.insertRow();
-        for (const v of [c.type, c.status, c.reason || "", c.message || ""]) row.insertCell().textContent = v;
+        list.append(el("li", { class: c.status === "True" ? "ok" : "bad" },
+          el("strong", { text: c.type }), ` ${c.status}${c.reason ? " · " + c.reason : ""}`,
+          c.message ? el("div", { class: "muted", text: c.message }) : ""));
       }
-      parts.push(el("h3", { text: "Conditions" }), table);
+      parts.push(el("h3", { text: "Conditions" }), list);
     }
     if (this.kind.metrics) parts.push(...this.plots(obj));
     if (this.kind.selectsPods) parts.push(...this.pods(obj));
