@@ -97,6 +97,14 @@ def test_api_errors_are_shown_with_the_status_message(cluster: Cluster, page):
     alert = page.get_by_role("alert")
     expect(alert).to_contain_text('Deleting gone failed: deployments.apps "gone" not found')
     screenshot(page, "error")
+    alert.get_by_role("button", name="Dismiss").click()
+
+    cluster.kubectl("apply", "-f", "-", input=DEPLOYMENT.format(name="held", namespace="default", replicas=0))
+    cluster.kubectl("rollout", "pause", "deployment", "held")
+    row(page, "Deployments", "held").get_by_role("button", name="Restart held").click()
+    expect(page.get_by_role("alert")).to_contain_text("can't restart paused deployment (run rollout resume first)")
+    assert "annotations" not in get_json(cluster, "deployment", "held")["spec"]["template"]["metadata"]
+    cluster.kubectl("delete", "deployment", "held")
 
 
 def test_pods_appear_live_with_yaml_and_events_and_a_namespace_switch(cluster: Cluster, page):

@@ -1,7 +1,7 @@
 // The dashboard's shell: navigation, namespace selector, live tables, actions and messages.
 // State lives in the URL hash (#/pods?namespace=default) so a view can be linked and reloaded.
 
-import { APIError, Informer, key, objectPath, patch, remove } from "./api.js";
+import { APIError, Informer, get, key, objectPath, patch, remove } from "./api.js";
 import { formatBytes, formatCPU, lineChart } from "./chart.js";
 import { Detail } from "./detail.js";
 import { EVENT_COLUMNS, age, byId, eventTime } from "./kinds.js";
@@ -320,9 +320,15 @@ export function rfc3339(date = new Date()) {
     `${pad(date.getMinutes())}:${pad(date.getSeconds())}${zone}`;
 }
 
+// As `kubectl rollout restart`: read the object, refuse a paused one, patch the template's annotation.
 async function restart(kind, o) {
   const body = { spec: { template: { metadata: { annotations: { "kubectl.kubernetes.io/restartedAt": rfc3339() } } } } };
   try {
+    const current = await get(objectPath(kind, o));
+    if (current.spec && current.spec.paused) {
+      app.notify(`Restarting ${o.metadata.name} failed: can't restart paused deployment (run rollout resume first)`, "error");
+      return;
+    }
     await patch(objectPath(kind, o), body, "application/strategic-merge-patch+json");
     app.notify(`${kind.kind.toLowerCase()} ${o.metadata.name} restarted`);
   } catch (error) { app.failed(`Restarting ${o.metadata.name}`, error); }

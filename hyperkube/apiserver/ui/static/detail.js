@@ -206,7 +206,7 @@ export class Detail {
   }
 
   startLogs(pod) {
-    const containers = (pod.spec.containers || []).map((c) => c.name);
+    const containers = [...(pod.spec.containers || []), ...(pod.spec.initContainers || [])].map((c) => c.name);
     const container = this.logContainer && containers.includes(this.logContainer) ? this.logContainer : containers[0];
     const select = el("select", { "aria-label": "Container" }, ...containers.map((c) => new Option(c, c)));
     select.value = container;
