@@ -732,6 +732,26 @@ def exec_cmd(args: tuple[str, ...], container: str | None, stdin: bool, tty: boo
     _run(exec_command, target, list(command), container=container, stdin=stdin, tty=tty)
 
 
+@rollout_group.command(name="history", context_settings=CONTEXT, help="View the revisions of a rollout.")
+@click.argument("args", nargs=-1)
+@click.option("--revision", type=int, default=0, help="Show the pod template of this revision.")
+@_connection_flags
+def rollout_history(args: tuple[str, ...], revision: int) -> None:
+    from hyperkube.kubectl.history import history
+
+    _run(history, list(args), revision=revision)
+
+
+@rollout_group.command(name="undo", context_settings=CONTEXT, help="Roll back to a previous revision.")
+@click.argument("args", nargs=-1)
+@click.option("--to-revision", type=int, default=0, help="The revision to roll back to (0: the previous one).")
+@_connection_flags
+def rollout_undo(args: tuple[str, ...], to_revision: int) -> None:
+    from hyperkube.kubectl.history import undo
+
+    _run(undo, list(args), to_revision=to_revision)
+
+
 @rollout_group.command(name="pause", context_settings=CONTEXT, help="Mark a deployment as paused.")
 @click.argument("args", nargs=-1)
 @_connection_flags
