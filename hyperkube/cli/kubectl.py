@@ -876,3 +876,35 @@ def port_forward_command(target: str, ports: tuple[str, ...], address: str) -> N
     from hyperkube.kubectl.portforward import port_forward
 
     _run(port_forward, target, list(ports), address=address)
+
+
+# ---- auth --------------------------------------------------------------------------------------
+
+@command.group(name="auth", cls=click.Group, context_settings=CONTEXT, help="Inspect authorization.")
+@_connection_flags
+def auth_group() -> None:
+    pass
+
+
+@auth_group.command(name="can-i", context_settings=CONTEXT,
+                    help="Check whether an action is allowed: can-i VERB RESOURCE[/NAME] | VERB /URL | --list.")
+@click.argument("args", nargs=-1)
+@click.option("-A", "--all-namespaces", is_flag=True, help="Ask about every namespace.")
+@click.option("--subresource", default="", metavar="NAME")
+@click.option("-q", "--quiet", is_flag=True, help="Print nothing; only the exit code answers.")
+@click.option("--list", "list_rules", is_flag=True, help="List every action allowed in the namespace.")
+@click.option("--no-headers", is_flag=True)
+@_connection_flags
+def auth_can_i(args: tuple[str, ...], **options: Any) -> None:
+    from hyperkube.kubectl.auth import can_i
+
+    _run(can_i, list(args), **options)
+
+
+@auth_group.command(name="whoami", context_settings=CONTEXT, help="Show the user the server sees.")
+@output_option(help_text="json|yaml")
+@_connection_flags
+def auth_whoami(output: str) -> None:
+    from hyperkube.kubectl.auth import whoami
+
+    _run(whoami, output=output)
