@@ -80,7 +80,7 @@ def _sync(action: Callable[..., int], *args: Any, **kwargs: Any) -> None:
     _run(wrapped)
 
 
-NEGATABLE = {"--watch", "--wait", "--show-events"}
+NEGATABLE = {"--watch", "--wait", "--show-events", "--overwrite"}
 FLAGS = {"--all-namespaces", "--show-labels", "--overwrite", "--server-side", "--force", "--ignore-not-found",
          "--recursive", "--insecure-skip-tls-verify", "--all", "--now", "--no-headers", "--show-kind",
          "--watch-only", "--force-conflicts", "--save-config", "--follow", "--previous", "--timestamps",
@@ -500,7 +500,7 @@ def _metadata_verb(name: str, field: str, help_text: str) -> None:
     @verb(name, help_text)
     @click.argument("args", nargs=-1)
     @_selection_options
-    @click.option("--overwrite", is_flag=True, help="Allow existing values to be overwritten.")
+    @click.option("--overwrite/--no-overwrite", default=False, help="Allow existing values to be overwritten.")
     @click.option("--resource-version", default=None, help="Only if the object is at this version.")
     @output_option()
     @click.option("--dry-run", default="none")
@@ -908,3 +908,24 @@ def auth_whoami(output: str) -> None:
     from hyperkube.kubectl.auth import whoami
 
     _run(whoami, output=output)
+
+
+@set_group.command(name="env", context_settings=CONTEXT,
+                   help="Update (or --list) environment variables: set env TYPE/NAME KEY=value KEY2- ...")
+@click.argument("args", nargs=-1)
+@_selection_options
+@click.option("-e", "--env", "env", multiple=True, metavar="KEY=VALUE", help="A variable to set (repeatable).")
+@click.option("--from", "sources", multiple=True, metavar="configmap/NAME|secret/NAME",
+              help="Add a reference to every key of this ConfigMap or Secret.")
+@click.option("--prefix", default="", help="Prefix for the names of variables added by --from.")
+@click.option("-c", "--containers", default="*", help="The containers to change (a glob).")
+@click.option("--list", "list_only", is_flag=True, help="Print the environment instead of changing it.")
+@click.option("--overwrite/--no-overwrite", default=True, help="Replace variables that already exist.")
+@_connection_flags
+def set_env_command(args: tuple[str, ...], all_: bool, env: tuple[str, ...], sources: tuple[str, ...], prefix: str,
+                    containers: str, list_only: bool, overwrite: bool, **options: Any) -> None:
+    from hyperkube.kubectl.delete import DeleteOptions
+    from hyperkube.kubectl.setenv import set_env
+
+    _run(set_env, list(args), selection=DeleteOptions(all=all_, **options), env=env, sources=sources, prefix=prefix,
+         containers=containers, list_only=list_only, overwrite=overwrite)
