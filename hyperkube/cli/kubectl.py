@@ -929,3 +929,28 @@ def set_env_command(args: tuple[str, ...], all_: bool, env: tuple[str, ...], sou
 
     _run(set_env, list(args), selection=DeleteOptions(all=all_, **options), env=env, sources=sources, prefix=prefix,
          containers=containers, list_only=list_only, overwrite=overwrite)
+
+
+@verb("attach", "Attach to a running container's output (and stdin with -i): attach POD [-c CONTAINER].")
+@click.argument("target")
+@click.option("-c", "--container", default=None, metavar="NAME")
+@click.option("-i", "--stdin", is_flag=True, help="Pass stdin to the container.")
+@click.option("-t", "--tty", is_flag=True, help="Stdin is a TTY.")
+@click.option("-q", "--quiet", is_flag=True, help="Only print the container's output.")
+def attach_command(target: str, container: str | None, stdin: bool, tty: bool, quiet: bool) -> None:
+    from hyperkube.kubectl.exec import attach
+
+    kind, sep, name = target.partition("/")
+    if sep and kind not in ("pod", "pods", "po"):
+        raise click.UsageError("attach supports pods only (POD or pod/POD)")
+    _run(attach, name if sep else target, container=container, stdin=stdin, tty=tty, quiet=quiet)
+
+
+@verb("cp", "Copy files to and from containers: cp [NS/]POD:SRC DEST | cp SRC [NS/]POD:DEST (needs tar in it).")
+@click.argument("source")
+@click.argument("dest")
+@click.option("-c", "--container", default=None, metavar="NAME")
+def cp_command(source: str, dest: str, container: str | None) -> None:
+    from hyperkube.kubectl.cp import cp
+
+    _run(cp, source, dest, container=container)
