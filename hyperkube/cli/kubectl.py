@@ -81,7 +81,7 @@ def _sync(action: Callable[..., int], *args: Any, **kwargs: Any) -> None:
 
 
 NEGATABLE = {"--watch", "--wait", "--show-events", "--overwrite"}
-FLAGS = {"--all-namespaces", "--show-labels", "--overwrite", "--server-side", "--force", "--ignore-not-found",
+FLAGS = {"--prune", "--all-namespaces", "--show-labels", "--overwrite", "--server-side", "--force", "--ignore-not-found",
          "--recursive", "--insecure-skip-tls-verify", "--all", "--now", "--no-headers", "--show-kind",
          "--watch-only", "--force-conflicts", "--save-config", "--follow", "--previous", "--timestamps",
          "--all-containers", "--prefix", "--raw", "--minify", "--flatten", "--current", "--cached",
@@ -424,6 +424,10 @@ def create_group(ctx: click.Context, **options: Any) -> None:
 @_write_options
 @click.option("--server-side", is_flag=True, help="Let the server apply (field ownership, conflicts).")
 @click.option("--force-conflicts", is_flag=True, help="With --server-side, take over conflicting fields.")
+@click.option("--prune", is_flag=True, help="Delete applied objects (of the allowlisted kinds) no longer in the files.")
+@click.option("-l", "--selector", default=None, metavar="SELECTOR", help="Only objects with these labels.")
+@click.option("--all", "all", is_flag=True, help="With --prune: every object of the allowlisted kinds.")
+@click.option("--prune-allowlist", multiple=True, metavar="GROUP/VERSION/KIND", help="Kinds --prune may delete.")
 def apply_command(**options: Any) -> None:
     if not options["filenames"]:
         raise click.UsageError("error: must specify one of -f and -k")

@@ -40,6 +40,10 @@ class WriteOptions:
     validate: str = "strict"
     force: bool = False
     save_config: bool = False
+    prune: bool = False
+    selector: str | None = None
+    all: bool = False
+    prune_allowlist: tuple[str, ...] = ()
 
     @property
     def suffix(self) -> str:
@@ -87,6 +91,14 @@ class Results:
         else:
             self.objects.append(obj if obj is not None else item.obj)
 
+    def pruned(self, ref: str, obj: dict[str, Any]) -> None:
+        if self.printer is None:
+            sys.stdout.write(f"{ref} pruned{self.options.suffix}\n")
+        elif self.printer.format == "name":
+            sys.stdout.write(f"{ref}\n")
+        else:
+            self.objects.append(obj)
+
     def finish(self) -> None:
         if self.printer is not None and self.objects:
             sys.stdout.write(self.printer.render(self.objects, single=len(self.objects) == 1))
@@ -127,7 +139,15 @@ async def create(session: Session, options: WriteOptions) -> int:
 
 
 async def apply(session: Session, options: WriteOptions) -> int:
+    from hyperkube.kubectl import prune
+
+    prune.check(options.prune, options.selector, options.all)
     items = await load(session, options.filenames, options.recursive)
+    if options.selector:  # -l also chooses which objects of the files are applied
+        from hyperkube.machinery.selectors import parse_label_selector
+
+        wanted = parse_label_selector(options.selector)
+        items = [item for item in items if wanted.matches((item.obj.get("metadata") or {}).get("labels") or {})]
     results = Results(options)
     for item in items:
         try:
@@ -139,6 +159,9 @@ async def apply(session: Session, options: WriteOptions) -> int:
             session.report(error)
             continue
         results.done(item, verb, obj)
+    if options.prune:
+        await prune.prune(session, items, selector=options.selector, allowlist=options.prune_allowlist,
+                          dry_run=options.dry_run, done=results.pruned)
     results.finish()
     return 0
 
