@@ -158,7 +158,7 @@ def verb(name: str, help_text: str, **settings: Any) -> Callable[[Callable[..., 
 
 
 def output_option(default: str = "", help_text: str = "Output format: json|yaml|name|wide|jsonpath=...|"
-                  "custom-columns=...") -> Callable[..., Any]:
+                  "custom-columns=...|go-template=...|go-template-file=...") -> Callable[..., Any]:
     return click.option("-o", "--output", default=default, metavar="FORMAT", help=help_text)
 
 
@@ -184,7 +184,7 @@ def _split_labels(values: tuple[str, ...]) -> tuple[str, ...]:
 @click.option("--ignore-not-found", is_flag=True, help="Treat 'not found' as success.")
 @click.option("--show-managed-fields", is_flag=True, help="Keep metadata.managedFields in json/yaml.")
 @click.option("--chunk-size", type=int, default=500, show_default=True, help="List in pages of this size.")
-@click.option("--template", metavar="TEMPLATE", help="Template for -o jsonpath.")
+@click.option("--template", metavar="TEMPLATE", help="Template for -o jsonpath or -o go-template.")
 @click.option("-f", "--filename", "filenames", multiple=True, metavar="PATH", help="Get the objects in files.")
 @click.option("-R", "--recursive", is_flag=True, help="Process directories recursively.")
 def get_command(args: tuple[str, ...], output: str, label_columns: tuple[str, ...], **options: Any) -> None:
