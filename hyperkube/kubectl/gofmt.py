@@ -1,7 +1,8 @@
 """Go's ``fmt`` as text/template uses it: ``%v`` of decoded JSON values, and ``printf``.
 
-kubectl hands a template the object after a JSON round trip into ``interface{}``, so every
-number is a float64 (``3`` prints as ``3``, a million as ``1e+06``), objects are maps
+kubectl hands a template the object as unstructured JSON: a whole number is an int64
+(:class:`Int64`, to tell it from a template's own ``int`` literals in messages such as
+``%!s(int64=1)``), any other number a float64 (shortest ``%g``: ``1e+06``), objects are maps
 (printed ``map[k:v ...]`` with sorted keys), arrays print ``[a b]`` and JSON null prints
 ``<nil>``. A missing map key is not nil but "no value" (:data:`NO_VALUE`).
 """
@@ -23,13 +24,17 @@ class _NoValue:
 NO_VALUE = _NoValue()
 
 
+class Int64(int):
+    """A whole number from the object (Go's int64), as opposed to a template literal (int)."""
+
+
 def go_type(value: Any) -> str:
     if value is None or value is NO_VALUE:
         return "<nil>"
     if isinstance(value, bool):
         return "bool"
     if isinstance(value, int):
-        return "int"
+        return "int64" if isinstance(value, Int64) else "int"
     if isinstance(value, float):
         return "float64"
     if isinstance(value, str):

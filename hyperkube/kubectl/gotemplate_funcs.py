@@ -1,6 +1,6 @@
 """The functions a kubectl go-template can call: text/template's builtins plus kubectl's
-``base64decode`` and ``exists``, with Go's truthiness and its strict comparisons (a JSON
-number is a float64, so ``eq .spec.replicas 3`` is an error there, as it is here)."""
+``base64decode`` and ``exists``, with Go's truthiness and its strict comparisons (integers
+compare with integers, ``eq 1.5 1`` is an error)."""
 
 from __future__ import annotations
 

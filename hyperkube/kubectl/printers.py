@@ -169,7 +169,7 @@ class ObjectPrinter:
             from hyperkube.kubectl.gotemplate_funcs import TemplateError
 
             try:
-                return execute(self.template, _as_floats(target))
+                return execute(self.template, _as_go(target))
             except TemplateError as error:
                 sys.stdout.write(getattr(error, "partial", ""))
                 raise KubectlError(f'error executing template {quote(self.argument)}: template: output: '
@@ -221,14 +221,16 @@ def _go_template(fmt: str, argument: str) -> list[Any]:
         raise KubectlError(f"error parsing template {text}, template: output:{error}") from error
 
 
-def _as_floats(value: Any) -> Any:
-    """What a Go template sees after kubectl's JSON round trip: every number a float64."""
+def _as_go(value: Any) -> Any:
+    """What a Go template sees of unstructured JSON: whole numbers are int64s."""
+    from hyperkube.kubectl.gofmt import Int64
+
     if isinstance(value, dict):
-        return {k: _as_floats(v) for k, v in value.items()}
+        return {k: _as_go(v) for k, v in value.items()}
     if isinstance(value, list):
-        return [_as_floats(v) for v in value]
+        return [_as_go(v) for v in value]
     if isinstance(value, int) and not isinstance(value, bool):
-        return float(value)
+        return Int64(value)
     return value
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from hyperkube.kubectl.gofmt import format_float, sprintf
+from hyperkube.kubectl.gofmt import Int64, format_float, sprintf
 from hyperkube.kubectl.gotemplate import execute, parse
 
 TEMPLATES = [
@@ -46,10 +46,15 @@ def test_template_aliases_and_template_files(objects, tmp_path):
         assert objects.same("get", "cm", "-n", "gt", "-o", output).stdout == "empty gt \n"
     objects.same("get", "cm", "gt", "-n", "gt", "-o", "template={{.metadata.name}}")
     objects.same("get", "cm", "gt", "-n", "gt", "-o", "go-template", "--template={{.data.a}}")
+    failed = objects.ours("get", "secret,cm", "-n", "gt", "-o", "go-template={{range .items}}{{.metadata.name}}:"
+                          "{{len .data}} {{end}}")
+    assert (failed.stdout, failed.returncode) == ("gs:1 empty:", 1)  # what was written before the error stays
+    assert "error calling len" in failed.stderr
 
 
-def test_numbers_print_as_go_float64s():
+def test_numbers_print_as_go_int64s_and_float64s():
     assert [format_float(v) for v in (3.0, 1e6, 123456.0, 1234567.0, 0.5, 1e-5, -2.0)] == \
         ["3", "1e+06", "123456", "1.234567e+06", "0.5", "1e-05", "-2"]
     assert sprintf("%d %s %v", [3.0, 1, None]) == "%!d(float64=3) %!s(int=1) <nil>"
     assert execute(parse("{{.n}} {{printf \"%v\" .n}}"), {"n": 2.0}) == "2 2"
+    assert sprintf("%s %d", [Int64(1), Int64(1000000)]) == "%!s(int64=1) 1000000"
