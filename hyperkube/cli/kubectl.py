@@ -781,6 +781,10 @@ def rollout_resume(args: tuple[str, ...]) -> None:
 @click.option("-l", "--selector", default=None)
 @click.option("--containers", is_flag=True)
 @click.option("--no-headers", is_flag=True)
+@click.option("--sort-by", default=None, metavar="cpu|memory", help="Sort by cpu or memory use.")
+@click.option("--field-selector", default=None, help="Filter pods by fields (pods only).")
+@click.option("--show-capacity", is_flag=True, help="Percentages of capacity instead of allocatable (nodes).")
+@click.option("--sum", "sum", is_flag=True, help="Print the sum of the usage (pods).")
 def top_command(kind: str, names: tuple[str, ...], **options: Any) -> None:
     from hyperkube.kubectl.top import top
 
