@@ -147,6 +147,9 @@ class Scraper:
         #: node name -> cpu key ("node" or (pod uid, container)) -> (sample time, cumulative ns)
         self._previous: dict[str, dict[Any, tuple[float, int]]] = {}
         self._session: aiohttp.ClientSession | None = None
+        #: how kubelets are called (https with the API server's kubelet client certificate when
+        #: configured); the handlers set it from the app, as the log/exec proxy reads it
+        self.kubelet = proxy.KubeletClient()
 
     async def close(self) -> None:
         if self._session is not None:
@@ -178,13 +181,13 @@ class Scraper:
 
     async def _fetch(self, base: str) -> dict[str, Any]:
         assert self._session is not None
-        async with self._session.get(f"{base}/stats/summary") as response:
+        async with self._session.get(f"{base}/stats/summary", ssl=self.kubelet.ssl or True) as response:
             if response.status != 200:
                 raise errors.ServiceUnavailable(f"kubelet answered {response.status}")
             return orjson.loads(await response.read())
 
     async def _scrape_node(self, node: dict[str, Any]) -> NodeBatch:
-        name, base = node["metadata"]["name"], proxy.kubelet_base(node)
+        name, base = node["metadata"]["name"], proxy.kubelet_base(node, self.kubelet.scheme)
         summary = await self._fetch(base)
         if self._has_new(name, summary):
             self._rates(name, summary, time.time())  # remember the first sample, then take the second
@@ -283,6 +286,7 @@ class MetricsAPI:
         self.scraper = Scraper(context.objects, context.registry)
 
     async def handle(self, request: web.Request) -> web.StreamResponse:
+        self.scraper.kubelet = proxy.kubelet_client(request)
         target = paths.resolve(self.registry, GROUP, VERSION, request.match_info["rest"])
         request["resource"] = target.resource
         request["scope"] = "resource" if target.name else "namespace" if target.namespace else "cluster"
