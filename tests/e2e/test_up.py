@@ -52,6 +52,15 @@ class Up:
             self.stop()
             raise AssertionError("hyperkube up did not start:\n" + "".join(self.lines))
 
+    @property
+    def dns_port(self) -> int:
+        """The cluster DNS port ``up`` printed (``dns  cluster.local on 127.0.0.1:PORT``)."""
+        for line in self.lines:
+            match = re.match(r"\s+dns\s+\S+ on 127\.0\.0\.1:(\d+)", line)
+            if match:
+                return int(match.group(1))
+        raise AssertionError("up printed no dns line:\n" + "".join(self.lines))
+
     def kubectl(self, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
         env = {**os.environ, "HOME": str(self.home), "KUBECONFIG": str(self.home / "kubeconfig"),
                "KUBECACHEDIR": str(self.home / "cache")}

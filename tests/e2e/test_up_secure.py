@@ -185,8 +185,7 @@ def test_logs_exec_and_top_through_the_tls_kubelet(up: Up, web: dict):
 
 
 def test_dns_answers_a_service_name(up: Up, web: dict):
-    line = next(line for line in up.lines if line.strip().startswith("dns ") and "cluster.local on" in line)
-    port = int(line.rsplit(":", 1)[1].split()[0])
+    port = up.dns_port
     service = json.loads(up.kubectl("get", "service", "sweb", "-o", "json").stdout)
     resolver = dns.resolver.Resolver(configure=False)
     resolver.nameservers, resolver.port = ["127.0.0.1"], port
