@@ -249,7 +249,10 @@ class Cluster:
             await self._start_hollow(base)
 
     async def _start_hollow(self, base: Any) -> None:
-        """Fake kubelets sharing one client, one identity (up_pki) and one pod watch."""
+        """Fake kubelets sharing one client and one pod watch (what keeps many of them within
+        the RSS budget), so one identity: the user ``system:hyperkube:hollow-nodes``, bound here
+        to the ``system:node`` ClusterRole for every node (a ``system:node:<name>`` certificate
+        would be good for one node only under the Node authorizer; see up_pki)."""
         from hyperkube.cli.up_pki import HOLLOW_BINDING
         from hyperkube.client import AlreadyExists, APIError, InformerFactory
         from hyperkube.kubelet.kubelet import Kubelet

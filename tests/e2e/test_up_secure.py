@@ -12,6 +12,7 @@ import json
 import os
 import re
 import ssl
+import subprocess
 import sys
 import urllib.error
 import urllib.request
@@ -117,6 +118,11 @@ def test_the_admin_kubeconfig_is_https_with_embedded_credentials(up: Up):
     whoami = yaml.safe_load(up.kubectl("auth", "whoami", "-o", "yaml").stdout)["status"]["userInfo"]
     assert whoami == {"username": "kubernetes-admin", "groups": ["system:masters", "system:authenticated"]}
     assert "Serving insecurely" not in "".join(up.lines)
+    # hyperkube's own kubectl reads the same kubeconfig
+    ours = subprocess.run([sys.executable, "-m", "hyperkube", "kubectl", "get", "nodes", "-o", "name"],
+                          capture_output=True, text=True, timeout=60,
+                          env={**os.environ, "HOME": str(up.home), "KUBECONFIG": str(up.home / "kubeconfig")})
+    assert ours.stdout.split() == ["node/up-node", "node/up-node-2"], ours.stderr
 
 
 def test_every_component_has_its_own_certificate(up: Up):
