@@ -159,6 +159,9 @@ async def _serve(config: Any, write_kubeconfig: str | None) -> None:
             return
         starting.result()
         admin = cluster.pki.cluster.admin
+        from hyperkube.cli.kubeconfigs import write_cluster_kubeconfigs
+
+        await asyncio.to_thread(write_cluster_kubeconfigs, cluster.pki.cluster, cluster.url)
         if write_kubeconfig:
             from hyperkube.cli.kubeconfigs import write_identity_kubeconfig
 
@@ -177,6 +180,7 @@ async def _serve(config: Any, write_kubeconfig: str | None) -> None:
             _say("  (add-ons metrics and dashboard are not built into up yet)")
         _say(f"API server: {cluster.url}")
         _say(f"kubeconfig: {path} (context hyperkube, user kubernetes-admin)")
+        _say(f"component kubeconfigs: {cluster.pki.cluster.directory}/*.kubeconfig (for components run apart)")
         _say("Use it with:")
         _say(f"  {how}")
         _say("  kubectl get nodes")

@@ -205,8 +205,9 @@ def test_up_merges_into_home_kubeconfig_when_started(tmp_path):
                                text=True, env=env)
     try:
         assert process.stdout is not None
-        url = ""
+        url, printed = "", []
         for line in process.stdout:
+            printed.append(line)
             if line.startswith("API server: "):
                 url = line.split()[-1]
             if line.startswith("Ctrl-C"):
@@ -222,6 +223,7 @@ def test_up_merges_into_home_kubeconfig_when_started(tmp_path):
         assert {u["name"]: u["user"] for u in document["users"]}["hyperkube"]["client-key-data"]
         assert oct(config.stat().st_mode & 0o777) == "0o600"
         assert (tmp_path / "xdg" / "hyperkube" / "state.db").exists()
+        assert not [line for line in printed if line.split()[:1] == ["dns"]]  # --disable dns
     finally:
         process.send_signal(signal.SIGTERM)
         assert process.wait(20) == 0

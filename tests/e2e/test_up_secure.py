@@ -141,6 +141,10 @@ def test_every_component_has_its_own_certificate(up: Up):
         "kubelet-up-node-2-client": ("system:node:up-node-2", ["system:nodes"]),
         "admin": ("kubernetes-admin", ["system:masters"]),
     }
+    # their kubeconfigs, for components run apart from up: the scheduler's works as the scheduler
+    scheduler = up.kubectl("--kubeconfig", str(directory / "kube-scheduler.kubeconfig"), "auth", "whoami", "-o",
+                           "jsonpath={.status.userInfo.username}").stdout
+    assert scheduler == "system:kube-scheduler"
     serving = pki.load_certificate(directory / "kubelet-up-node-2-serving.crt")
     assert "127.0.0.2" in pki.subject_alternative_names(serving)[1]
 
