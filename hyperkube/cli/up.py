@@ -62,8 +62,9 @@ def _disabled(values: tuple[str, ...]) -> frozenset[str]:
               help="Extra fake kubelets (nodes hollow-0..) that run no processes.")
 @click.option("--disable", multiple=True, metavar="dns,metrics,dashboard",
               help="Add-ons not to start (comma-separated, repeatable). dns: the cluster DNS server and its "
-                   "kube-dns Service (kubelets then give pods no cluster DNS). metrics and dashboard are "
-                   "accepted, but not built into up yet, so they do not run either way.")
+                   "kube-dns Service (kubelets then give pods no cluster DNS). metrics: accepted, but "
+                   "metrics.k8s.io (kubectl top) is served by the API server itself and stays on. dashboard: "
+                   "accepted, but not built into up yet.")
 @click.option("--dns-port", type=click.IntRange(0, 65535), default=10053, show_default=True,
               help="UDP and TCP port of the cluster DNS on 127.0.0.1 (pods are told it); when it is taken, "
                    "a free one is used and printed. 0 always picks a free one.")
@@ -140,6 +141,7 @@ def _small_tls_buffers() -> None:
 
 async def _serve(config: Any, write_kubeconfig: str | None) -> None:
     from hyperkube.cli.cluster import Cluster, merge_kubeconfig
+    from hyperkube.cli.kubeconfigs import write_cluster_kubeconfigs, write_identity_kubeconfig
 
     _small_tls_buffers()
     stop = asyncio.Event()
@@ -158,15 +160,10 @@ async def _serve(config: Any, write_kubeconfig: str | None) -> None:
             await asyncio.gather(starting, return_exceptions=True)
             return
         starting.result()
-        admin = cluster.pki.cluster.admin
-        from hyperkube.cli.kubeconfigs import write_cluster_kubeconfigs
-
         await asyncio.to_thread(write_cluster_kubeconfigs, cluster.pki.cluster, cluster.url)
         if write_kubeconfig:
-            from hyperkube.cli.kubeconfigs import write_identity_kubeconfig
-
             path = await asyncio.to_thread(write_identity_kubeconfig, write_kubeconfig, cluster.url,
-                                           cluster.pki.ca_file, admin)
+                                           cluster.pki.ca_file, cluster.pki.cluster.admin)
             how = f"export KUBECONFIG={path}"
         else:
             path = await asyncio.to_thread(_merge_admin, merge_kubeconfig, config.home_kubeconfig, cluster)
@@ -176,8 +173,9 @@ async def _serve(config: Any, write_kubeconfig: str | None) -> None:
         _say("hyperkube up: running in one process")
         for description, _ in cluster.running:
             _say(f"  {description}")
-        if not {"metrics", "dashboard"} <= config.disable:
-            _say("  (add-ons metrics and dashboard are not built into up yet)")
+        _say(f"  {'metrics':<19}metrics.k8s.io in the API server (kubectl top)")
+        if "dashboard" not in config.disable:
+            _say("  (the dashboard add-on is not built into up yet)")
         _say(f"API server: {cluster.url}")
         _say(f"kubeconfig: {path} (context hyperkube, user kubernetes-admin)")
         _say(f"component kubeconfigs: {cluster.pki.cluster.directory}/*.kubeconfig (for components run apart)")

@@ -305,7 +305,7 @@ def test_up_help_and_disable_names():
         assert flag in help_text
     words = " ".join(help_text.split())
     assert "6443" in words and "no plain-HTTP port" in words
-    assert "metrics and dashboard are accepted, but not built into up yet" in words
+    assert "served by the API server itself" in words and "dashboard: accepted, but not built into up yet" in words
     bad = subprocess.run([sys.executable, "-m", "hyperkube", "up", "--disable", "dns,teleport"], capture_output=True,
                          text=True)
     assert bad.returncode == 2 and "teleport" in bad.stderr
