@@ -223,3 +223,21 @@ def test_a_node_port_answers_on_every_node_ip(up: Up, web: dict):
     for ip in ("127.0.0.1", "127.0.0.2"):
         assert "Directory listing" in up.wait_for(f"the node port on {ip}", lambda ip=ip: page(ip))
     assert os.path.exists(_ca(up))
+
+
+def test_a_taken_dns_port_falls_back_to_a_free_one(tmp_path):
+    import socket
+
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as taken:
+        taken.bind(("127.0.0.1", 0))
+        port = taken.getsockname()[1]
+        other = Up(tmp_path, "--dns-port", str(port))
+        try:
+            assert other.dns_port != port
+            resolver = dns.resolver.Resolver(configure=False)
+            resolver.nameservers, resolver.port = ["127.0.0.1"], other.dns_port
+            answer = other.wait_for("the kubernetes Service's A record", lambda: [r.address for r in resolver.resolve(
+                "kubernetes.default.svc.cluster.local", "A")])
+            assert answer == ["127.64.0.1"]
+        finally:
+            assert other.stop() == 0
