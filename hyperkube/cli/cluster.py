@@ -195,7 +195,8 @@ class Cluster:
                       self.apiserver.stop)
 
         manager = ControllerManager(self._client(cluster.controller_manager), ManagerOptions(
-            leader_elect=False, options={"root_ca_file": cluster.ca.cert}))
+            leader_elect=False, options={"root_ca_file": cluster.ca.cert,
+                                         "service_account_private_key_file": cluster.service_account.key}))
         await manager.start()
         self._started("controller-manager", f"{len(manager.names)} controllers", manager.stop)
 
