@@ -147,6 +147,8 @@ def build_app(context: Context, health_checks: dict[str, Any], security: list[An
     context.metrics.add_routes(app)
     metrics_api.add_routes(app, context)  # metrics.k8s.io, before the generic routes that would catch it
     RestAPI(context).add_routes(app)
+    from hyperkube.apiserver.ui import add_routes as add_dashboard  # the dashboard at /ui/
+    add_dashboard(app)
     return app
 
 

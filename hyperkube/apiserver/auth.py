@@ -140,6 +140,9 @@ class AdmissionPlugin(Protocol):
 # -- request attributes --------------------------------------------------------------------------
 
 _NAMESPACE_SUBRESOURCES = frozenset({"status", "finalize"})
+#: streams opened with a WebSocket GET that act like a POST: authorized as ``create`` (as
+#: Kubernetes does since 1.30), so ``get pods/exec`` alone never opens a shell
+_STREAMS = frozenset({"exec", "attach", "portforward"})
 _WRITE_VERBS = {"POST": "create", "PUT": "update", "PATCH": "patch"}
 
 
@@ -170,11 +173,13 @@ def request_attributes(request: web.Request, user: User) -> Attributes:
     subresource = rest[2] if len(rest) > 2 else ""
     query = request.query
     if method in ("GET", "HEAD"):
-        watching = legacy_watch or query.get("watch", "").lower() in ("1", "true")
+        watching = legacy_watch or query.get("watch", "").lower() in ("1", "true", "yes")  # as lists.py
         if watching:
             verb = "watch"
         else:
             verb = "get" if name else "list"
+        if subresource in _STREAMS and resource == "pods":
+            verb = "create"
         if not name and verb in ("list", "watch"):
             selector = query.get("fieldSelector", "")
             if selector.startswith("metadata.name=") and "," not in selector:

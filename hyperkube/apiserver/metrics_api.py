@@ -138,9 +138,12 @@ async def read_objects(objects: Any, resource: Resource, namespace: str = "", la
 class Scraper:
     """The latest batch of every node's usage; refreshed on demand, at most every RESOLUTION s."""
 
-    def __init__(self, objects: Any, registry: Any) -> None:
+    def __init__(self, objects: Any, registry: Any, kubelet_client: Any = None) -> None:
+        """``kubelet_client()``: how kubelets are reached (proxy.KubeletClient: https and the API
+        server's kubelet client certificate when configured), as logs and exec reach them."""
         self.objects = objects
         self.registry = registry
+        self.kubelet_client = kubelet_client or proxy.KubeletClient
         self.batch: dict[str, NodeBatch] = {}
         self.scraped_at = 0.0
         self._lock = asyncio.Lock()
@@ -176,20 +179,21 @@ class Scraper:
             del self._previous[gone]
         self.scraped_at = time.monotonic()
 
-    async def _fetch(self, base: str) -> dict[str, Any]:
+    async def _fetch(self, base: str, tls: Any) -> dict[str, Any]:
         assert self._session is not None
-        async with self._session.get(f"{base}/stats/summary") as response:
+        async with self._session.get(f"{base}/stats/summary", ssl=tls if tls is not None else True) as response:
             if response.status != 200:
                 raise errors.ServiceUnavailable(f"kubelet answered {response.status}")
             return orjson.loads(await response.read())
 
     async def _scrape_node(self, node: dict[str, Any]) -> NodeBatch:
-        name, base = node["metadata"]["name"], proxy.kubelet_base(node)
-        summary = await self._fetch(base)
+        kubelet = self.kubelet_client()
+        name, base = node["metadata"]["name"], proxy.kubelet_base(node, kubelet.scheme)
+        summary = await self._fetch(base, kubelet.ssl)
         if self._has_new(name, summary):
             self._rates(name, summary, time.time())  # remember the first sample, then take the second
             await asyncio.sleep(FIRST_WINDOW)
-            summary = await self._fetch(base)
+            summary = await self._fetch(base, kubelet.ssl)
         return self._rates(name, summary, time.time())
 
     def _has_new(self, node_name: str, summary: dict[str, Any]) -> bool:
@@ -276,11 +280,11 @@ def pod_metrics(pod: dict[str, Any], containers: list[tuple[str, Usage]]) -> dic
 class MetricsAPI:
     """The request handlers over one :class:`Scraper`."""
 
-    def __init__(self, context: Any) -> None:
+    def __init__(self, context: Any, kubelet_client: Any = None) -> None:
         self.context = context
         self.objects = context.objects
         self.registry = context.registry
-        self.scraper = Scraper(context.objects, context.registry)
+        self.scraper = Scraper(context.objects, context.registry, kubelet_client)
 
     async def handle(self, request: web.Request) -> web.StreamResponse:
         target = paths.resolve(self.registry, GROUP, VERSION, request.match_info["rest"])
@@ -364,7 +368,7 @@ def add_routes(app: web.Application, context: Any) -> None:
     routes, which would otherwise catch ``/apis/metrics.k8s.io/...``."""
     context.registry.add(NODE_METRICS)
     context.registry.add(POD_METRICS)
-    api = MetricsAPI(context)
+    api = MetricsAPI(context, lambda: app.get(proxy.KUBELET_CLIENT) or proxy.KubeletClient())
     app.router.add_route("*", f"/apis/{GROUP}/{VERSION}/{{rest:.+}}", api.handle)
 
     async def close(_app: web.Application) -> None:

@@ -11,8 +11,11 @@ HTTP behaviour follows kube-apiserver:
 - ``GET /openapi/v3/apis/apps/v1?hash=H`` -> the document with ``ETag: "H"``; when ``hash``
   matches, ``Cache-Control: public, immutable``; a stale hash redirects (301) to the current
   URL; ``If-None-Match`` with the current ETag gives 304;
-- unknown group-version -> 404 Status; ``/openapi/v2`` -> 404 (kubectl tolerates it once v3
-  works, CLIENTS.md A4).
+- unknown group-version -> 404 Status;
+- ``/openapi/v2`` -> a Swagger 2.0 document with no definitions (JSON, or gnostic protobuf as
+  ``application/octet-stream`` when asked for protobuf: kubectl refuses the protobuf type name
+  in the header). kubectl validates the items of a ``kind: List`` against v2, so a 404 there
+  made ``apply -f`` of a List fail; with an empty document it validates them itself.
 """
 
 from __future__ import annotations
@@ -114,11 +117,15 @@ class OpenAPIRoutes:
         return web.Response(body=body, headers=headers)
 
     async def v2(self, request: web.Request) -> web.Response:
-        return _not_found("openapi/v2")
+        from hyperkube.api import openapi
+
+        if openapi.OPENAPI_V2_PROTOBUF in request.headers.get("Accept", ""):
+            return web.Response(body=openapi.openapi_v2_protobuf(), content_type="application/octet-stream")
+        return web.json_response(openapi.openapi_v2())
 
 
 def add_routes(app: web.Application, registry: Registry) -> None:
-    """Register ``/openapi/v3``, ``/openapi/v3/{group-version path}`` and a 404 ``/openapi/v2``."""
+    """Register ``/openapi/v3``, ``/openapi/v3/{group-version path}`` and ``/openapi/v2``."""
     routes = OpenAPIRoutes(registry)
     app.router.add_get("/openapi/v3", routes.root)
     app.router.add_get("/openapi/v3/{path:.*}", routes.document)

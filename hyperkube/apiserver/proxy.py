@@ -80,7 +80,12 @@ def is_upgrade(request: web.Request) -> bool:
 
 
 def offered_protocols(request: web.Request) -> list[str]:
-    return [p.strip() for p in request.headers.get("Sec-WebSocket-Protocol", "").split(",") if p.strip()]
+    """The sub-protocols to offer upstream: the client's, less its bearer token (a credential
+    for this server only, never passed on to a kubelet, pod or service)."""
+    from hyperkube.apiserver.authn import WEBSOCKET_TOKEN_PREFIX
+
+    return [p.strip() for p in request.headers.get("Sec-WebSocket-Protocol", "").split(",")
+            if p.strip() and not p.strip().startswith(WEBSOCKET_TOKEN_PREFIX)]
 
 
 def _request_headers(request: web.Request) -> CIMultiDict[str]:

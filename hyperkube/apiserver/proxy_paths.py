@@ -13,6 +13,7 @@ path resolution. Where each goes:
 
 from __future__ import annotations
 
+import ipaddress
 import re
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -49,16 +50,22 @@ def match(rest: str) -> ProxyPath | None:
     return ProxyPath(kind, found["ns"] or "", found["name"], found["rest"] or "/")
 
 
-def _split(name: str) -> tuple[str, str, str]:
-    """``[scheme:]name[:port]`` -> (scheme, name, port)."""
+_NUMBER = re.compile(r"^[0-9]{1,5}$")
+_PORT_NAME = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
+
+
+def _split(name: str, named_ports: bool = False) -> tuple[str, str, str]:
+    """``[scheme:]name[:port]`` -> (scheme, name, port). The port is a number in 1-65535 (a
+    Service's may also be a port name): nothing else reaches a URL, so ``p:80@host`` can't
+    redirect the request to another host."""
     parts = name.split(":")
-    if len(parts) == 1:
-        return "", parts[0], ""
-    if len(parts) == 2:
-        return "", parts[0], parts[1]
-    if len(parts) == 3:
-        return parts[0], parts[1], parts[2]
-    raise errors.BadRequest(f"invalid proxy name {name!r}")
+    if len(parts) > 3:
+        raise errors.BadRequest(f"invalid proxy name {name!r}")
+    scheme = parts[0] if len(parts) == 3 else ""
+    host, port = parts[-2] if len(parts) > 1 else parts[0], parts[-1] if len(parts) > 1 else ""
+    if port and not ((_NUMBER.match(port) and 0 < int(port) < 65536) or (named_ports and _PORT_NAME.match(port))):
+        raise errors.BadRequest(f"invalid port {port!r} in proxy name {name!r}")
+    return scheme, host, port
 
 
 async def handle(api: RestAPI, request: web.Request, target: ProxyPath) -> web.StreamResponse:
@@ -66,7 +73,7 @@ async def handle(api: RestAPI, request: web.Request, target: ProxyPath) -> web.S
                        "DELETE": "delete"}.get(request.method, "proxy")
     request["subresource"] = "proxy"
     registry = api.context.registry
-    scheme, name, port = _split(target.name)
+    scheme, name, port = _split(target.name, named_ports=target.kind == "services")
     tls = None
     if scheme not in ("", "http"):
         raise errors.BadRequest(f"scheme {scheme} is not supported yet: only http")
@@ -74,8 +81,10 @@ async def handle(api: RestAPI, request: web.Request, target: ProxyPath) -> web.S
         request["resource"] = registry.get("", "v1", "nodes")
         kubelet = proxy.kubelet_client(request)
         base, tls = proxy.kubelet_base(await node_of(api, name), kubelet.scheme), kubelet.ssl
-        if port:
-            base = base.rsplit(":", 1)[0] + ":" + port
+        if port and base.rsplit(":", 1)[1] != port:
+            # another port of the node: plain http, and never with the API server's kubelet
+            # client certificate (it would be a superuser credential handed to whatever listens)
+            base, tls = "http://" + base.split("://", 1)[1].rsplit(":", 1)[0] + ":" + port, None
     elif target.kind == "pods":
         request["resource"] = pods = registry.get("", "v1", "pods")
         pod = await api.objects.get(pods, target.namespace, name)
@@ -119,14 +128,45 @@ async def _service_endpoint(api: RestAPI, service: dict[str, Any], namespace: st
     port = _service_port(service, wanted_port)
     port_name = port.get("name") or ""
     name = (service.get("metadata") or {}).get("name", "")
-    for address, number in await _endpoints(api, namespace, name, port_name):
-        return f"http://{proxy._host(address)}:{number}"
+    for address, number, ref in await _endpoints(api, namespace, name, port_name):
+        if await _allowed(api, namespace, address, ref):
+            return f"http://{proxy._host(address)}:{number}"
     raise errors.ServiceUnavailable(f'no endpoints available for service "{name}"')
 
 
-async def _endpoints(api: RestAPI, namespace: str, service: str, port_name: str) -> list[tuple[str, int]]:
-    """Ready (address, port) pairs of a service port, from EndpointSlices then Endpoints."""
-    found: list[tuple[str, int]] = []
+def _proxyable(address: str) -> bool:
+    """Kubernetes proxies only to ordinary addresses; here pods live on loopback node IPs, so
+    a loopback address passes only as the IP of the pod its endpoint names (see _endpoints)."""
+    try:
+        ip = ipaddress.ip_address(address)
+    except ValueError:
+        return False
+    return not (ip.is_unspecified or ip.is_link_local or ip.is_multicast)
+
+
+async def _pod_has_ip(api: RestAPI, namespace: str, ref: Any, address: str) -> bool:
+    if not isinstance(ref, dict) or ref.get("kind") != "Pod" or not isinstance(ref.get("name"), str):
+        return False
+    try:
+        pod = await api.objects.get(api.context.registry.get("", "v1", "pods"), ref.get("namespace") or namespace,
+                                    ref["name"])
+    except errors.NotFound:
+        return False
+    return address in {(pod.get("status") or {}).get("podIP"),
+                       *(p.get("ip") for p in (pod.get("status") or {}).get("podIPs") or [] if isinstance(p, dict))}
+
+
+async def _allowed(api: RestAPI, namespace: str, address: str, ref: Any) -> bool:
+    if not _proxyable(address):
+        return False
+    if ipaddress.ip_address(address).is_loopback:  # only a pod's own IP: not the API server's ports
+        return await _pod_has_ip(api, namespace, ref, address)
+    return True
+
+
+async def _endpoints(api: RestAPI, namespace: str, service: str, port_name: str) -> list[tuple[str, int, Any]]:
+    """Ready (address, port, targetRef) of a service port, from EndpointSlices then Endpoints."""
+    found: list[tuple[str, int, Any]] = []
     registry, objects = api.context.registry, api.objects
     slices = registry.get("discovery.k8s.io", "v1", "endpointslices")
     if slices is not None:
@@ -141,7 +181,8 @@ async def _endpoints(api: RestAPI, namespace: str, service: str, port_name: str)
             for endpoint in piece.get("endpoints") or []:
                 if (endpoint.get("conditions") or {}).get("ready") is False:
                     continue
-                found += [(address, int(numbers[0])) for address in endpoint.get("addresses") or [] if numbers]
+                found += [(address, int(numbers[0]), endpoint.get("targetRef"))
+                          for address in endpoint.get("addresses") or [] if numbers]
     if found:
         return found
     endpoints = registry.get("", "v1", "endpoints")
@@ -155,5 +196,6 @@ async def _endpoints(api: RestAPI, namespace: str, service: str, port_name: str)
         numbers = [p.get("port") for p in subset.get("ports") or []
                    if isinstance(p, dict) and (p.get("name") or "") == port_name and p.get("port")]
         if numbers:
-            found += [(a.get("ip"), int(numbers[0])) for a in subset.get("addresses") or [] if a.get("ip")]
+            found += [(a.get("ip"), int(numbers[0]), a.get("targetRef")) for a in subset.get("addresses") or []
+                      if a.get("ip")]
     return found

@@ -165,5 +165,16 @@ def _subject(spec: dict[str, Any], kind: str, group: str) -> User:
     if not spec.get("user") and not spec.get("groups"):
         raise errors.Invalid.for_object(kind, "", [errors.cause(
             "spec.user", 'Invalid value: "": at least one of user or group must be specified')], group)
+    groups, extra = spec.get("groups") or [], spec.get("extra") or {}
+    problems = []
+    if not isinstance(spec.get("user") or "", str) or not isinstance(spec.get("uid") or "", str):
+        problems.append(errors.cause("spec.user", "Invalid value: user and uid must be strings"))
+    if not isinstance(groups, list) or not all(isinstance(g, str) for g in groups):
+        problems.append(errors.cause("spec.groups", "Invalid value: must be a list of strings"))
+    if not isinstance(extra, dict) or not all(
+            isinstance(values, list) and all(isinstance(v, str) for v in values) for values in extra.values()):
+        problems.append(errors.cause("spec.extra", "Invalid value: must map keys to lists of strings"))
+    if problems:
+        raise errors.Invalid.for_object(kind, "", problems, group)
     return User.from_dict({"username": spec.get("user") or "", "uid": spec.get("uid") or "",
-                           "groups": spec.get("groups") or [], "extra": spec.get("extra") or {}})
+                           "groups": groups, "extra": extra})

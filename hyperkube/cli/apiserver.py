@@ -147,6 +147,16 @@ def command(insecure_bind_address: str, insecure_port: int | None, etcd_servers:
         parse_modes(authorization_mode)
     except ValueError as exc:
         raise click.BadParameter(str(exc)) from None
+    if insecure_port is not None:
+        import ipaddress
+
+        try:
+            loopback = ipaddress.ip_address(insecure_bind_address).is_loopback
+        except ValueError:
+            loopback = False
+        if not loopback:  # the plain port is the superuser: never on the network
+            raise click.BadParameter(f"{insecure_bind_address!r} is not a loopback address; the plain-HTTP port "
+                                     "has no authentication and binds only loopback", param_hint="--insecure-bind-address")
     overrides: list[str] = []
     for value in etcd_servers_overrides:
         overrides.extend(v for v in value.split(",") if v)

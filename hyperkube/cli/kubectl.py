@@ -80,8 +80,8 @@ def _sync(action: Callable[..., int], *args: Any, **kwargs: Any) -> None:
     _run(wrapped)
 
 
-NEGATABLE = {"--watch", "--wait", "--show-events"}
-FLAGS = {"--all-namespaces", "--show-labels", "--overwrite", "--server-side", "--force", "--ignore-not-found",
+NEGATABLE = {"--watch", "--wait", "--show-events", "--overwrite"}
+FLAGS = {"--prune", "--all-namespaces", "--show-labels", "--overwrite", "--server-side", "--force", "--ignore-not-found",
          "--recursive", "--insecure-skip-tls-verify", "--all", "--now", "--no-headers", "--show-kind",
          "--watch-only", "--force-conflicts", "--save-config", "--follow", "--previous", "--timestamps",
          "--all-containers", "--prefix", "--raw", "--minify", "--flatten", "--current", "--cached",
@@ -158,7 +158,7 @@ def verb(name: str, help_text: str, **settings: Any) -> Callable[[Callable[..., 
 
 
 def output_option(default: str = "", help_text: str = "Output format: json|yaml|name|wide|jsonpath=...|"
-                  "custom-columns=...") -> Callable[..., Any]:
+                  "custom-columns=...|go-template=...|go-template-file=...") -> Callable[..., Any]:
     return click.option("-o", "--output", default=default, metavar="FORMAT", help=help_text)
 
 
@@ -184,7 +184,7 @@ def _split_labels(values: tuple[str, ...]) -> tuple[str, ...]:
 @click.option("--ignore-not-found", is_flag=True, help="Treat 'not found' as success.")
 @click.option("--show-managed-fields", is_flag=True, help="Keep metadata.managedFields in json/yaml.")
 @click.option("--chunk-size", type=int, default=500, show_default=True, help="List in pages of this size.")
-@click.option("--template", metavar="TEMPLATE", help="Template for -o jsonpath.")
+@click.option("--template", metavar="TEMPLATE", help="Template for -o jsonpath or -o go-template.")
 @click.option("-f", "--filename", "filenames", multiple=True, metavar="PATH", help="Get the objects in files.")
 @click.option("-R", "--recursive", is_flag=True, help="Process directories recursively.")
 def get_command(args: tuple[str, ...], output: str, label_columns: tuple[str, ...], **options: Any) -> None:
@@ -424,6 +424,10 @@ def create_group(ctx: click.Context, **options: Any) -> None:
 @_write_options
 @click.option("--server-side", is_flag=True, help="Let the server apply (field ownership, conflicts).")
 @click.option("--force-conflicts", is_flag=True, help="With --server-side, take over conflicting fields.")
+@click.option("--prune", is_flag=True, help="Delete applied objects (of the allowlisted kinds) no longer in the files.")
+@click.option("-l", "--selector", default=None, metavar="SELECTOR", help="Only objects with these labels.")
+@click.option("--all", "all", is_flag=True, help="With --prune: every object of the allowlisted kinds.")
+@click.option("--prune-allowlist", multiple=True, metavar="GROUP/VERSION/KIND", help="Kinds --prune may delete.")
 def apply_command(**options: Any) -> None:
     if not options["filenames"]:
         raise click.UsageError("error: must specify one of -f and -k")
@@ -500,7 +504,7 @@ def _metadata_verb(name: str, field: str, help_text: str) -> None:
     @verb(name, help_text)
     @click.argument("args", nargs=-1)
     @_selection_options
-    @click.option("--overwrite", is_flag=True, help="Allow existing values to be overwritten.")
+    @click.option("--overwrite/--no-overwrite", default=False, help="Allow existing values to be overwritten.")
     @click.option("--resource-version", default=None, help="Only if the object is at this version.")
     @output_option()
     @click.option("--dry-run", default="none")
@@ -732,6 +736,26 @@ def exec_cmd(args: tuple[str, ...], container: str | None, stdin: bool, tty: boo
     _run(exec_command, target, list(command), container=container, stdin=stdin, tty=tty)
 
 
+@rollout_group.command(name="history", context_settings=CONTEXT, help="View the revisions of a rollout.")
+@click.argument("args", nargs=-1)
+@click.option("--revision", type=int, default=0, help="Show the pod template of this revision.")
+@_connection_flags
+def rollout_history(args: tuple[str, ...], revision: int) -> None:
+    from hyperkube.kubectl.history import history
+
+    _run(history, list(args), revision=revision)
+
+
+@rollout_group.command(name="undo", context_settings=CONTEXT, help="Roll back to a previous revision.")
+@click.argument("args", nargs=-1)
+@click.option("--to-revision", type=int, default=0, help="The revision to roll back to (0: the previous one).")
+@_connection_flags
+def rollout_undo(args: tuple[str, ...], to_revision: int) -> None:
+    from hyperkube.kubectl.history import undo
+
+    _run(undo, list(args), to_revision=to_revision)
+
+
 @rollout_group.command(name="pause", context_settings=CONTEXT, help="Mark a deployment as paused.")
 @click.argument("args", nargs=-1)
 @_connection_flags
@@ -757,6 +781,10 @@ def rollout_resume(args: tuple[str, ...]) -> None:
 @click.option("-l", "--selector", default=None)
 @click.option("--containers", is_flag=True)
 @click.option("--no-headers", is_flag=True)
+@click.option("--sort-by", default=None, metavar="cpu|memory", help="Sort by cpu or memory use.")
+@click.option("--field-selector", default=None, help="Filter pods by fields (pods only).")
+@click.option("--show-capacity", is_flag=True, help="Percentages of capacity instead of allocatable (nodes).")
+@click.option("--sum", "sum", is_flag=True, help="Print the sum of the usage (pods).")
 def top_command(kind: str, names: tuple[str, ...], **options: Any) -> None:
     from hyperkube.kubectl.top import top
 
@@ -856,3 +884,81 @@ def port_forward_command(target: str, ports: tuple[str, ...], address: str) -> N
     from hyperkube.kubectl.portforward import port_forward
 
     _run(port_forward, target, list(ports), address=address)
+
+
+# ---- auth --------------------------------------------------------------------------------------
+
+@command.group(name="auth", cls=click.Group, context_settings=CONTEXT, help="Inspect authorization.")
+@_connection_flags
+def auth_group() -> None:
+    pass
+
+
+@auth_group.command(name="can-i", context_settings=CONTEXT,
+                    help="Check whether an action is allowed: can-i VERB RESOURCE[/NAME] | VERB /URL | --list.")
+@click.argument("args", nargs=-1)
+@click.option("-A", "--all-namespaces", is_flag=True, help="Ask about every namespace.")
+@click.option("--subresource", default="", metavar="NAME")
+@click.option("-q", "--quiet", is_flag=True, help="Print nothing; only the exit code answers.")
+@click.option("--list", "list_rules", is_flag=True, help="List every action allowed in the namespace.")
+@click.option("--no-headers", is_flag=True)
+@_connection_flags
+def auth_can_i(args: tuple[str, ...], **options: Any) -> None:
+    from hyperkube.kubectl.auth import can_i
+
+    _run(can_i, list(args), **options)
+
+
+@auth_group.command(name="whoami", context_settings=CONTEXT, help="Show the user the server sees.")
+@output_option(help_text="json|yaml")
+@_connection_flags
+def auth_whoami(output: str) -> None:
+    from hyperkube.kubectl.auth import whoami
+
+    _run(whoami, output=output)
+
+
+@set_group.command(name="env", context_settings=CONTEXT,
+                   help="Update (or --list) environment variables: set env TYPE/NAME KEY=value KEY2- ...")
+@click.argument("args", nargs=-1)
+@_selection_options
+@click.option("-e", "--env", "env", multiple=True, metavar="KEY=VALUE", help="A variable to set (repeatable).")
+@click.option("--from", "sources", multiple=True, metavar="configmap/NAME|secret/NAME",
+              help="Add a reference to every key of this ConfigMap or Secret.")
+@click.option("--prefix", default="", help="Prefix for the names of variables added by --from.")
+@click.option("-c", "--containers", default="*", help="The containers to change (a glob).")
+@click.option("--list", "list_only", is_flag=True, help="Print the environment instead of changing it.")
+@click.option("--overwrite/--no-overwrite", default=True, help="Replace variables that already exist.")
+@_connection_flags
+def set_env_command(args: tuple[str, ...], all_: bool, env: tuple[str, ...], sources: tuple[str, ...], prefix: str,
+                    containers: str, list_only: bool, overwrite: bool, **options: Any) -> None:
+    from hyperkube.kubectl.delete import DeleteOptions
+    from hyperkube.kubectl.setenv import set_env
+
+    _run(set_env, list(args), selection=DeleteOptions(all=all_, **options), env=env, sources=sources, prefix=prefix,
+         containers=containers, list_only=list_only, overwrite=overwrite)
+
+
+@verb("attach", "Attach to a running container's output (and stdin with -i): attach POD [-c CONTAINER].")
+@click.argument("target")
+@click.option("-c", "--container", default=None, metavar="NAME")
+@click.option("-i", "--stdin", is_flag=True, help="Pass stdin to the container.")
+@click.option("-t", "--tty", is_flag=True, help="Stdin is a TTY.")
+@click.option("-q", "--quiet", is_flag=True, help="Only print the container's output.")
+def attach_command(target: str, container: str | None, stdin: bool, tty: bool, quiet: bool) -> None:
+    from hyperkube.kubectl.exec import attach
+
+    kind, sep, name = target.partition("/")
+    if sep and kind not in ("pod", "pods", "po"):
+        raise click.UsageError("attach supports pods only (POD or pod/POD)")
+    _run(attach, name if sep else target, container=container, stdin=stdin, tty=tty, quiet=quiet)
+
+
+@verb("cp", "Copy files to and from containers: cp [NS/]POD:SRC DEST | cp SRC [NS/]POD:DEST (needs tar in it).")
+@click.argument("source")
+@click.argument("dest")
+@click.option("-c", "--container", default=None, metavar="NAME")
+def cp_command(source: str, dest: str, container: str | None) -> None:
+    from hyperkube.kubectl.cp import cp
+
+    _run(cp, source, dest, container=container)

@@ -145,6 +145,10 @@ def command(kubeconfig: str | None, api_servers: str | None, hostname_override: 
             config = load_config(kubeconfig)
     except ConfigError as error:
         raise click.UsageError(f"no API server: {error} (use --kubeconfig or --api-servers)") from None
+    if not tls_cert_file and not _loopback(node_ip):
+        raise click.BadParameter(f"{node_ip} is not a loopback address: without --tls-cert-file the kubelet's "
+                                 "server (exec, logs, static pods) has no authentication, so it serves only loopback",
+                                 param_hint="--node-ip")
     name = (hostname_override or default_hostname()).lower()
     base = KubeletConfig(
         node_name=name, hostname=name, root_dir=root_dir or _default_root_dir(), node_ip=node_ip, port=port,
@@ -164,6 +168,15 @@ def command(kubeconfig: str | None, api_servers: str | None, hostname_override: 
     except OSError as error:
         click.echo(f"hyperkube kubelet: {error}", err=True)
         sys.exit(1)
+
+
+def _loopback(address: str) -> bool:
+    import ipaddress
+
+    try:
+        return ipaddress.ip_address(address).is_loopback
+    except ValueError:
+        return False
 
 
 async def _serve(client: Any, base: Any, hollow_nodes: int | None) -> None:

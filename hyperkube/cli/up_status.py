@@ -67,12 +67,13 @@ def _logs_above(live: Any) -> Iterator[None]:
                 handler.setStream(stream)
 
 
-async def live_status(url: str, stop: asyncio.Event, period: float = 2.0) -> None:
+async def live_status(config: Any, stop: asyncio.Event, period: float = 2.0) -> None:
+    """``config``: a client Config (up passes the admin's: https, the CA, the admin certificate)."""
     from rich.live import Live
 
-    from hyperkube.client import Client, Config
+    from hyperkube.client import Client
 
-    async with Client(Config(server=url)) as client:
+    async with Client(config) as client:
         with Live(render([], [], []), auto_refresh=False, transient=True) as live, _logs_above(live):
             while not stop.is_set():
                 started = time.monotonic()

@@ -272,14 +272,10 @@ def write_kubeconfig(path: str | os.PathLike[str], server: str, *, name: str = "
                 "users": [{"name": name, "user": user}],
                 "contexts": [{"name": name, "context": {"cluster": name, "user": name, "namespace": namespace}}],
                 "current-context": name}
-    target = Path(path)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    temporary = target.with_name(f".{target.name}.tmp")
-    temporary.touch(mode=0o600)
-    temporary.chmod(0o600)
-    temporary.write_text(yaml.safe_dump(document, sort_keys=False))
-    os.replace(temporary, target)
-    return target
+    from hyperkube.machinery.pki import write_file
+
+    write_file(path, yaml.safe_dump(document, sort_keys=False).encode(), 0o600)  # 0600 from the first byte
+    return Path(path)
 
 
 def load_kubeconfig(kubeconfig: str | os.PathLike[str] | None = None, context: str | None = None, *,

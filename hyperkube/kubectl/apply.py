@@ -14,6 +14,7 @@ Every object is tried; failures are reported at the end and make the exit code 1
 
 from __future__ import annotations
 
+import asyncio
 import copy
 import sys
 from dataclasses import dataclass
@@ -26,6 +27,7 @@ from hyperkube.kubectl.yamlout import compact_json
 
 LAST_APPLIED = "kubectl.kubernetes.io/last-applied-configuration"
 CONFLICT_RETRIES = 5
+PARALLEL = 8  # objects applied at once
 
 
 @dataclass
@@ -40,6 +42,10 @@ class WriteOptions:
     validate: str = "strict"
     force: bool = False
     save_config: bool = False
+    prune: bool = False
+    selector: str | None = None
+    all: bool = False
+    prune_allowlist: tuple[str, ...] = ()
 
     @property
     def suffix(self) -> str:
@@ -87,6 +93,14 @@ class Results:
         else:
             self.objects.append(obj if obj is not None else item.obj)
 
+    def pruned(self, ref: str, obj: dict[str, Any]) -> None:
+        if self.printer is None:
+            sys.stdout.write(f"{ref} pruned{self.options.suffix}\n")
+        elif self.printer.format == "name":
+            sys.stdout.write(f"{ref}\n")
+        else:
+            self.objects.append(obj)
+
     def finish(self) -> None:
         if self.printer is not None and self.objects:
             sys.stdout.write(self.printer.render(self.objects, single=len(self.objects) == 1))
@@ -127,20 +141,62 @@ async def create(session: Session, options: WriteOptions) -> int:
 
 
 async def apply(session: Session, options: WriteOptions) -> int:
+    from hyperkube.kubectl import prune
+
+    prune.check(options.prune, options.selector, options.all)
     items = await load(session, options.filenames, options.recursive)
+    if options.selector:  # -l also chooses which objects of the files are applied
+        from hyperkube.machinery.selectors import parse_label_selector
+
+        wanted = parse_label_selector(options.selector)
+        items = [item for item in items if wanted.matches((item.obj.get("metadata") or {}).get("labels") or {})]
     results = Results(options)
-    for item in items:
-        try:
-            if options.server_side:
-                verb, obj = await _server_side(session, item, options)
-            else:
-                verb, obj = await _client_side(session, item, options)
-        except Exception as error:  # noqa: BLE001
-            session.report(error)
-            continue
-        results.done(item, verb, obj)
+    await _apply_all(session, items, options, results)
+    if options.prune:
+        await prune.prune(session, items, selector=options.selector, allowlist=options.prune_allowlist,
+                          dry_run=options.dry_run, done=results.pruned)
     results.finish()
     return 0
+
+
+async def _apply_all(session: Session, items: list[Item], options: WriteOptions, results: Results) -> None:
+    """Apply every item, up to :data:`PARALLEL` at once, reporting in file order.
+
+    Requests overlap (each object costs a GET and a write: round trips dominate), but a
+    cluster-scoped object (a Namespace, a CRD ...) is a barrier: everything before it is done
+    first and everything after it waits, so objects that need it find it, as they would
+    with kubectl's one-at-a-time. Two documents naming the same object never overlap."""
+    semaphore = asyncio.Semaphore(PARALLEL)
+    write = _server_side if options.server_side else _client_side
+
+    async def one(item: Item) -> tuple[str, dict[str, Any]]:
+        async with semaphore:
+            return await write(session, item, options)
+
+    pending: list[tuple[Item, asyncio.Task[tuple[str, dict[str, Any]]]]] = []
+    keys: set[tuple[str, str | None, str]] = set()
+
+    async def drain() -> None:
+        for item, task in pending:
+            try:
+                verb, obj = await task
+            except Exception as error:  # noqa: BLE001 - report and go on, as kubectl does
+                session.report(error)
+                continue
+            results.done(item, verb, obj)
+        pending.clear()
+        keys.clear()
+
+    for item in items:
+        key = (item.resource.name, item.namespace, item.name)
+        barrier = not item.resource.namespaced
+        if barrier or key in keys:
+            await drain()
+        pending.append((item, asyncio.create_task(one(item))))
+        keys.add(key)
+        if barrier:
+            await drain()
+    await drain()
 
 
 async def _server_side(session: Session, item: Item, options: WriteOptions) -> tuple[str, dict[str, Any]]:

@@ -9,10 +9,12 @@ is the widest cell plus 3, and at least 6; the last cell is written as it is.
 
 from __future__ import annotations
 
+import sys
 from dataclasses import dataclass
 from typing import Any
 
 from hyperkube.kubectl import jsonpath
+from hyperkube.kubectl.gofmt import quote
 from hyperkube.kubectl.session import KubectlError
 from hyperkube.kubectl.yamlout import to_json, to_yaml
 
@@ -133,7 +135,11 @@ class ObjectPrinter:
             self.argument = template
         self.no_headers = no_headers
         self.show_managed_fields = show_managed_fields
-        if self.format not in ("json", "yaml", "name", "jsonpath", "jsonpath-as-json", "custom-columns"):
+        if self.format in ("template", "templatefile"):
+            self.format = "go-template" if self.format == "template" else "go-template-file"
+        if self.format in ("go-template", "go-template-file"):
+            self.template = _go_template(self.format, self.argument or template or "")
+        elif self.format not in ("json", "yaml", "name", "jsonpath", "jsonpath-as-json", "custom-columns"):
             raise KubectlError(
                 f'unable to match a printer suitable for the output format "{output}", allowed formats are: '
                 "custom-columns,custom-columns-file,go-template,go-template-file,json,jsonpath,"
@@ -147,8 +153,8 @@ class ObjectPrinter:
 
     def render(self, objects: list[dict[str, Any]], *, single: bool) -> str:
         """All objects at once: one object, or a List when ``single`` is false."""
-        if not self.show_managed_fields:
-            objects = [strip_managed_fields(o) for o in objects]
+        if not self.show_managed_fields and not self.format.startswith("go-template"):
+            objects = [strip_managed_fields(o) for o in objects]  # kubectl keeps them for templates
         if self.format == "name":
             return "".join(name_of(o) + "\n" for o in objects)
         if self.format == "custom-columns":
@@ -158,6 +164,16 @@ class ObjectPrinter:
             return to_json(target)
         if self.format == "yaml":
             return to_yaml(target)
+        if self.format.startswith("go-template"):
+            from hyperkube.kubectl.gotemplate import execute
+            from hyperkube.kubectl.gotemplate_funcs import TemplateError
+
+            try:
+                return execute(self.template, _as_go(target))
+            except TemplateError as error:
+                sys.stdout.write(getattr(error, "partial", ""))
+                raise KubectlError(f'error executing template {quote(self.argument)}: template: output: '
+                                   f'executing "output": {error}') from error
         if self.format == "jsonpath-as-json":
             return to_json([v for n in self.nodes if n.kind == "path" for v in jsonpath.find(target, n.value)])
         try:
@@ -167,7 +183,7 @@ class ObjectPrinter:
 
     def render_one(self, obj: dict[str, Any], *, first: bool) -> str:
         """One object of a stream (``get -w``)."""
-        if not self.show_managed_fields:
+        if not self.show_managed_fields and not self.format.startswith("go-template"):
             obj = strip_managed_fields(obj)
         if self.format == "yaml":
             return ("" if first else "---\n") + to_yaml(obj)
@@ -184,6 +200,38 @@ class ObjectPrinter:
                 row.append(",".join(jsonpath.format_value(v) for v in values) if values else "<none>")
             rows.append(row)
         return tabulate(rows)
+
+
+def _go_template(fmt: str, argument: str) -> list[Any]:
+    from hyperkube.kubectl.gotemplate import parse
+    from hyperkube.kubectl.gotemplate_funcs import TemplateError
+
+    if not argument:
+        raise KubectlError("template format specified but no template given")
+    text = argument
+    if fmt == "go-template-file":
+        try:
+            with open(argument, encoding="utf-8") as handle:
+                text = handle.read()
+        except OSError as error:
+            raise KubectlError(f"error reading --template {argument}, {error}") from error
+    try:
+        return parse(text)
+    except TemplateError as error:
+        raise KubectlError(f"error parsing template {text}, template: output:{error}") from error
+
+
+def _as_go(value: Any) -> Any:
+    """What a Go template sees of unstructured JSON: whole numbers are int64s."""
+    from hyperkube.kubectl.gofmt import Int64
+
+    if isinstance(value, dict):
+        return {k: _as_go(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_as_go(v) for v in value]
+    if isinstance(value, int) and not isinstance(value, bool):
+        return Int64(value)
+    return value
 
 
 def _parse_or_fail(template: str) -> list[Any]:

@@ -8,7 +8,7 @@ With ``--tls-cert-file`` the kubelet serves HTTPS, and every request is:
    unless ``--anonymous-auth`` is set;
 2. **authorized** (``--authorization-mode Webhook``): a SubjectAccessReview asks the API server
    whether the user may use the node's subresource the path maps to: ``/stats`` -> nodes/stats,
-   ``/metrics`` -> nodes/metrics, ``/containerLogs`` and ``/logs`` -> nodes/log, everything else
+   ``/metrics`` -> nodes/metrics, ``/logs`` -> nodes/log, everything else (container logs too)
    (exec, attach, port-forward, run, pods) -> nodes/proxy, with the verb from the HTTP method.
    ``AlwaysAllow`` skips it.
 
@@ -40,7 +40,7 @@ TOKEN_TTL = 120.0
 ALLOWED_TTL = 300.0
 DENIED_TTL = 30.0
 _VERBS = {"GET": "get", "HEAD": "get", "POST": "create", "PUT": "update", "PATCH": "patch", "DELETE": "delete"}
-_SUBRESOURCES = (("/stats", "stats"), ("/metrics", "metrics"), ("/containerLogs", "log"), ("/logs", "log"),
+_SUBRESOURCES = (("/stats", "stats"), ("/metrics", "metrics"), ("/logs", "log"),
                  ("/spec", "spec"))
 
 

@@ -79,7 +79,7 @@ def unverified_parts(token: str) -> tuple[dict[str, Any], dict[str, Any]]:
     try:
         header_text, claims_text, _signature = token.split(".")
         header, claims = json.loads(unb64url(header_text)), json.loads(unb64url(claims_text))
-    except (ValueError, UnicodeDecodeError) as exc:
+    except (ValueError, UnicodeDecodeError, RecursionError) as exc:  # RecursionError: absurdly nested JSON
         raise InvalidToken("malformed token") from exc
     if not isinstance(header, dict) or not isinstance(claims, dict):
         raise InvalidToken("malformed token")

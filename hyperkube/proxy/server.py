@@ -61,6 +61,9 @@ class ProxyConfig:
     min_sync_period: float = 0.05
     sync_period: float = 30.0
     shutdown_grace: float = 5.0
+    #: False: only node ports on ``bind_address`` (userspace mode), for a second proxy on the same
+    #: host whose cluster IPs another proxy already serves
+    serve_cluster_ips: bool = True
 
 
 class _Histogram:
@@ -93,7 +96,7 @@ class ProxyServer:
         self.slices = self.informers.informer("discovery.k8s.io/v1/endpointslices")
         self.mode = "userspace"
         self.proxier: UserspaceProxier | iptables.IptablesProxier = UserspaceProxier(
-            config.bind_address, config.udp_timeout)
+            config.bind_address, config.udp_timeout, serve_cluster_ips=config.serve_cluster_ips)
         self.sync_latency = _Histogram()
         self.last_sync: float | None = None  # wall clock
         self.healthz_port: int | None = None

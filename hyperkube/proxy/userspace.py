@@ -162,8 +162,12 @@ class _Key:
 class UserspaceProxier:
     """Keeps listeners and the balancer in line with the desired table (:meth:`sync`)."""
 
-    def __init__(self, bind_address: str = "0.0.0.0", udp_timeout: float = 0.25) -> None:
+    def __init__(self, bind_address: str = "0.0.0.0", udp_timeout: float = 0.25, *,
+                 serve_cluster_ips: bool = True) -> None:
+        """``serve_cluster_ips=False``: node ports only. Several proxies in one host (``hyperkube
+        up --nodes N``: one per node IP) share the cluster IPs, which only one of them binds."""
         self.bind_address = bind_address
+        self.serve_cluster_ips = serve_cluster_ips
         self.udp_timeout = udp_timeout
         self.balancer = RoundRobin()
         self.stats = Stats()
@@ -175,7 +179,8 @@ class UserspaceProxier:
         for name, svc in services.items():
             if not self.balancer.has_endpoints(name):
                 continue
-            for ip in ((svc.cluster_ip,) if svc.cluster_ip else ()) + svc.external_ips:
+            ips = ((svc.cluster_ip,) if svc.cluster_ip else ()) + svc.external_ips
+            for ip in ips if self.serve_cluster_ips else ():
                 keys.add(_Key(name, svc.protocol, ip, svc.port))
             if svc.node_port:
                 keys.add(_Key(name, svc.protocol, self.bind_address, svc.node_port))

@@ -188,6 +188,8 @@ CASES: list[tuple[str, str | None, str, str, Any, int]] = [
     ("kubelet-delete-other-node", "node1", "DELETE", "/api/v1/nodes/node-2", None, 403),
     ("kubelet-other-pod-status", "node1", "PATCH", f"{A}/pods/p2/status", {"status": {"phase": "Failed"}}, 403),
     ("kubelet-delete-other-pod", "node1", "DELETE", f"{A}/pods/p2", None, 403),
+    ("kubelet-evict-other-pod", "node1", "POST", f"{A}/pods/p2/eviction",
+     {"apiVersion": "policy/v1", "kind": "Eviction", "metadata": {"name": "p2", "namespace": "team-a"}}, 403),
     ("kubelet-other-lease", "node1", "PATCH", f"{LEASES}/node-2", {"spec": {"holderIdentity": "node-1"}}, 403),
     ("kubelet-other-token", "node1", "POST", f"{A}/serviceaccounts/builder/token", {"spec": {}}, 403),
     ("kubelet-rbac", "node1", "POST", f"{RBAC_A}/rolebindings", role_binding("x", "admin", subject("bob")), 403),

@@ -195,8 +195,19 @@ async def test_node_pod_and_service_proxy(client, node, kubelet):
                       "endpoints": [{"addresses": ["127.0.0.1"], "conditions": {"ready": True}}]}
     status, out = await client.post("/apis/discovery.k8s.io/v1/namespaces/default/endpointslices", endpoint_slice)
     assert status == 201, out
+    # a loopback address is proxied only as the IP of the pod the endpoint names, so a
+    # hand-written endpoint can't point the API server at its own ports
+    status, out = await client.get("/api/v1/namespaces/default/services/svc/proxy/echo/s")
+    assert status == 503 and "no endpoints available" in out["message"]
+    endpoint_slice["endpoints"][0]["targetRef"] = {"kind": "Pod", "name": "backend", "namespace": "default"}
+    status, out = await client.put("/apis/discovery.k8s.io/v1/namespaces/default/endpointslices/svc-1",
+                                   endpoint_slice)
+    assert status == 200, out
     for name in ("svc", "svc:http", "svc:80", "http:svc:http"):
         status, out = await client.get(f"/api/v1/namespaces/default/services/{name}/proxy/echo/s?k=v")
         assert status == 202 and out["path"] == "/echo/s" and out["query"] == {"k": "v"}, (name, out)
     status, out = await client.get("/api/v1/namespaces/default/services/svc:nope/proxy/")
     assert status == 503
+    for bad in ("backend:80@169.254.169.254", "backend:99999", "backend:x"):  # only a port number goes in a URL
+        status, out = await client.get(f"{PODS}/{bad}/proxy/")
+        assert status == 400 and "invalid port" in out["message"], (bad, out)

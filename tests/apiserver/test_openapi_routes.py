@@ -66,14 +66,16 @@ async def test_root_lists_every_group_version_and_documents_carry_their_hash(bas
             assert resp.status == 301 and resp.headers["Location"] == url
 
 
-async def test_unknown_paths_and_v2_are_404_status(base_url: str) -> None:
+async def test_unknown_paths_are_404_status_and_v2_is_an_empty_swagger(base_url: str) -> None:
     async with aiohttp.ClientSession() as session:
-        for path in ("/openapi/v3/apis/nope.example.com/v1", "/openapi/v3/api/v9", "/openapi/v3/garbage/x/y/z",
-                     "/openapi/v2"):
+        for path in ("/openapi/v3/apis/nope.example.com/v1", "/openapi/v3/api/v9", "/openapi/v3/garbage/x/y/z"):
             async with session.get(base_url + path) as resp:
                 assert resp.status == 404, path
                 body = await resp.json()
                 assert body["kind"] == "Status" and body["reason"] == "NotFound"
+        async with session.get(base_url + "/openapi/v2") as resp:
+            body = await resp.json()
+            assert resp.status == 200 and body["swagger"] == "2.0" and body["paths"] == {}
 
 
 async def test_new_group_versions_appear(base_url: str, registry: Registry) -> None:

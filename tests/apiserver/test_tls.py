@@ -156,6 +156,19 @@ async def test_logs_come_from_a_tls_kubelet_with_the_kubelet_client_certificate(
             assert status == 200 and text.startswith("log of default/web/c")
             status, text = await client.get("/api/v1/nodes/n1/proxy/healthz")
             assert status == 200 and text == "ok"
+            # another port of the node is reached without the kubelet client certificate: the
+            # TLS kubelet's port named explicitly as "other" gets a plain request and no identity
+            plain = _kubelet.app()
+            runner = web.AppRunner(plain)
+            await runner.setup()
+            site = web.TCPSite(runner, "127.0.0.1", 0)
+            await site.start()
+            try:
+                other = site._server.sockets[0].getsockname()[1]
+                status, text = await client.get(f"/api/v1/nodes/n1:{other}/proxy/healthz")
+                assert status == 200 and text == "ok"  # plain http: no certificate could be sent
+            finally:
+                await runner.cleanup()
     assert callers == [("kube-apiserver-kubelet-client", ["system:masters"])] * 2
 
 

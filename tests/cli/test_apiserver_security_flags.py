@@ -19,6 +19,7 @@ from tests.e2e._cluster import start_process, stop
 @pytest.mark.parametrize(("given", "message"), [
     (["--tls-cert-file", "x.crt"], "--tls-cert-file and --tls-private-key-file go together"),
     (["--kubelet-client-key", "k.key"], "--kubelet-client-certificate and --kubelet-client-key go together"),
+    (["--insecure-port", "0", "--insecure-bind-address", "0.0.0.0"], "'0.0.0.0' is not a loopback address"),
 ])
 def test_pairs_go_together(tmp_path, given, message):
     result = CliRunner().invoke(command, ["--data-dir", str(tmp_path), *given])

@@ -46,7 +46,8 @@ def _ready(pod: dict) -> bool:
 def _copy_manifests(target: Path, port: int) -> None:
     target.mkdir()
     for source in sorted(MANIFESTS.glob("*.yaml")):
-        text = source.read_text().replace("8080", str(port)).replace("127.0.0.1:10256", "127.0.0.1:0")
+        text = source.read_text().replace("8080", str(port)).replace("127.0.0.1:10256", "127.0.0.1:0") \
+            .replace("--secure-port=6443", "--secure-port=0")
         (target / source.name).write_text(text)
 
 

@@ -1,12 +1,14 @@
 """``hyperkube up`` as a user runs it: one process, then the real kubectl against it.
 
 The process runs with HOME in a tmp dir (so no real ~/.kube/config is touched) and writes its
-kubeconfig where --write-kubeconfig says; a deployment of a python process pod must run, have
-logs, die with the cluster on SIGTERM, and come back on a restart over the same data dir.
+admin kubeconfig (https, CA and client certificate embedded) where --write-kubeconfig says; a
+deployment of a python process pod must run, have logs, die with the cluster on SIGTERM, and
+come back on a restart over the same data dir, with the same certificates.
 """
 
 from __future__ import annotations
 
+import base64
 import os
 import re
 import signal
@@ -39,7 +41,7 @@ class Up:
             assert self.process.stdout is not None
             for line in self.process.stdout:
                 self.lines.append(line)
-                match = re.match(r"API server: (http://\S+)", line)
+                match = re.match(r"API server: (https://\S+)", line)
                 if match:
                     self.url = match.group(1)
                     found.set()
@@ -49,6 +51,15 @@ class Up:
         if not found.wait(60) or not self.url:
             self.stop()
             raise AssertionError("hyperkube up did not start:\n" + "".join(self.lines))
+
+    @property
+    def dns_port(self) -> int:
+        """The cluster DNS port ``up`` printed (``dns  cluster.local on 127.0.0.1:PORT``)."""
+        for line in self.lines:
+            match = re.match(r"\s+dns\s+\S+ on 127\.0\.0\.1:(\d+)", line)
+            if match:
+                return int(match.group(1))
+        raise AssertionError("up printed no dns line:\n" + "".join(self.lines))
 
     def kubectl(self, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
         env = {**os.environ, "HOME": str(self.home), "KUBECONFIG": str(self.home / "kubeconfig"),
@@ -103,7 +114,8 @@ def test_up_runs_a_cluster_that_stops_cleanly_and_resumes(tmp_path):
     try:
         up.wait_for("the usage lines", lambda: "Ctrl-C" in "".join(up.lines))
         printed = "".join(up.lines)
-        for component in ("apiserver", "controller-manager", "scheduler", "kubelet", "proxy", "export KUBECONFIG"):
+        for component in ("apiserver", "controller-manager", "scheduler", "dns", "kubelet", "proxy",
+                          "export KUBECONFIG"):
             assert component in printed
         up.wait_for("a Ready node", lambda: "True" in up.kubectl(
             "get", "node", "up-node", "-o", "jsonpath={.status.conditions[?(@.type==\"Ready\")].status}",
@@ -114,6 +126,8 @@ def test_up_runs_a_cluster_that_stops_cleanly_and_resumes(tmp_path):
         logs = up.wait_for("logs", lambda: up.kubectl("logs", pod, check=False).stdout)
         assert "hello from up" in logs
         pids = [int(p) for p in marker.read_text().split()]
+        ca = (tmp_path / "data" / "pki" / "ca.crt").read_bytes()
+        kubeconfig = (tmp_path / "kubeconfig").read_text()
         second = subprocess.run([sys.executable, "-m", "hyperkube", "up", "--port", "0", "--data-dir",
                                  str(tmp_path / "data"), "--write-kubeconfig", str(tmp_path / "kc2")],
                                 capture_output=True, text=True, timeout=60, env={**os.environ, "HOME": str(tmp_path)})
@@ -128,6 +142,10 @@ def test_up_runs_a_cluster_that_stops_cleanly_and_resumes(tmp_path):
 
     again = Up(tmp_path)
     try:
+        # the same PKI: the CA (and so every certificate it signed) is reused, the kubeconfig only
+        # names the new port
+        assert (tmp_path / "data" / "pki" / "ca.crt").read_bytes() == ca
+        assert yaml.safe_load(kubeconfig)["users"] == yaml.safe_load((tmp_path / "kubeconfig").read_text())["users"]
         assert "hello" in again.kubectl("get", "deployments", "-o", "name").stdout
         # the kubelet starts the stored pod again: a new process writes its pid
         fresh = again.wait_for("the pod's process started again", lambda: [
@@ -147,8 +165,9 @@ def test_up_merges_its_context_into_the_home_kubeconfig(tmp_path):
         "clusters": [{"name": "work", "cluster": {"server": "https://work.example:6443"}}],
         "users": [{"name": "work", "user": {"token": "secret"}}],
         "contexts": [{"name": "work", "context": {"cluster": "work", "user": "work"}}]}))
-    merge_kubeconfig(config, "http://127.0.0.1:1234")
-    merge_kubeconfig(config, "http://127.0.0.1:5678")  # a second start replaces, never duplicates
+    merge_kubeconfig(config, "https://127.0.0.1:1234", ca_data=b"ca", cert_data=b"cert", key_data=b"key")
+    merge_kubeconfig(config, "https://127.0.0.1:5678", ca_data=b"ca2", cert_data=b"cert2",
+                     key_data=b"key2")  # a second start replaces, never duplicates
     env = {**os.environ, "HOME": str(tmp_path), "KUBECACHEDIR": str(tmp_path / "cache")}
     env.pop("KUBECONFIG", None)
     contexts = subprocess.run([str(KUBECTL), "config", "get-contexts", "-o", "name"], capture_output=True,
@@ -160,7 +179,13 @@ def test_up_merges_its_context_into_the_home_kubeconfig(tmp_path):
     server = subprocess.run([str(KUBECTL), "config", "view", "-o",
                              "jsonpath={.clusters[?(@.name==\"hyperkube\")].cluster.server}"],
                             capture_output=True, text=True, env=env, check=True).stdout
-    assert server == "http://127.0.0.1:5678"
+    assert server == "https://127.0.0.1:5678"
+    document = yaml.safe_load(config.read_text())
+    cluster = {c["name"]: c["cluster"] for c in document["clusters"]}["hyperkube"]
+    user = {u["name"]: u["user"] for u in document["users"]}["hyperkube"]
+    assert base64.b64decode(cluster["certificate-authority-data"]) == b"ca2"
+    assert base64.b64decode(user["client-certificate-data"]) == b"cert2"
+    assert base64.b64decode(user["client-key-data"]) == b"key2"
     assert "secret" in config.read_text() and oct(config.stat().st_mode & 0o777) == "0o600"
 
 
@@ -180,8 +205,9 @@ def test_up_merges_into_home_kubeconfig_when_started(tmp_path):
                                text=True, env=env)
     try:
         assert process.stdout is not None
-        url = ""
+        url, printed = "", []
         for line in process.stdout:
+            printed.append(line)
             if line.startswith("API server: "):
                 url = line.split()[-1]
             if line.startswith("Ctrl-C"):
@@ -189,8 +215,15 @@ def test_up_merges_into_home_kubeconfig_when_started(tmp_path):
         document = yaml.safe_load(config.read_text())
         assert {c["name"] for c in document["contexts"]} == {"other", "hyperkube"}
         assert document["current-context"] == "hyperkube"
+        assert url.startswith("https://127.0.0.1:")
         assert {c["name"]: c["cluster"]["server"] for c in document["clusters"]}["hyperkube"] == url
-        assert (tmp_path / "xdg" / "hyperkube" / "state.db").exists()  # the default data dir
+        ca = (tmp_path / "xdg" / "hyperkube" / "pki" / "ca.crt").read_bytes()  # the default data dir's PKI
+        cluster = {c["name"]: c["cluster"] for c in document["clusters"]}["hyperkube"]
+        assert base64.b64decode(cluster["certificate-authority-data"]) == ca
+        assert {u["name"]: u["user"] for u in document["users"]}["hyperkube"]["client-key-data"]
+        assert oct(config.stat().st_mode & 0o777) == "0o600"
+        assert (tmp_path / "xdg" / "hyperkube" / "state.db").exists()
+        assert not [line for line in printed if line.split()[:1] == ["dns"]]  # --disable dns
     finally:
         process.send_signal(signal.SIGTERM)
         assert process.wait(20) == 0
@@ -209,6 +242,13 @@ def test_up_extra_and_hollow_nodes_are_ready(tmp_path):
         out = up.wait_for("four Ready nodes", ready)
         assert "up-node-2=True@127.0.0.2" in out
         assert "hollow-0=True" in out and "hollow-1=True" in out
+        # the fake kubelets' shared identity (system:node's rules through up's binding) runs a pod
+        binding = up.kubectl("get", "clusterrolebinding", "hyperkube:hollow-nodes", "-o",
+                             "jsonpath={.roleRef.name} {.subjects[0].name}").stdout
+        assert binding == "system:node system:hyperkube:hollow-nodes"
+        up.kubectl("run", "fake", "--image=busybox", "--overrides", '{"spec": {"nodeName": "hollow-1"}}')
+        up.wait_for("the pod Running on hollow-1", lambda: up.kubectl(
+            "get", "pod", "fake", "-o", "jsonpath={.status.phase}").stdout == "Running")
     finally:
         assert up.stop() == 0
 
@@ -235,7 +275,7 @@ def test_up_shows_a_live_status_on_a_terminal(tmp_path):
                 except OSError:
                     break
         text = seen.decode(errors="replace")
-        assert "API server: http://127.0.0.1:" in text
+        assert "API server: https://127.0.0.1:" in text
         assert "Pods (" in text and "Recent events" in text
     finally:
         os.kill(pid, signal.SIGTERM)
@@ -261,9 +301,11 @@ def test_up_help_and_disable_names():
     help_text = subprocess.run([sys.executable, "-m", "hyperkube", "up", "--help"], capture_output=True, text=True,
                                check=True).stdout
     for flag in ("--port", "--data-dir", "--etcd-servers", "--write-kubeconfig", "--nodes", "--hollow-nodes", "--addons-dir",
-                 "--disable"):
+                 "--disable", "--dns-port"):
         assert flag in help_text
-    assert "not built yet" in " ".join(help_text.split())
+    words = " ".join(help_text.split())
+    assert "6443" in words and "no plain-HTTP port" in words
+    assert "served by the API server itself" in words and "dashboard: accepted, but not built into up yet" in words
     bad = subprocess.run([sys.executable, "-m", "hyperkube", "up", "--disable", "dns,teleport"], capture_output=True,
                          text=True)
     assert bad.returncode == 2 and "teleport" in bad.stderr

@@ -1,5 +1,5 @@
-"""manifests/examples/ on ``hyperkube up --nodes 1``, applied as they ship with the real kubectl,
-and the add-on manager of the same ``up``: a file in --addons-dir is applied, and pruned when
+"""manifests/examples/ on ``hyperkube up --nodes 1``, applied as they ship with the real kubectl
+(web answers on its cluster IP and its DNS name), and the add-on manager of the same ``up``: a file in --addons-dir is applied, and pruned when
 the file goes."""
 
 from __future__ import annotations
@@ -7,6 +7,9 @@ from __future__ import annotations
 import json
 import urllib.request
 from pathlib import Path
+
+import dns.name
+import dns.resolver
 
 from tests.e2e.test_up import Up
 
@@ -57,6 +60,13 @@ def test_every_example_runs_and_the_addon_manager_applies_and_prunes(tmp_path):
         ip = _get(up, "service", "web")["spec"]["clusterIP"]
         page = up.wait_for(f"web through its cluster IP {ip}", lambda: _http(f"http://{ip}/"))
         assert "Directory listing" in page
+        # and through its DNS name, resolved by the cluster DNS
+        resolver = dns.resolver.Resolver(configure=False)
+        resolver.nameservers, resolver.port = ["127.0.0.1"], up.dns_port
+        resolver.search = [dns.name.from_text("default.svc.cluster.local")]
+        address = resolver.resolve("web", "A", search=True)[0].address
+        assert address == ip
+        assert "Directory listing" in _http(f"http://{address}/")
 
         up.kubectl("wait", "--for=condition=complete", "job/pi", "--timeout=50s")
         assert "3.14159265358979323846" in up.kubectl("logs", "job/pi").stdout

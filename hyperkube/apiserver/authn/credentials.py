@@ -59,7 +59,8 @@ class ClientCertificates:
 
 
 def _digest(token: str) -> bytes:
-    return hashlib.sha256(token.encode()).digest()
+    # a header may carry bytes that are no valid text: they hash (and match nothing) as they are
+    return hashlib.sha256(token.encode("utf-8", "surrogateescape")).digest()
 
 
 class StaticTokens:

@@ -97,7 +97,7 @@ async def _bound_object(api: RestAPI, namespace: str, name: str, reference: Any)
     if not isinstance(reference, dict):
         raise _invalid(name, "spec.boundObjectRef", "Invalid value: must be an object")
     kind = reference.get("kind")
-    if kind not in BOUND_KINDS:
+    if not isinstance(kind, str) or kind not in BOUND_KINDS:
         raise _invalid(name, "spec.boundObjectRef.kind", f'Unsupported value: "{kind}": supported values: '
                        '"Pod", "Secret"', "FieldValueNotSupported")
     if reference.get("apiVersion") not in (None, "", "v1"):
@@ -112,6 +112,11 @@ async def _bound_object(api: RestAPI, namespace: str, name: str, reference: Any)
         raise errors.Conflict.for_object(BOUND_KINDS[kind], str(reference["name"]),
                                          f"the UID in the bound object reference ({reference['uid']}) does not match "
                                          f"the UID in record. The object might have been deleted and then recreated")
+    account = (obj.get("spec") or {}).get("serviceAccountName") or (obj.get("spec") or {}).get("serviceAccount") \
+        or "default"
+    if kind == "Pod" and account != name:
+        raise errors.BadRequest(f'cannot bind token for serviceaccount "{name}" to pod running with different '
+                                f'serviceaccount name "{account}"')
     return {**obj, "kind": kind}
 
 

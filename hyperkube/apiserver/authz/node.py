@@ -231,7 +231,7 @@ class NodeAuthorizer:
             return self._related(node, "serviceaccount", a.namespace, a.name)
         if group == "" and resource == "nodes" and verb in ("update", "patch", "delete") and a.name != node:
             return Decision.NO_OPINION, f"node '{node}' can only modify its own Node object"
-        if group == "" and resource == "pods" and (verb == "delete" or sub == "status"):
+        if group == "" and resource == "pods" and (verb == "delete" or sub in ("status", "eviction")):
             if verb in _READ:
                 pass
             elif not self.graph.bound_pod(node, a.namespace, a.name):
