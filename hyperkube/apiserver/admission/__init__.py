@@ -14,11 +14,13 @@ write nobody wants costs one dict lookup and no :class:`AdmissionRequest` is eve
 
 Defaults: ``hyperkube apiserver`` with no flag runs :data:`DEFAULT_PLUGINS`, Kubernetes' default
 set minus ``ServiceAccount``, which would refuse every pod until the service-account controller
-has made the namespace's ``default`` ServiceAccount and needs the ``kube-root-ca.crt`` publisher
-for its token volume; a whole cluster (``hyperkube up``) runs :data:`CLUSTER_PLUGINS`, which add
-it and ``NodeRestriction``. An :class:`APIServerConfig` built in code with
-``enable_admission_plugins=None`` (tests, embedders) gets :data:`IN_PROCESS_PLUGINS`: only what
-the write path does anyway, so nothing changes for code that never asked for admission.
+has made the namespace's ``default`` ServiceAccount. A whole cluster (``hyperkube up``) adds
+``NodeRestriction`` (:data:`CLUSTER_PLUGINS`), but not yet ``ServiceAccount``: the process
+runtime has no mount namespaces, so the token volume it mounts at
+``/var/run/secrets/kubernetes.io/serviceaccount`` can be mounted by one pod per node only. An
+:class:`APIServerConfig` built in code with ``enable_admission_plugins=None`` (tests, embedders)
+gets :data:`IN_PROCESS_PLUGINS`: only what the write path does anyway, so nothing changes for
+code that never asked for admission.
 """
 
 from __future__ import annotations
@@ -34,8 +36,8 @@ ORDER = ("NamespaceLifecycle", "LimitRanger", "ServiceAccount", "NodeRestriction
 DEFAULT_PLUGINS = ("NamespaceLifecycle", "LimitRanger", "PodSecurity", "DefaultTolerationSeconds",
                    "DefaultStorageClass", "ResourceQuota")
 IN_PROCESS_PLUGINS = ("NamespaceLifecycle", "DefaultTolerationSeconds")
-CLUSTER_PLUGINS = ("NamespaceLifecycle", "LimitRanger", "ServiceAccount", "NodeRestriction", "PodSecurity",
-                   "DefaultTolerationSeconds", "DefaultStorageClass", "ResourceQuota")
+CLUSTER_PLUGINS = ("NamespaceLifecycle", "LimitRanger", "NodeRestriction", "PodSecurity", "DefaultTolerationSeconds",
+                   "DefaultStorageClass", "ResourceQuota")
 
 #: name -> factory(config, objects) -> plugin (each plugin module registers itself).
 #: ``RBACEscalation`` is not here: :func:`build` takes it from the authz package's authorizer.
