@@ -8,11 +8,14 @@ import logging
 import signal
 import sys
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from hyperkube.cli.options import CONTEXT_SETTINGS, common_options
+
+if TYPE_CHECKING:
+    from hyperkube.apiserver.app import APIServerConfig
 
 log = logging.getLogger("hyperkube.apiserver")
 
@@ -177,21 +180,21 @@ def command(insecure_bind_address: str, insecure_port: int | None, etcd_servers:
         sys.exit(1)
 
 
-def _admission_options(config: object, enable: str, disable: str, audit_log_path: str, audit_policy_file: str,
+def _admission_options(config: APIServerConfig, enable: str, disable: str, audit_log_path: str, audit_policy_file: str,
                        encryption_provider_config: str) -> None:
     """Admission plugins (the default set plus those enabled, less those disabled), audit and encryption."""
     from hyperkube.apiserver import admission
 
     enabled = [n.strip() for n in enable.split(",") if n.strip()]
-    config.enable_admission_plugins = list(dict.fromkeys([*admission.DEFAULT_PLUGINS, *enabled]))  # type: ignore[attr-defined]
-    config.disable_admission_plugins = [n.strip() for n in disable.split(",") if n.strip()]  # type: ignore[attr-defined]
+    config.enable_admission_plugins = list(dict.fromkeys([*admission.DEFAULT_PLUGINS, *enabled]))
+    config.disable_admission_plugins = [n.strip() for n in disable.split(",") if n.strip()]
     try:
         admission.plugin_names(config)
     except ValueError as exc:
         raise click.BadParameter(str(exc), param_hint="--enable-admission-plugins") from None
-    config.audit_log_path = audit_log_path  # type: ignore[attr-defined]
-    config.audit_policy_file = audit_policy_file  # type: ignore[attr-defined]
-    config.encryption_provider_config = encryption_provider_config  # type: ignore[attr-defined]
+    config.audit_log_path = audit_log_path
+    config.audit_policy_file = audit_policy_file
+    config.encryption_provider_config = encryption_provider_config
 
 
 async def _serve(server: object) -> None:
