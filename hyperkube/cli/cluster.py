@@ -180,6 +180,8 @@ class Cluster:
         from hyperkube.scheduler import Scheduler, SchedulerConfig
 
         cfg, cluster = self.config, self.pki.cluster
+        from hyperkube.apiserver import admission
+
         self.apiserver = APIServer(APIServerConfig(
             bind_address="127.0.0.1", port=None, secure_port=cfg.port, etcd_servers=cfg.etcd_servers,
             data_dir=cfg.data_dir, service_cluster_ip_range=cfg.service_cluster_ip_range, cert_dir=cluster.directory,
@@ -187,7 +189,8 @@ class Cluster:
             client_ca_file=cluster.ca.cert, service_account_signing_key_file=cluster.service_account.key,
             service_account_key_files=[cluster.service_account.cert], authorization_mode="Node,RBAC",
             kubelet_client_certificate=cluster.apiserver_kubelet_client.cert,
-            kubelet_client_key=cluster.apiserver_kubelet_client.key, kubelet_certificate_authority=cluster.ca.cert))
+            kubelet_client_key=cluster.apiserver_kubelet_client.key, kubelet_certificate_authority=cluster.ca.cert,
+            enable_admission_plugins=list(admission.CLUSTER_PLUGINS)))
         await self.apiserver.start()
         self.url = self.apiserver.secure_url
         store = cfg.etcd_servers or f"sqlite in {cfg.data_dir}"

@@ -89,18 +89,56 @@ def _go_list(values: list[str] | None) -> str:
     return "[" + " ".join(values or []) + "]"
 
 
+_FIELDS = ("verbs", "apiGroups", "resources", "resourceNames", "nonResourceURLs")
+
+
+def _rule(**fields: list[str]) -> dict[str, list[str]]:
+    return {name: sorted(fields.get(name) or []) for name in _FIELDS}
+
+
+def _compacted(status: dict[str, Any]) -> list[dict[str, list[str]]]:
+    """kubectl's presentation of a rules review: every rule broken down to one row per (group,
+    resource[, name]) or URL, rows of one simple resource merged (their verbs appended), then
+    a stable sort on the rule's Go text form (verbs first, then groups, resources, ...)."""
+    broken: list[dict[str, list[str]]] = []
+    for rule in status.get("resourceRules") or []:
+        names = rule.get("resourceNames") or []
+        for group in rule.get("apiGroups") or []:
+            for resource in rule.get("resources") or []:
+                broken += [_rule(verbs=rule.get("verbs"), apiGroups=[group], resources=[resource],
+                                 resourceNames=[name] if names else []) for name in names or [None]]
+    for rule in status.get("nonResourceRules") or []:
+        broken += [_rule(verbs=rule.get("verbs"), nonResourceURLs=[url]) for url in rule.get("nonResourceURLs") or []]
+    compacted: list[dict[str, list[str]]] = []
+    simple: dict[tuple[str, str, tuple[str, ...]], dict[str, list[str]]] = {}
+    for rule in broken:
+        if rule["nonResourceURLs"]:
+            compacted.append(rule)
+            continue
+        key = (rule["apiGroups"][0], rule["resources"][0], tuple(rule["resourceNames"]))
+        if key in simple:
+            simple[key]["verbs"] = simple[key]["verbs"] + rule["verbs"]
+        else:
+            simple[key] = dict(rule)
+    compacted += simple.values()
+    return sorted(compacted, key=lambda r: "".join(f"{name}:{_go_list(r[name])}," for name in _FIELDS))
+
+
+def _resource_column(rule: dict[str, list[str]]) -> str:
+    if not rule["resources"]:
+        return ""
+    resource, _, sub = rule["resources"][0].partition("/")
+    group = rule["apiGroups"][0] if rule["apiGroups"] else ""
+    return resource + (f".{group}" if group else "") + (f"/{sub}" if sub else "")
+
+
 async def _list(session: Session, *, no_headers: bool) -> int:
     review = await session.client.create(RULES_REVIEWS, {
         "apiVersion": "authorization.k8s.io/v1", "kind": "SelfSubjectRulesReview", "metadata": {},
         "spec": {"namespace": session.namespace}})
     status = review.get("status") or {}
-    rows: list[list[str]] = []
-    for rule in status.get("resourceRules") or []:
-        resources = [f"{r}.{g}" if g else r for r in rule.get("resources") or [] for g in rule.get("apiGroups") or [""]]
-        rows.append([", ".join(resources), "[]", _go_list(rule.get("resourceNames")), _go_list(rule.get("verbs"))])
-    for rule in status.get("nonResourceRules") or []:
-        rows.append(["", _go_list(rule.get("nonResourceURLs")), "[]", _go_list(rule.get("verbs"))])
-    rows.sort(key=lambda row: (row[0] == "", row[0], row[1]))
+    rows = [[_resource_column(rule), _go_list(rule["nonResourceURLs"]), _go_list(rule["resourceNames"]),
+             _go_list(rule["verbs"])] for rule in _compacted(status)]
     header = [] if no_headers else [["Resources", "Non-Resource URLs", "Resource Names", "Verbs"]]
     sys.stdout.write(tabulate(header + rows))
     if status.get("incomplete"):
