@@ -10,6 +10,8 @@ import signal
 import subprocess
 import sys
 import time
+import ssl
+import urllib.error
 import urllib.request
 from pathlib import Path
 
@@ -19,9 +21,12 @@ from tests.e2e._cluster import Cluster, start_process
 
 
 def start_kubelet(cluster: Cluster, root: Path, node: str, *extra: str) -> tuple[subprocess.Popen, int]:
-    command = [sys.executable, "-m", "hyperkube", "kubelet", "--kubeconfig", str(cluster.kubeconfig),
+    """A kubelet on ``node`` as ``system:node:<node>``, serving TLS with its own certificate (for
+    the node IP of ``--node-ip`` in ``extra`` too) on an ephemeral port."""
+    node_ips = [extra[i + 1] for i, flag in enumerate(extra[:-1]) if flag == "--node-ip"]
+    command = [sys.executable, "-m", "hyperkube", "kubelet", *cluster.kubelet_args(node, node_ips),
                "--hostname-override", node, "--port", "0", "--root-dir", str(root), *extra]
-    process, port, _ = start_process(command, r"kubelet serving on [\d.]+:(\d+)", "kubelet")
+    process, port, _ = start_process(command, r"kubelet serving (?:securely )?on [\d.]+:(\d+)", "kubelet")
     return process, port
 
 
@@ -79,8 +84,12 @@ def test_kubectl_pod_runs_survives_kill_9_of_the_kubelet_and_stops_on_delete(clu
         assert "1/1" in table and "Running" in table
         node = json.loads(cluster.kubectl("get", "node", "e2e-node", "-o", "json").stdout)
         assert node["status"]["daemonEndpoints"]["kubeletEndpoint"]["Port"] == port
-        url = f"http://127.0.0.1:{port}/containerLogs/default/e2e-web/main"
-        assert wait(lambda: urllib.request.urlopen(url).read()) == b"started\n"
+        url = f"https://127.0.0.1:{port}/containerLogs/default/e2e-web/main"  # the kubelet's own TLS port
+        assert wait(lambda: cluster.urlopen(url).read()) == b"started\n"
+        anonymous = ssl.create_default_context(cafile=cluster.pki.ca.cert)
+        with pytest.raises(urllib.error.HTTPError) as refused:  # no client certificate: refused
+            urllib.request.urlopen(url, context=anonymous, timeout=10)
+        assert refused.value.code == 401
         pids = wait(lambda: marker.exists() and marker.read_text()).split()
 
         process.kill()  # kill -9: the pod's process keeps running
@@ -149,7 +158,12 @@ def test_kubectl_logs_follow_and_exec_through_the_api_server(cluster: Cluster, t
 
 @pytest.mark.parametrize("nodes", [3])
 def test_hollow_nodes_register_and_run_pods(cluster: Cluster, tmp_path, nodes):
-    process = subprocess.Popen([sys.executable, "-m", "hyperkube", "kubelet", "--kubeconfig", str(cluster.kubeconfig),
+    # one process for every hollow node, so one identity for all of them: not one the Node
+    # authorizer knows, but a user bound to the ClusterRole system:node, as kubemark does
+    cluster.kubectl("create", "clusterrolebinding", "hollow-nodes", "--clusterrole", "system:node",
+                    "--user", "hollow-kubelets")
+    kubeconfig = cluster.user_kubeconfig("hollow-kubelets")
+    process = subprocess.Popen([sys.executable, "-m", "hyperkube", "kubelet", "--kubeconfig", str(kubeconfig),
                                 "--hostname-override", "hollow", "--hollow-nodes", str(nodes),
                                 "--root-dir", str(tmp_path)], stderr=subprocess.DEVNULL, stdout=subprocess.DEVNULL)
     try:
@@ -162,3 +176,4 @@ def test_hollow_nodes_register_and_run_pods(cluster: Cluster, tmp_path, nodes):
     finally:
         process.kill()
         process.wait(10)
+        cluster.kubectl("delete", "clusterrolebinding", "hollow-nodes")
