@@ -16,7 +16,8 @@ certificate ``CN=kubernetes-admin, O=system:masters``); ``cluster.kubectl(...)``
   (``system:kube-scheduler``, ``system:kube-controller-manager``, ``system:kube-proxy``,
   ``system:kube-dns``); any other component gets the admin's. ``cluster.kubeconfig_for(name)``
   is that path, for tests that start a component themselves.
-- a kubelet: ``cluster.kubelet_args(node, node_ips)`` are the flags of a kubelet on ``node``:
+- a kubelet: ``cluster.kubelet_args(node, node_ips)`` are the flags of a kubelet on ``node``
+  (``cluster.node_kubeconfig(node)`` its kubeconfig alone):
   ``--kubeconfig`` with ``CN=system:node:<node>, O=system:nodes`` (the Node authorizer lets it
   read only its own pods' Secrets/ConfigMaps) and TLS serving with a certificate for the node
   (``--tls-cert-file/--tls-private-key-file/--client-ca-file``). ``start_kubelet`` in
@@ -142,13 +143,18 @@ class Cluster:
         with self._lock:
             return pkilib.ensure_node_pki(self.pki.directory, node, node_ips)
 
+    def node_kubeconfig(self, node: str) -> Path:
+        """The kubeconfig of the kubelet on ``node``: ``system:node:<node>`` in ``system:nodes``."""
+        if self.pki is None:
+            return self.kubeconfig
+        return self._write(f"kubelet-{node}", self.node_pki(node).client)
+
     def kubelet_args(self, node: str, node_ips: Sequence[str] = ()) -> list[str]:
         """``--kubeconfig`` (as ``system:node:<node>``) and the TLS serving flags of a kubelet."""
         if self.pki is None:
             return ["--kubeconfig", str(self.kubeconfig)]
         pair = self.node_pki(node, node_ips)
-        kubeconfig = self._write(f"kubelet-{node}", pair.client)
-        return ["--kubeconfig", str(kubeconfig), "--tls-cert-file", pair.serving.cert,
+        return ["--kubeconfig", str(self.node_kubeconfig(node)), "--tls-cert-file", pair.serving.cert,
                 "--tls-private-key-file", pair.serving.key, "--client-ca-file", self.pki.ca.cert]
 
     # -- raw HTTPS ----------------------------------------------------------------------------------
@@ -192,9 +198,6 @@ def start_process(command: list[str], ready_pattern: str, what: str) -> tuple[su
         assert process.stderr is not None
         for line in process.stderr:
             lines.append(line)
-            if os.environ.get("E2E_LOG_DIR"):  # DEBUG-TEMP
-                with open(os.path.join(os.environ["E2E_LOG_DIR"], f"{what}-{process.pid}.log"), "a") as f:
-                    f.write(line)
             match = re.search(ready_pattern, line)
             if match and not found:
                 found.append(int(match.group(1)))

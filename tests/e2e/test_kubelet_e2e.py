@@ -7,10 +7,10 @@ from __future__ import annotations
 import json
 import os
 import signal
+import ssl
 import subprocess
 import sys
 import time
-import ssl
 import urllib.error
 import urllib.request
 from pathlib import Path
@@ -177,3 +177,52 @@ def test_hollow_nodes_register_and_run_pods(cluster: Cluster, tmp_path, nodes):
         process.kill()
         process.wait(10)
         cluster.kubectl("delete", "clusterrolebinding", "hollow-nodes")
+
+
+SECRET_POD = """apiVersion: v1
+kind: Pod
+metadata: {{name: {name}}}
+spec:
+  nodeName: {node}
+  terminationGracePeriodSeconds: 1
+  restartPolicy: Never
+  volumes: [{{name: creds, secret: {{secretName: node-creds}}}}]
+  containers:
+  - name: main
+    image: python
+    volumeMounts: [{{name: creds, mountPath: "{mount}"}}]
+    env: [{{name: GREETING, valueFrom: {{configMapKeyRef: {{name: node-settings, key: greeting}}}}}}]
+    command: ["{python}", "-c", "import os\\nprint(os.environ['GREETING'], open('{mount}/password').read())"]
+"""
+
+
+def test_kubelet_reads_its_pods_secret_and_configmap_and_nothing_else(cluster: Cluster, tmp_path):
+    """The kubelet runs as system:node:<name>: the Node authorizer lets it read the Secret and
+    ConfigMap its pod uses, and refuses it a Secret no pod of its node uses."""
+    root = tmp_path / "root"
+    cluster.kubectl("create", "secret", "generic", "node-creds", "--from-literal=password=s3cret")
+    cluster.kubectl("create", "configmap", "node-settings", "--from-literal=greeting=hello")
+    cluster.kubectl("create", "secret", "generic", "not-for-nodes", "--from-literal=password=other")
+    process = None
+    try:
+        process, _ = start_kubelet(cluster, root, "e2e-secrets")
+        cluster.kubectl("apply", "-f", "-", input=SECRET_POD.format(
+            name="e2e-secrets", node="e2e-secrets", python=sys.executable, mount=tmp_path / "mnt" / "creds"))
+        wait(lambda: cluster.kubectl("get", "pod", "e2e-secrets", "-o",
+                                     "jsonpath={.status.phase}").stdout in ("Succeeded", "Failed"))
+        assert cluster.kubectl("logs", "e2e-secrets").stdout == "hello s3cret\n"
+
+        as_node = ["--kubeconfig", str(cluster.node_kubeconfig("e2e-secrets"))]
+        assert cluster.kubectl(*as_node, "get", "secret", "node-creds", "-o",
+                               "jsonpath={.data.password}").stdout == "czNjcmV0"
+        refused = cluster.kubectl(*as_node, "get", "secret", "not-for-nodes", check=False)
+        assert refused.returncode != 0
+        assert 'User "system:node:e2e-secrets" cannot get resource "secrets"' in refused.stderr
+        other = cluster.kubectl("--kubeconfig", str(cluster.node_kubeconfig("e2e-elsewhere")),
+                                "get", "configmap", "node-settings", check=False)
+        assert other.returncode != 0 and "forbidden" in other.stderr  # a node without the pod
+    finally:
+        kill_everything(process, root)
+        cluster.kubectl("delete", "pod", "e2e-secrets", "--wait=false", check=False)
+        cluster.kubectl("delete", "secret", "node-creds", "not-for-nodes", check=False)
+        cluster.kubectl("delete", "configmap", "node-settings", check=False)
