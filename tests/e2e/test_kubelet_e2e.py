@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.e2e._cluster import Cluster, start_process
+from tests.e2e._cluster import Cluster, assert_not_refused, start_process
 
 
 def start_kubelet(cluster: Cluster, root: Path, node: str, *extra: str) -> tuple[subprocess.Popen, int]:
@@ -26,11 +26,18 @@ def start_kubelet(cluster: Cluster, root: Path, node: str, *extra: str) -> tuple
     node_ips = [extra[i + 1] for i, flag in enumerate(extra[:-1]) if flag == "--node-ip"]
     command = [sys.executable, "-m", "hyperkube", "kubelet", *cluster.kubelet_args(node, node_ips),
                "--hostname-override", node, "--port", "0", "--root-dir", str(root), *extra]
-    process, port, _ = start_process(command, r"kubelet serving (?:securely )?on [\d.]+:(\d+)", "kubelet")
+    process, port, log = start_process(command, r"kubelet serving (?:securely )?on [\d.]+:(\d+)", "kubelet")
+    LOGS[process.pid] = log
     return process, port
 
 
+#: pid -> stderr lines of each kubelet start_kubelet started, checked by kill_everything
+LOGS: dict[int, list[str]] = {}
+
+
 def kill_everything(process: subprocess.Popen | None, root: Path) -> None:
+    """Kill the kubelet and its containers; then fail if the API server refused the kubelet
+    anything (its own identity, with the Node authorizer, must be enough)."""
     if process is not None and process.poll() is None:
         process.kill()
         process.wait(10)
@@ -39,6 +46,9 @@ def kill_everything(process: subprocess.Popen | None, root: Path) -> None:
             os.killpg(json.loads(state.read_text())["shimPid"], signal.SIGKILL)
         except (ProcessLookupError, PermissionError, ValueError, KeyError):
             pass
+    if process is not None:
+        assert_not_refused(f"kubelet {process.args[process.args.index('--hostname-override') + 1]}",
+                           LOGS.pop(process.pid, []))
 
 
 def wait(check, within: float = 30.0):
