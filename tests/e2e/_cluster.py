@@ -30,6 +30,9 @@ certificate ``CN=kubernetes-admin, O=system:masters``); ``cluster.kubectl(...)``
 - ``cluster.urlopen("/api/v1/pods")`` (a path on the API server, a full ``https://`` URL, or a
   ``urllib.request.Request``; ``data=``, ``method=``, ``headers=``, ``timeout=`` as urllib);
 - ``cluster.ssl_context()``: CA + admin certificate, for aiohttp (``ssl=``) or urllib;
+- ``cluster.token``: a static bearer token (``--token-auth-file``) of a ``system:masters``
+  user, for clients that take a server and a token but no certificates
+  (``kubectl -s URL --token T --insecure-skip-tls-verify``, an ``Authorization`` header);
 - ``cluster.url`` is ``https://127.0.0.1:<port>``; plain ``urllib.request.urlopen(cluster.url)``
   fails certificate verification, and without a client certificate a request is
   ``system:anonymous``, which RBAC refuses almost everything.
@@ -42,9 +45,11 @@ over http with that one kubeconfig.
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import os
 import re
+import secrets
 import signal
 import ssl
 import subprocess
@@ -58,6 +63,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 
 from hyperkube.cli.kubeconfigs import write_identity_kubeconfig
 from hyperkube.machinery import pki as pkilib
@@ -67,6 +73,8 @@ KUBECTL = BIN / "kubectl"
 
 #: component -> the ClusterPKI attribute holding its client certificate
 COMPONENT_IDENTITIES = {"scheduler": "scheduler", "controller-manager": "controller_manager", "proxy": "proxy"}
+#: the user of the fixture's static token (``--token-auth-file``), in group system:masters
+TOKEN_USER = "e2e-token-admin"
 #: how a component logs a request the API server refused (403 Forbidden)
 FORBIDDEN = re.compile(r"forbidden", re.IGNORECASE)
 #: components without a certificate in ClusterPKI: (user, groups) of the one issued here
@@ -81,6 +89,7 @@ class Cluster:
     process: subprocess.Popen
     log: list[str]
     pki: pkilib.ClusterPKI | None = None  # None: a plain-HTTP server (start_apiserver)
+    token: str = ""  # a static bearer token of TOKEN_USER (group system:masters), for -s/--token
     _contexts: dict[str, ssl.SSLContext] = field(default_factory=dict, repr=False)
     _lock: Any = field(default_factory=threading.RLock, repr=False)
 
@@ -251,15 +260,18 @@ def start_apiserver(home: Path, *extra: str) -> tuple[subprocess.Popen, int, lis
 def start_cluster(home: Path, *extra: str) -> Cluster:
     """The secure API server the ``cluster`` fixture runs (see the module docstring), ready."""
     cluster_pki = pkilib.ensure_cluster_pki(home / "pki")
+    token = secrets.token_hex(16)
+    (home / "tokens.csv").write_text(f'{token},{TOKEN_USER},{TOKEN_USER},"system:masters"\n')
     command = [sys.executable, "-m", "hyperkube", "apiserver", "--secure-port", "0", "--data-dir", str(home / "data"),
                "--cert-dir", cluster_pki.directory, "--authorization-mode", "Node,RBAC",
+               "--token-auth-file", str(home / "tokens.csv"),
                "--kubelet-client-certificate", cluster_pki.apiserver_kubelet_client.cert,
                "--kubelet-client-key", cluster_pki.apiserver_kubelet_client.key,
                "--kubelet-certificate-authority", cluster_pki.ca.cert, *extra]
     process, port, lines = start_process(command, r"Serving securely on [\d.]+:(\d+)", "apiserver")
-    cluster = Cluster(f"https://127.0.0.1:{port}", port, home, process, lines, cluster_pki)
+    cluster = Cluster(f"https://127.0.0.1:{port}", port, home, process, lines, cluster_pki, token)
     try:
-        write_identity_kubeconfig(cluster.kubeconfig, cluster.url, cluster_pki.ca.cert, cluster_pki.admin)
+        write_kubeconfig(cluster.kubeconfig, cluster.url, ca=cluster_pki.ca.cert, identity=cluster_pki.admin)
         wait_ready(cluster)
     except BaseException:
         stop(process)
@@ -291,15 +303,25 @@ def stop(process: subprocess.Popen) -> None:
             process.wait(5)
 
 
-def write_kubeconfig(path: Path, url: str) -> None:
-    """A kubeconfig for a plain-HTTP server (:func:`start_apiserver`)."""
-    path.write_text(f"""apiVersion: v1
-kind: Config
-clusters: [{{name: dev, cluster: {{server: "{url}"}}}}]
-users: [{{name: dev, user: {{token: dev-token}}}}]
-contexts: [{{name: dev, context: {{cluster: dev, user: dev, namespace: default}}}}]
-current-context: dev
-""")
+def write_kubeconfig(path: Path, url: str, *, ca: str | None = None, identity: pkilib.CertKey | None = None) -> None:
+    """A kubeconfig whose cluster, user and context are all ``dev``: for a plain-HTTP server
+    (:func:`start_apiserver`, a dummy token) or, with the ``ca`` file and a client
+    certificate ``identity`` embedded, the admin's of the secure fixture. (Only the keys the
+    real kubectl writes itself, so ``kubectl config`` edits rewrite it unchanged.)"""
+    server: dict[str, str] = {"server": url}
+    user: dict[str, str] = {"token": "dev-token"}
+    if ca is not None:
+        server["certificate-authority-data"] = base64.b64encode(Path(ca).read_bytes()).decode()
+    if identity is not None:
+        cert, key = identity.read()
+        user = {"client-certificate-data": base64.b64encode(cert).decode(),
+                "client-key-data": base64.b64encode(key).decode()}
+    document = {"apiVersion": "v1", "kind": "Config", "clusters": [{"name": "dev", "cluster": server}],
+                "users": [{"name": "dev", "user": user}],
+                "contexts": [{"name": "dev", "context": {"cluster": "dev", "user": "dev", "namespace": "default"}}],
+                "current-context": "dev"}
+    path.write_text(yaml.safe_dump(document, sort_keys=False))
+    path.chmod(0o600)
 
 
 @pytest.fixture(scope="module")
