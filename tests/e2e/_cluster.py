@@ -25,6 +25,10 @@ certificate ``CN=kubernetes-admin, O=system:masters``); ``cluster.kubectl(...)``
 - ``cluster.user_kubeconfig(user, *groups)``: a kubeconfig with a client certificate for any
   user, e.g. to show what RBAC refuses it.
 
+**Clients** read the admin kubeconfig: the real kubectl (``cluster.env()``), the official Python
+client (``config.new_client_from_config(str(cluster.kubeconfig))``), kopf (``KUBECONFIG`` of
+``cluster.env()``), hyperkube's own ``Client(load_kubeconfig(cluster.kubeconfig))``.
+
 **Raw HTTPS** to the API server or a kubelet, as the admin:
 
 - ``cluster.urlopen("/api/v1/pods")`` (a path on the API server, a full ``https://`` URL, or a
