@@ -77,12 +77,12 @@ KUBECTL = BIN / "kubectl"
 
 #: component -> the ClusterPKI attribute holding its client certificate
 COMPONENT_IDENTITIES = {"scheduler": "scheduler", "controller-manager": "controller_manager", "proxy": "proxy"}
+#: components without a certificate in ClusterPKI: (user, groups) of the one issued here
+EXTRA_IDENTITIES = {"dns": ("system:kube-dns", ())}
 #: the user of the fixture's static token (``--token-auth-file``), in group system:masters
 TOKEN_USER = "e2e-token-admin"
 #: how a component logs a request the API server refused (403 Forbidden)
 FORBIDDEN = re.compile(r"forbidden", re.IGNORECASE)
-#: components without a certificate in ClusterPKI: (user, groups) of the one issued here
-EXTRA_IDENTITIES = {"dns": ("system:kube-dns", ())}
 
 
 @dataclass
