@@ -420,7 +420,7 @@ class Kubelet:
             raise containers.ContainerConfigError(
                 "CreateContainerConfigError", f"failed to fetch token for service account {account}: {error}") from None
         status = (answer or {}).get("status") or {}
-        expires = parse_rfc3339(status["expirationTimestamp"]).timestamp() if status.get("expirationTimestamp") \
+        expires = parse_rfc3339(status["expirationTimestamp"]) if status.get("expirationTimestamp") \
             else now + seconds
         self._tokens[key] = (status.get("token") or "", now + min(0.8 * max(expires - now, 0), 86400))
         for stale in [k for k in self._tokens if k[0] == meta["uid"] and k != key and k[1:] == key[1:]]:

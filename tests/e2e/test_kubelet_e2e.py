@@ -196,23 +196,30 @@ spec:
   nodeName: {node}
   terminationGracePeriodSeconds: 1
   restartPolicy: Never
-  volumes: [{{name: creds, secret: {{secretName: node-creds}}}}]
+  serviceAccountName: reader
+  automountServiceAccountToken: false
+  volumes:
+  - {{name: creds, secret: {{secretName: node-creds}}}}
+  - {{name: token, projected: {{sources: [{{serviceAccountToken: {{path: token, expirationSeconds: 3600}}}}]}}}}
   containers:
   - name: main
     image: python
-    volumeMounts: [{{name: creds, mountPath: "{mount}"}}]
+    volumeMounts: [{{name: creds, mountPath: "{mount}"}}, {{name: token, mountPath: "{mount}-token"}}]
     env: [{{name: GREETING, valueFrom: {{configMapKeyRef: {{name: node-settings, key: greeting}}}}}}]
-    command: ["{python}", "-c", "import os\\nprint(os.environ['GREETING'], open('{mount}/password').read())"]
+    command: ["{python}", "-c", "import os\\nprint(os.environ['GREETING'], open('{mount}/password').read(),
+              open('{mount}-token/token').read().count('.'))"]
 """
 
 
 def test_kubelet_reads_its_pods_secret_and_configmap_and_nothing_else(cluster: Cluster, tmp_path):
     """The kubelet runs as system:node:<name>: the Node authorizer lets it read the Secret and
-    ConfigMap its pod uses, and refuses it a Secret no pod of its node uses."""
+    ConfigMap its pod uses and request a token of its service account (a JWT, two dots), and
+    refuses it a Secret no pod of its node uses."""
     root = tmp_path / "root"
     cluster.kubectl("create", "secret", "generic", "node-creds", "--from-literal=password=s3cret")
     cluster.kubectl("create", "configmap", "node-settings", "--from-literal=greeting=hello")
     cluster.kubectl("create", "secret", "generic", "not-for-nodes", "--from-literal=password=other")
+    cluster.kubectl("create", "serviceaccount", "reader")
     process = None
     try:
         process, _ = start_kubelet(cluster, root, "e2e-secrets")
@@ -220,7 +227,7 @@ def test_kubelet_reads_its_pods_secret_and_configmap_and_nothing_else(cluster: C
             name="e2e-secrets", node="e2e-secrets", python=sys.executable, mount=tmp_path / "mnt" / "creds"))
         wait(lambda: cluster.kubectl("get", "pod", "e2e-secrets", "-o",
                                      "jsonpath={.status.phase}").stdout in ("Succeeded", "Failed"))
-        assert cluster.kubectl("logs", "e2e-secrets").stdout == "hello s3cret\n"
+        assert cluster.kubectl("logs", "e2e-secrets").stdout == "hello s3cret 2\n"
 
         as_node = ["--kubeconfig", str(cluster.node_kubeconfig("e2e-secrets"))]
         assert cluster.kubectl(*as_node, "get", "secret", "node-creds", "-o",
@@ -236,3 +243,4 @@ def test_kubelet_reads_its_pods_secret_and_configmap_and_nothing_else(cluster: C
         cluster.kubectl("delete", "pod", "e2e-secrets", "--wait=false", check=False)
         cluster.kubectl("delete", "secret", "node-creds", "not-for-nodes", check=False)
         cluster.kubectl("delete", "configmap", "node-settings", check=False)
+        cluster.kubectl("delete", "serviceaccount", "reader", check=False)
