@@ -7,20 +7,20 @@ import sys
 
 import dns.rcode
 
-from hyperkube.client import Client, Config
+from hyperkube.client import Client, load_kubeconfig
 from tests.addons._dns import FakeUpstream, addresses, ask
-from tests.e2e._cluster import cluster, start_process, stop  # noqa: F401
+from tests.e2e._cluster import assert_not_refused, cluster, start_process, stop  # noqa: F401
 from tests.proxy._helpers import create_service, eventually
 
 
 async def test_dns_process_serves_the_cluster_and_forwards(cluster):  # noqa: F811
     upstream = await FakeUpstream().start()
     process, port, lines = start_process(
-        [sys.executable, "-m", "hyperkube", "dns", "--kubeconfig", str(cluster.kubeconfig), "--port", "0",
+        [sys.executable, "-m", "hyperkube", "dns", "--kubeconfig", str(cluster.kubeconfig_for("dns")), "--port", "0",
          "--upstream", f"127.0.0.1:{upstream.port}", "--cluster-domain", "example.internal"],
         r"dns: serving example\.internal on 127\.0\.0\.1:(\d+)", "dns")
     try:
-        async with Client(Config(server=cluster.url)) as api:
+        async with Client(load_kubeconfig(cluster.kubeconfig)) as api:
             service = await create_service(api, "hello", [{"name": "http", "port": 80}])
 
         async def resolved():
@@ -32,6 +32,7 @@ async def test_dns_process_serves_the_cluster_and_forwards(cluster):  # noqa: F8
         stop(process)
         await upstream.stop()
     assert process.returncode == 0, "".join(lines)
+    assert_not_refused("dns", lines)  # as system:kube-dns
 
 
 def test_dns_rejects_a_bad_upstream(cluster):  # noqa: F811

@@ -9,7 +9,6 @@ import json
 import subprocess
 import threading
 import time
-import urllib.request
 from collections.abc import Iterator
 
 import pytest
@@ -38,10 +37,10 @@ def controller_manager(cluster: Cluster) -> Iterator[subprocess.Popen]:
 
 
 class Kubelet:
-    """Plays the kubelet: reports every pod Running and Ready through /status (plain HTTP)."""
+    """Plays the kubelet: reports every pod Running and Ready through /status (HTTPS, as the admin)."""
 
     def __init__(self, cluster: Cluster) -> None:
-        self.url = cluster.url
+        self.cluster = cluster
         self.stopped = threading.Event()
         self.thread = threading.Thread(target=self._run, daemon=True)
 
@@ -55,7 +54,7 @@ class Kubelet:
 
     def _run(self) -> None:
         while not self.stopped.is_set():
-            with urllib.request.urlopen(self.url + "/api/v1/namespaces/default/pods") as response:
+            with self.cluster.urlopen("/api/v1/namespaces/default/pods") as response:
                 pods = json.load(response)["items"]
             for pod in pods:
                 conditions = (pod.get("status") or {}).get("conditions") or []
@@ -65,11 +64,10 @@ class Kubelet:
                 body = json.dumps({"status": {"phase": "Running", "conditions": [
                     {"type": "Ready", "status": "True",
                      "lastTransitionTime": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}]}}).encode()
-                request = urllib.request.Request(
-                    f"{self.url}/api/v1/namespaces/default/pods/{pod['metadata']['name']}/status", data=body,
-                    method="PATCH", headers={"Content-Type": "application/merge-patch+json"})
                 try:
-                    urllib.request.urlopen(request).close()
+                    self.cluster.urlopen(f"/api/v1/namespaces/default/pods/{pod['metadata']['name']}/status",
+                                         body, method="PATCH",
+                                         headers={"Content-Type": "application/merge-patch+json"}).close()
                 except OSError:
                     pass  # deleted meanwhile
             self.stopped.wait(0.1)

@@ -26,12 +26,16 @@ from tests.e2e.test_kubelet_e2e import POD, kill_everything, start_kubelet, wait
 def https_cluster(tmp_path_factory):
     home = tmp_path_factory.mktemp("https")
     (home / "tokens.csv").write_text('static-secret,carol,u-9,"dev,ops"\n')
+    generated = home / "data" / "pki"  # made by the server on its first start, before it calls a kubelet
     command = [sys.executable, "-m", "hyperkube", "apiserver", "--secure-port", "0", "--data-dir", str(home / "data"),
-               "--token-auth-file", str(home / "tokens.csv")]
+               "--token-auth-file", str(home / "tokens.csv"),
+               "--kubelet-client-certificate", str(generated / "apiserver-kubelet-client.crt"),
+               "--kubelet-client-key", str(generated / "apiserver-kubelet-client.key"),
+               "--kubelet-certificate-authority", str(generated / "ca.crt")]
     process, port, log = start_process(command, r"Admin kubeconfig: \S+ \(https://[\d.]+:(\d+)\)", "apiserver")
     try:
-        shutil.copy(home / "data" / "pki" / "admin.kubeconfig", home / "kubeconfig")
-        yield Cluster(f"https://127.0.0.1:{port}", port, home, process, log)
+        shutil.copy(generated / "admin.kubeconfig", home / "kubeconfig")
+        yield Cluster(f"https://127.0.0.1:{port}", port, home, process, log, pki.ensure_cluster_pki(generated))
     finally:
         stop(process)
 
@@ -42,7 +46,7 @@ def other_kubeconfig(cluster: Cluster, name: str, **credentials) -> Cluster:
     home.mkdir(exist_ok=True)
     ca = (cluster.home / "data" / "pki" / "ca.crt").read_bytes()
     write_kubeconfig(home / "kubeconfig", cluster.url, ca_data=ca, **credentials)
-    return Cluster(cluster.url, cluster.port, home, cluster.process, cluster.log)
+    return Cluster(cluster.url, cluster.port, home, cluster.process, cluster.log, cluster.pki)
 
 
 def whoami(cluster: Cluster) -> dict:
@@ -117,12 +121,8 @@ def test_logs_and_exec_over_https(https_cluster: Cluster, tmp_path):
 
 def test_the_controller_manager_publishes_the_generated_ca(https_cluster: Cluster):
     ca = (https_cluster.home / "data" / "pki" / "ca.crt").read_text()
-    kubeconfig = https_cluster.home / "data" / "pki" / "kube-controller-manager.kubeconfig"
-    manager = Cluster(https_cluster.url, https_cluster.port, https_cluster.home / "manager", https_cluster.process,
-                      https_cluster.log)
-    manager.home.mkdir(exist_ok=True)
-    shutil.copy(kubeconfig, manager.kubeconfig)
-    with running_component(manager, "controller-manager", "--no-leader-elect"):
+    kubeconfig = https_cluster.home / "data" / "pki" / "kube-controller-manager.kubeconfig"  # the server's
+    with running_component(https_cluster, "controller-manager", "--no-leader-elect", kubeconfig=kubeconfig):
         published = wait(lambda: https_cluster.kubectl("get", "configmap", "kube-root-ca.crt", "-o",
                                                        "jsonpath={.data.ca\\.crt}", check=False).stdout)
     assert published == ca

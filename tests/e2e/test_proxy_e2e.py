@@ -19,7 +19,7 @@ import sys
 import time
 import urllib.request
 
-from tests.e2e._cluster import Cluster, start_process
+from tests.e2e._cluster import Cluster, assert_not_refused, start_process
 from tests.e2e.test_kubelet_e2e import kill_everything, start_kubelet, wait
 
 SERVER = """
@@ -57,7 +57,7 @@ def endpoint_slice(cluster: Cluster, port: int, names: list[str]) -> dict:
 
 
 def start_proxy(cluster: Cluster, *extra: str) -> tuple[subprocess.Popen, int, list[str]]:
-    command = [sys.executable, "-m", "hyperkube", "proxy", "--kubeconfig", str(cluster.kubeconfig),
+    command = [sys.executable, "-m", "hyperkube", "proxy", "--kubeconfig", str(cluster.kubeconfig_for("proxy")),
                "--hostname-override", "node-a", "--bind-address", "127.0.0.2",
                "--healthz-bind-address", "127.0.0.1:0", "--shutdown-grace", "2", "--proxy-mode", "userspace", *extra]
     return start_process(command, r"healthz and metrics serving on [\d.]+:(\d+)", "proxy")
@@ -132,6 +132,7 @@ def test_proxy_process_balances_real_pods_on_three_kubelets(cluster: Cluster, tm
         proxy.send_signal(signal.SIGTERM)  # graceful: exits 0 and stops listening
         assert proxy.wait(15) == 0
         assert refused(cluster_ip, svc_port)
+        assert_not_refused("kube-proxy", log)  # its own identity, system:kube-proxy, was enough
     finally:
         if proxy is not None and proxy.poll() is None:
             proxy.kill()

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import yaml
 
-from tests.e2e._cluster import Cluster, stop
+from tests.e2e._cluster import Cluster, assert_not_refused, stop
 
 
 class SchedulerProcess:
@@ -76,7 +76,7 @@ def events(cluster: Cluster, reason: str) -> list[dict]:
 def test_scheduler_binds_pods_and_reports_what_does_not_fit(cluster: Cluster):
     for name in ("e2e-n1", "e2e-n2", "e2e-n3"):
         cluster.kubectl("apply", "-f", "-", input=node_yaml(name))
-    scheduler = SchedulerProcess(cluster.kubeconfig)
+    scheduler = SchedulerProcess(cluster.kubeconfig_for("scheduler"))
     try:
         wait_for(lambda: scheduler.saw("scheduler default-scheduler started"))
         for i in range(6):
@@ -101,12 +101,13 @@ def test_scheduler_binds_pods_and_reports_what_does_not_fit(cluster: Cluster):
             cluster.kubectl("delete", "pod", f"e2e-web-{i}", "--wait=false", check=False)
         cluster.kubectl("delete", "pod", "e2e-huge", "--wait=false", check=False)
     assert scheduler.process.returncode == 0
+    assert_not_refused("scheduler", scheduler.log)  # system:kube-scheduler was enough
 
 
 def test_standby_takes_over_when_the_leader_is_killed(cluster: Cluster):
     cluster.kubectl("apply", "-f", "-", input=node_yaml("ha-n1", cpu="64"))
-    first = SchedulerProcess(cluster.kubeconfig, "--leader-elect")
-    second = SchedulerProcess(cluster.kubeconfig, "--leader-elect")
+    first = SchedulerProcess(cluster.kubeconfig_for("scheduler"), "--leader-elect")
+    second = SchedulerProcess(cluster.kubeconfig_for("scheduler"), "--leader-elect")
     schedulers = [first, second]
     try:
         leader = wait_for(lambda: next((s for s in schedulers if s.saw("became leader")), None))
@@ -131,3 +132,5 @@ def test_standby_takes_over_when_the_leader_is_killed(cluster: Cluster):
     finally:
         for scheduler in schedulers:
             scheduler.stop()
+    for scheduler in schedulers:
+        assert_not_refused("scheduler", scheduler.log)

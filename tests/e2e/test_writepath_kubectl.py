@@ -7,10 +7,12 @@ from __future__ import annotations
 import asyncio
 import base64
 import json
+import ssl
 import threading
 
 import pytest
 import yaml
+from aiohttp import web
 
 from tests.apiserver import _kubelet
 
@@ -107,7 +109,8 @@ def test_auth_can_i_and_whoami(cluster):
     whoami = cluster.kubectl("auth", "whoami", "-o", "json").stdout
     review = json.loads(whoami)
     assert review["kind"] == "SelfSubjectReview"
-    assert review["status"]["userInfo"]["username"] == "system:unsecured"  # the plain port
+    assert review["status"]["userInfo"] == {"username": "kubernetes-admin",  # the admin client certificate
+                                            "groups": ["system:masters", "system:authenticated"]}
 
 
 # ---- eviction ---------------------------------------------------------------------------------------
@@ -149,16 +152,27 @@ def test_drain_evicts_and_respects_the_disruption_budget(cluster):
 
 
 @pytest.fixture(scope="module")
-def kubelet():
-    """tests/apiserver/_kubelet.py's app on its own loop in a thread (kubectl runs synchronously)."""
+def kubelet(cluster):
+    """tests/apiserver/_kubelet.py's app on its own loop in a thread (kubectl runs synchronously),
+    serving TLS with node k1's certificate, as the API server calls kubelets over https."""
     loop = asyncio.new_event_loop()
     application = _kubelet.app()
     started: list = []
     ready = threading.Event()
+    serving = cluster.node_pki("k1").serving
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.load_cert_chain(serving.cert, serving.key)
+
+    async def start() -> tuple[web.AppRunner, int]:
+        runner = web.AppRunner(application)
+        await runner.setup()
+        site = web.TCPSite(runner, "127.0.0.1", 0, ssl_context=context)
+        await site.start()
+        return runner, site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
 
     def run() -> None:
         asyncio.set_event_loop(loop)
-        started.append(loop.run_until_complete(_kubelet.start(application)))
+        started.append(loop.run_until_complete(start()))
         ready.set()
         loop.run_forever()
 

@@ -57,7 +57,8 @@ def test_config_edits_match_the_real_kubectl(k, two_configs, tmp_path):
 
 def test_flags_override_the_kubeconfig(k, tmp_path):
     empty = {**k.cluster.env(), "KUBECONFIG": str(tmp_path / "none.yaml")}
-    result = k.ours("get", "namespaces", "default", "-o", "name", "-s", k.cluster.url, env=empty)
+    result = k.ours("get", "namespaces", "default", "-o", "name", "-s", k.cluster.url, "--token", k.cluster.token,
+                    "--insecure-skip-tls-verify", env=empty)
     assert result.returncode == 0, result.stderr
     assert result.stdout == "namespace/default\n"
     result = k.ours("--kubeconfig", str(k.cluster.kubeconfig), "get", "ns", "default", "-o", "name", env=empty)
