@@ -68,6 +68,14 @@ def row(page, table: str, name: str):
         has=page.get_by_role("button", name=re.compile(rf" {re.escape(name)}$")))
 
 
+@pytest.fixture(name="proxy_url", scope="module")
+def proxy_url_fixture(cluster: Cluster) -> Iterator[str]:
+    """The page is opened the seed's way: through the real ``kubectl proxy`` with the admin's
+    kubeconfig (the API server itself speaks HTTPS with client certificates)."""
+    with kubectl_proxy(cluster) as url:
+        yield url
+
+
 @contextlib.contextmanager
 def kubectl_proxy(cluster: Cluster, which: str = "kubectl", prefix: str = "/") -> Iterator[str]:
     """``kubectl proxy --port 0`` with the cluster's kubeconfig, the real kubectl's or ours

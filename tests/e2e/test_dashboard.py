@@ -14,7 +14,15 @@ import re
 
 import pytest
 
-from tests.e2e._browser import browser_fixture, get_json, kubectl_proxy, page_fixture, row, screenshot  # noqa: F401 (fixtures)
+from tests.e2e._browser import (  # noqa: F401 (fixtures)
+    browser_fixture,
+    get_json,
+    kubectl_proxy,
+    page_fixture,
+    proxy_url_fixture,
+    row,
+    screenshot,
+)
 from tests.e2e._cluster import Cluster
 from tests.e2e.test_controller_manager_e2e import Kubelet, controller_manager  # noqa: F401
 from tests.e2e.test_kubelet_e2e import wait
@@ -32,12 +40,12 @@ spec:
 
 
 def test_deployment_is_listed_and_scaled_restarted_and_deleted_from_the_page(cluster: Cluster, controller_manager,  # noqa: F811
-                                                                             page):
+                                                                             page, proxy_url):
     from playwright.sync_api import expect
 
     cluster.kubectl("apply", "-f", "-", input=DEPLOYMENT.format(name="web", namespace="default", replicas=2))
     with Kubelet(cluster):
-        page.goto(cluster.url + "/ui")
+        page.goto(proxy_url + "/ui")
         expect(page.get_by_role("combobox", name="Namespace")).to_have_value("default")
         web = row(page, "Deployments", "web")
         expect(web).to_contain_text("2/2")
@@ -86,11 +94,11 @@ def test_deployment_is_listed_and_scaled_restarted_and_deleted_from_the_page(clu
         expect(page.get_by_text("No deployments in namespace default.")).to_be_visible()
 
 
-def test_api_errors_are_shown_with_the_status_message(cluster: Cluster, page):
+def test_api_errors_are_shown_with_the_status_message(cluster: Cluster, page, proxy_url):
     from playwright.sync_api import expect
 
     cluster.kubectl("apply", "-f", "-", input=DEPLOYMENT.format(name="gone", namespace="default", replicas=0))
-    page.goto(cluster.url + "/ui/#/deployments?namespace=default")
+    page.goto(proxy_url + "/ui/#/deployments?namespace=default")
     row(page, "Deployments", "gone").get_by_role("button", name="Delete gone").click()
     cluster.kubectl("delete", "deployment", "gone")  # another client is quicker
     page.get_by_role("alertdialog").get_by_role("button", name="Delete").click()
@@ -107,11 +115,11 @@ def test_api_errors_are_shown_with_the_status_message(cluster: Cluster, page):
     cluster.kubectl("delete", "deployment", "held")
 
 
-def test_pods_appear_live_with_yaml_and_events_and_a_namespace_switch(cluster: Cluster, page):
+def test_pods_appear_live_with_yaml_and_events_and_a_namespace_switch(cluster: Cluster, page, proxy_url):
     from playwright.sync_api import expect
 
     cluster.kubectl("create", "namespace", "ui-live")
-    page.goto(cluster.url + "/ui/#/pods?namespace=ui-live")
+    page.goto(proxy_url + "/ui/#/pods?namespace=ui-live")
     expect(page.get_by_text("No pods in namespace ui-live.")).to_be_visible()
     cluster.kubectl("run", "lively", "-n", "ui-live", "--image=nginx:1", "--labels=tier=front")
     lively = row(page, "Pods", "lively")
@@ -207,12 +215,12 @@ spec:
 """
 
 
-def test_every_workload_kind_and_services_have_their_table(cluster: Cluster, page):
+def test_every_workload_kind_and_services_have_their_table(cluster: Cluster, page, proxy_url):
     from playwright.sync_api import expect
 
     cluster.kubectl("create", "namespace", "ui-kinds")
     cluster.kubectl("apply", "-f", "-", input=KINDS)
-    page.goto(cluster.url + "/ui/#/jobs?namespace=ui-kinds")
+    page.goto(proxy_url + "/ui/#/jobs?namespace=ui-kinds")
     expect(row(page, "Jobs", "once")).to_contain_text("0/2")
     page.get_by_role("link", name="CronJobs").click()
     expect(row(page, "CronJobs", "nightly")).to_contain_text("0 3 * * *")

@@ -9,7 +9,7 @@ import json
 import re
 import sys
 
-from tests.e2e._browser import browser_fixture, page_fixture, row, screenshot  # noqa: F401 (fixtures)
+from tests.e2e._browser import browser_fixture, page_fixture, proxy_url_fixture, row, screenshot  # noqa: F401
 from tests.e2e._cluster import Cluster
 from tests.e2e.test_kubelet_e2e import kill_everything, start_kubelet, wait
 
@@ -26,7 +26,7 @@ spec:
 """
 
 
-def test_live_logs_of_a_pod_on_a_real_kubelet_and_its_node(cluster: Cluster, page, tmp_path):
+def test_live_logs_of_a_pod_on_a_real_kubelet_and_its_node(cluster: Cluster, page, tmp_path, proxy_url):
     from playwright.sync_api import expect
 
     root = tmp_path / "root"
@@ -35,7 +35,7 @@ def test_live_logs_of_a_pod_on_a_real_kubelet_and_its_node(cluster: Cluster, pag
         process, _ = start_kubelet(cluster, root, "ui-node")
         cluster.kubectl("apply", "-f", "-", input=POD.format(node="ui-node", python=sys.executable))
         wait(lambda: cluster.kubectl("get", "pod", "talker", "-o", "jsonpath={.status.phase}").stdout == "Running")
-        page.goto(cluster.url + "/ui/?interval=1#/pods?namespace=default")
+        page.goto(proxy_url + "/ui/?interval=1#/pods?namespace=default")
         talker = row(page, "Pods", "talker")
         expect(talker).to_contain_text("Running")
         expect(talker).to_contain_text("1/1")
@@ -79,7 +79,7 @@ def metrics_route(state: dict):
     return handle
 
 
-def test_node_plots_from_metrics_and_metrics_unavailable(cluster: Cluster, page):
+def test_node_plots_from_metrics_and_metrics_unavailable(cluster: Cluster, page, proxy_url):
     from playwright.sync_api import expect
 
     cluster.kubectl("create", "-f", "-", input=json.dumps({
@@ -87,7 +87,7 @@ def test_node_plots_from_metrics_and_metrics_unavailable(cluster: Cluster, page)
         "status": {"conditions": [{"type": "Ready", "status": "True"}], "nodeInfo": {"kubeletVersion": "v1.30.0"}}}))
     state = {"served": False, "polls": 0}
     page.route(re.compile(r".*/apis/metrics\.k8s\.io/v1beta1/.*"), metrics_route(state))
-    page.goto(cluster.url + "/ui/?interval=1#/nodes")
+    page.goto(proxy_url + "/ui/?interval=1#/nodes")
     expect(page.get_by_text("metrics unavailable: metrics.k8s.io/v1beta1 is not served")).to_be_visible()
     expect(row(page, "Nodes", "ui-metrics-node")).to_contain_text("v1.30.0")
     expect(page.get_by_role("columnheader", name="CPU")).to_have_count(0)
@@ -123,17 +123,17 @@ TRICKY = {
 }
 
 
-def test_the_yaml_view_reads_back_as_the_same_object(cluster: Cluster, page):
+def test_the_yaml_view_reads_back_as_the_same_object(cluster: Cluster, page, proxy_url):
     import yaml
 
-    page.goto(cluster.url + "/ui/")
+    page.goto(proxy_url + "/ui/")
     text = page.evaluate("async (value) => (await import('./yaml.js')).toYAML(value)", TRICKY)
     assert yaml.safe_load(text) == TRICKY, text
     assert text.startswith('plain: nginx:1\nempty: ""\n')
     assert "lines:\n- |\n  one\n  two\n- |-\n  one\n  two\n" in text
 
 
-def test_a_watch_ended_by_410_gone_relists_and_the_page_stays_live(cluster: Cluster, page):
+def test_a_watch_ended_by_410_gone_relists_and_the_page_stays_live(cluster: Cluster, page, proxy_url):
     """The server answers a too-old resourceVersion with an ERROR event carrying a 410 Status;
     the first watch is answered so (in the page, by the test) and the page must list again."""
     from playwright.sync_api import expect
@@ -152,7 +152,7 @@ def test_a_watch_ended_by_410_gone_relists_and_the_page_stays_live(cluster: Clus
                                         "reason": "Expired", "message": "too old resource version: 1 (5)"}}) + "\n")
 
     page.route(re.compile(r".*/namespaces/ui-gone/pods\?watch=1.*"), expire_first_watch)
-    page.goto(cluster.url + "/ui/#/pods?namespace=ui-gone")
+    page.goto(proxy_url + "/ui/#/pods?namespace=ui-gone")
     expect(row(page, "Pods", "before")).to_have_count(1)
     expect(page.get_by_role("status", name="Connection")).to_have_text("live")
     cluster.kubectl("run", "after", "-n", "ui-gone", "--image=nginx:1")
