@@ -87,6 +87,7 @@ class APIServerConfig:
     kubelet_client_certificate: str = ""
     kubelet_client_key: str = ""
     kubelet_certificate_authority: str = ""
+    dashboard: bool = True  # the web UI at /ui/ (hyperkube up --disable dashboard turns it off)
 
 
 def status_response(error: errors.APIError) -> web.Response:
@@ -134,10 +135,10 @@ async def error_middleware(request: web.Request, handler: Any) -> web.StreamResp
 
 
 def build_app(context: Context, health_checks: dict[str, Any], security: list[Any] | None = None,
-              audit: Any = None) -> web.Application:
+              audit: Any = None, *, dashboard: bool = True) -> web.Application:
     """``security``: the middlewares inside the error middleware (authentication and
     authorization, see auth.py), so their rejections leave as Statuses; ``audit`` (audit.py)
-    outside it, so it records those Statuses too."""
+    outside it, so it records those Statuses too; ``dashboard``: serve the web UI at /ui/."""
     audited = [] if audit is None else [audit.middleware()]
     app = web.Application(client_max_size=bodies.MAX_BODY + 1,
                           middlewares=[context.metrics.middleware, *audited, error_middleware, *(security or [])])
@@ -147,8 +148,9 @@ def build_app(context: Context, health_checks: dict[str, Any], security: list[An
     context.metrics.add_routes(app)
     metrics_api.add_routes(app, context)  # metrics.k8s.io, before the generic routes that would catch it
     RestAPI(context).add_routes(app)
-    from hyperkube.apiserver.ui import add_routes as add_dashboard  # the dashboard at /ui/
-    add_dashboard(app)
+    if dashboard:
+        from hyperkube.apiserver.ui import add_routes as add_dashboard  # the dashboard at /ui/
+        add_dashboard(app)
     return app
 
 
@@ -271,7 +273,7 @@ class APIServer:
         from hyperkube.apiserver import audit
 
         self.audit = await audit.build(config)
-        self.app = build_app(context, {"etcd": storage_ready}, security, self.audit)
+        self.app = build_app(context, {"etcd": storage_ready}, security, self.audit, dashboard=config.dashboard)
         self.app[reviews.AUTHORIZER] = self.authorizer  # the access reviews ask it
         self.app[authn.AUTHENTICATION] = self.authenticator
         self.app[KUBELET_CLIENT] = kubelet_client

@@ -190,7 +190,7 @@ class Cluster:
             service_account_key_files=[cluster.service_account.cert], authorization_mode="Node,RBAC",
             kubelet_client_certificate=cluster.apiserver_kubelet_client.cert,
             kubelet_client_key=cluster.apiserver_kubelet_client.key, kubelet_certificate_authority=cluster.ca.cert,
-            enable_admission_plugins=list(admission.CLUSTER_PLUGINS)))
+            enable_admission_plugins=list(admission.CLUSTER_PLUGINS), dashboard="dashboard" not in cfg.disable))
         await self.apiserver.start()
         self.url = self.apiserver.secure_url
         store = cfg.etcd_servers or f"sqlite in {cfg.data_dir}"

@@ -64,7 +64,7 @@ def _disabled(values: tuple[str, ...]) -> frozenset[str]:
               help="Add-ons not to start (comma-separated, repeatable). dns: the cluster DNS server and its "
                    "kube-dns Service (kubelets then give pods no cluster DNS). metrics: accepted, but "
                    "metrics.k8s.io (kubectl top) is served by the API server itself and stays on. dashboard: "
-                   "accepted, but not built into up yet.")
+                   "the web UI the API server serves at /ui/.")
 @click.option("--dns-port", type=click.IntRange(0, 65535), default=10053, show_default=True,
               help="UDP and TCP port of the cluster DNS on 127.0.0.1 (pods are told it); when it is taken, "
                    "a free one is used and printed. 0 always picks a free one.")
@@ -175,7 +175,7 @@ async def _serve(config: Any, write_kubeconfig: str | None) -> None:
             _say(f"  {description}")
         _say(f"  {'metrics':<19}metrics.k8s.io in the API server (kubectl top)")
         if "dashboard" not in config.disable:
-            _say("  (the dashboard add-on is not built into up yet)")
+            _say(f"  {'dashboard':<19}{cluster.url}/ui/ (or kubectl proxy, then http://127.0.0.1:8001/ui/)")
         _say(f"API server: {cluster.url}")
         _say(f"kubeconfig: {path} (context hyperkube, user kubernetes-admin)")
         _say(f"component kubeconfigs: {cluster.pki.cluster.directory}/*.kubeconfig (for components run apart)")

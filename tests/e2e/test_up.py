@@ -12,12 +12,16 @@ import base64
 import os
 import re
 import signal
+import ssl
 import subprocess
 import sys
 import threading
 import time
+import urllib.error
+import urllib.request
 from pathlib import Path
 
+import pytest
 import yaml
 
 from tests.e2e._cluster import KUBECTL
@@ -223,7 +227,15 @@ def test_up_merges_into_home_kubeconfig_when_started(tmp_path):
         assert {u["name"]: u["user"] for u in document["users"]}["hyperkube"]["client-key-data"]
         assert oct(config.stat().st_mode & 0o777) == "0o600"
         assert (tmp_path / "xdg" / "hyperkube" / "state.db").exists()
-        assert not [line for line in printed if line.split()[:1] == ["dns"]]  # --disable dns
+        assert not [line for line in printed if line.split()[:1] in (["dns"], ["dashboard"])]  # --disable dns,dashboard
+        user = {u["name"]: u["user"] for u in document["users"]}["hyperkube"]
+        (tmp_path / "admin.pem").write_bytes(base64.b64decode(user["client-certificate-data"]) +
+                                             base64.b64decode(user["client-key-data"]))
+        context = ssl.create_default_context(cadata=ca.decode())
+        context.load_cert_chain(str(tmp_path / "admin.pem"))
+        with pytest.raises(urllib.error.HTTPError) as missing:  # no dashboard: /ui/ is not served
+            urllib.request.urlopen(url + "/ui/", context=context, timeout=10)
+        assert missing.value.code == 404
     finally:
         process.send_signal(signal.SIGTERM)
         assert process.wait(20) == 0
@@ -305,7 +317,7 @@ def test_up_help_and_disable_names():
         assert flag in help_text
     words = " ".join(help_text.split())
     assert "6443" in words and "no plain-HTTP port" in words
-    assert "served by the API server itself" in words and "dashboard: accepted, but not built into up yet" in words
+    assert "served by the API server itself" in words and "dashboard: the web UI the API server serves at /ui/" in words
     bad = subprocess.run([sys.executable, "-m", "hyperkube", "up", "--disable", "dns,teleport"], capture_output=True,
                          text=True)
     assert bad.returncode == 2 and "teleport" in bad.stderr

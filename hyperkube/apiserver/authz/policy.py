@@ -105,7 +105,9 @@ CLUSTER_ROLES: dict[str, tuple[list[dict[str, Any]], dict[str, str], list[str] |
         R(READ, METRICS, ["pods", "nodes"]),
     ], {AGGREGATE + "view": "true"}, None),
     "system:discovery": ([URL(["get"], ["/api", "/api/*", "/apis", "/apis/*", "/healthz", "/livez", "/openapi",
-                                        "/openapi/*", "/readyz", "/version", "/version/"])], {}, None),
+                                        "/openapi/*", "/readyz", "/version", "/version/"]),
+                          # the dashboard's static files (what it shows, it reads with the user's rights)
+                          URL(["get"], ["/ui", "/ui/*"])], {}, None),
     "system:public-info-viewer": ([URL(["get"], ["/healthz", "/livez", "/readyz", "/version", "/version/"])],
                                   {}, None),
     "system:basic-user": ([
