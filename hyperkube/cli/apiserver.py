@@ -5,14 +5,13 @@ from __future__ import annotations
 import asyncio
 import functools
 import logging
-import signal
 import sys
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 import click
 
-from hyperkube.cli.options import CONTEXT_SETTINGS, common_options
+from hyperkube.cli.options import CONTEXT_SETTINGS, common_options, serve_until_signalled
 
 if TYPE_CHECKING:
     from hyperkube.apiserver.app import APIServerConfig
@@ -201,17 +200,12 @@ async def _serve(server: object) -> None:
     from hyperkube.apiserver.app import APIServer
 
     assert isinstance(server, APIServer)
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(sig, stop.set)
-    try:
-        await server.start()
+
+    async def started() -> None:
         if server.serving is not None and server.serving.cluster is not None:
             from hyperkube.cli.kubeconfigs import write_cluster_kubeconfigs
 
             written = await asyncio.to_thread(write_cluster_kubeconfigs, server.serving.cluster, server.secure_url)
             log.info("Admin kubeconfig: %s (%s)", written["admin"], server.secure_url)
-        await stop.wait()
-    finally:
-        await server.stop()
+
+    await serve_until_signalled(server, started=started)

@@ -7,13 +7,12 @@ Port 53 needs root (or CAP_NET_BIND_SERVICE); ``--port 0`` picks a free port, wh
 from __future__ import annotations
 
 import asyncio
-import signal
 import sys
 from typing import Any
 
 import click
 
-from hyperkube.cli.options import CONTEXT_SETTINGS, common_options
+from hyperkube.cli.options import CONTEXT_SETTINGS, common_options, serve_until_signalled
 
 
 @click.command(name="dns", context_settings=CONTEXT_SETTINGS,
@@ -64,14 +63,4 @@ def command(kubeconfig: str | None, master: str | None, bind_address: str, port:
 async def _serve(client: Any, config: Any) -> None:
     from hyperkube.addons.dns import DNSServer
 
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(sig, stop.set)
-    server = DNSServer(client, config)
-    try:
-        await server.start()
-        await stop.wait()
-    finally:
-        await server.stop()
-        await client.close()
+    await serve_until_signalled(DNSServer(client, config), client)

@@ -57,3 +57,24 @@ def go_style_booleans(command: click.Command, args: list[str]) -> list[str]:
             continue
         out.append(arg)
     return out
+
+
+async def serve_until_signalled(component: Any, client: Any = None, started: Any = None) -> None:
+    """Run ``component`` (``start()``/``stop()``) until SIGINT or SIGTERM, then stop it and close
+    ``client``; ``started()``, when given, runs once it has started (e.g. to announce it)."""
+    import asyncio
+    import signal
+
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    try:
+        await component.start()
+        if started is not None:
+            await started()
+        await stop.wait()
+    finally:
+        await component.stop()
+        if client is not None:
+            await client.close()

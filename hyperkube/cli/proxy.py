@@ -4,14 +4,13 @@ gracefully (listeners close at once, open connections get ``--shutdown-grace`` s
 from __future__ import annotations
 
 import asyncio
-import signal
 import socket
 import sys
 from typing import Any
 
 import click
 
-from hyperkube.cli.options import CONTEXT_SETTINGS, common_options
+from hyperkube.cli.options import CONTEXT_SETTINGS, common_options, serve_until_signalled
 
 
 @click.command(name="proxy", context_settings=CONTEXT_SETTINGS,
@@ -83,14 +82,4 @@ def _cleanup() -> None:
 async def _serve(client: Any, config: Any) -> None:
     from hyperkube.proxy.server import ProxyServer
 
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(sig, stop.set)
-    proxy = ProxyServer(client, config)
-    try:
-        await proxy.start()
-        await stop.wait()
-    finally:
-        await proxy.stop()
-        await client.close()
+    await serve_until_signalled(ProxyServer(client, config), client)

@@ -165,6 +165,12 @@ async def exec_command(session: Session, pod_name: str, command: list[str], *, c
     tty = _terminal(stdin, tty)
     ws, _ = await _open(session, pod_name, "exec", [("command", part) for part in command] + _channels(stdin, tty),
                         container)
+    return await _finish(ws, stdin, tty)
+
+
+async def _finish(ws: Any, stdin: bool, tty: bool) -> int:
+    """Stream until the container side ends (in raw terminal mode with ``-t``); its exit code
+    is ours, as kubectl reports it."""
     if tty:
         with _raw_terminal(sys.stdin.fileno()):
             code = await _stream(ws, stdin=stdin, tty=True)
@@ -183,14 +189,7 @@ async def attach(session: Session, pod_name: str, *, container: str | None, stdi
     ws, chosen = await _open(session, pod_name, "attach", _channels(stdin, tty), container)
     if not quiet and tty:
         print("If you don't see a command prompt, try pressing enter.", file=sys.stderr, flush=True)
-    if tty:
-        with _raw_terminal(sys.stdin.fileno()):
-            code = await _stream(ws, stdin=stdin, tty=True)
-    else:
-        code = await _stream(ws, stdin=stdin, tty=False)
-    if code:
-        raise KubectlError(f"command terminated with exit code {code}", code=code, raw=True)
-    return 0
+    return await _finish(ws, stdin, tty)
 
 
 async def run_captured(session: Session, pod_name: str, namespace: str, container: str | None, command: list[str],
