@@ -95,11 +95,18 @@ def node_subresource(path: str) -> str:
     return "proxy"
 
 
-def _refuse(code: int, reason: str, message: str) -> web.HTTPException:
-    body = {"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Failure", "message": message,
-            "reason": reason, "code": code}
-    cls = web.HTTPUnauthorized if code == 401 else web.HTTPForbidden
-    return cls(body=orjson.dumps(body), content_type="application/json")
+class Refused(Exception):
+    """A request the kubelet will not serve: answered with this Status."""
+
+    def __init__(self, code: int, reason: str, message: str) -> None:
+        super().__init__(message)
+        self.response = web.Response(status=code, content_type="application/json", body=orjson.dumps({
+            "kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Failure", "message": message,
+            "reason": reason, "code": code}))
+
+
+def _refuse(code: int, reason: str, message: str) -> Refused:
+    return Refused(code, reason, message)
 
 
 class KubeletAuth:
@@ -180,8 +187,11 @@ class KubeletAuth:
     def middleware(self) -> Any:
         @web.middleware
         async def check(request: web.Request, handler: Any) -> web.StreamResponse:
-            caller = await self.authenticate(request)
-            await self.authorize(caller, request)
+            try:
+                caller = await self.authenticate(request)
+                await self.authorize(caller, request)
+            except Refused as refused:
+                return refused.response
             return await handler(request)
 
         return check
