@@ -1,16 +1,24 @@
-"""manifests/examples/ on ``hyperkube up --nodes 1``, applied as they ship with the real kubectl
-(web answers on its cluster IP and its DNS name), and the add-on manager of the same ``up``: a file in --addons-dir is applied, and pruned when
-the file goes."""
+"""Issue 12's "done when" on one ``hyperkube up --nodes 1``: manifests/examples/ applied as they ship
+with the real kubectl (web answers on its cluster IP and its DNS name), ``kubectl top pods`` shows
+numbers, the dashboard in a real browser (through the real ``kubectl proxy``) sees the web
+deployment and scales it, and the add-on manager applies a file in --addons-dir and prunes it
+when the file goes."""
 
 from __future__ import annotations
 
 import json
+import os
+import re
+import subprocess
+import threading
 import urllib.request
 from pathlib import Path
 
 import dns.name
 import dns.resolver
 
+from tests.e2e._browser import browser_fixture, page_fixture, row, screenshot  # noqa: F401 (fixtures)
+from tests.e2e._cluster import KUBECTL, stop
 from tests.e2e.test_up import Up
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "manifests" / "examples"
@@ -39,7 +47,33 @@ def _phases(up: Up, selector: str) -> dict[str, tuple[str, str]]:
     return {p["metadata"]["name"]: (p["status"].get("phase", ""), p["spec"].get("nodeName", "")) for p in pods}
 
 
-def test_every_example_runs_and_the_addon_manager_applies_and_prunes(tmp_path):
+def _scale_in_the_dashboard(up: Up, page) -> None:
+    from playwright.sync_api import expect
+
+    env = {**os.environ, "HOME": str(up.home), "KUBECONFIG": str(up.home / "kubeconfig")}
+    proxy = subprocess.Popen([str(KUBECTL), "proxy", "--port", "0"], stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                             text=True, env=env)
+    try:
+        assert proxy.stdout is not None
+        line = proxy.stdout.readline()
+        port = re.search(r"Starting to serve on [\d.]+:(\d+)", line)
+        assert port, line
+        threading.Thread(target=proxy.stdout.read, daemon=True).start()
+        page.goto(f"http://127.0.0.1:{port.group(1)}/ui/#/deployments?namespace=default")
+        web = row(page, "Deployments", "web")
+        expect(web).to_contain_text("2/2")
+        web.get_by_role("button", name="Scale web").click()
+        dialog = page.get_by_role("dialog", name="Scale deployment web")
+        dialog.get_by_role("spinbutton", name="Replicas").fill("1")
+        dialog.get_by_role("button", name="Scale").click()
+        expect(web).to_contain_text("1/1")
+        screenshot(page, "up-web-scaled")
+        assert _get(up, "deployment", "web")["spec"]["replicas"] == 1
+    finally:
+        stop(proxy)
+
+
+def test_every_example_runs_and_the_addon_manager_applies_and_prunes(tmp_path, page):
     addons = tmp_path / "addons"
     addons.mkdir()
     (addons / "greeting.yaml").write_text(GREETING)
@@ -58,8 +92,8 @@ def test_every_example_runs_and_the_addon_manager_applies_and_prunes(tmp_path):
             "get", "configmap", "greeting", "-n", "kube-system", check=False).stderr)
 
         ip = _get(up, "service", "web")["spec"]["clusterIP"]
-        page = up.wait_for(f"web through its cluster IP {ip}", lambda: _http(f"http://{ip}/"))
-        assert "Directory listing" in page
+        listing = up.wait_for(f"web through its cluster IP {ip}", lambda: _http(f"http://{ip}/"))
+        assert "Directory listing" in listing
         # and through its DNS name, resolved by the cluster DNS
         resolver = dns.resolver.Resolver(configure=False)
         resolver.nameservers, resolver.port = ["127.0.0.1"], up.dns_port
@@ -67,6 +101,13 @@ def test_every_example_runs_and_the_addon_manager_applies_and_prunes(tmp_path):
         address = resolver.resolve("web", "A", search=True)[0].address
         assert address == ip
         assert "Directory listing" in _http(f"http://{address}/")
+        up.kubectl("scale", "deployment", "web", "--replicas", "2")  # one per node (it takes a hostPort)
+        up.wait_for("web 2/2", lambda: _get(up, "deployment", "web")["status"].get("readyReplicas") == 2)
+        top = up.wait_for("kubectl top pods with numbers", lambda: (lambda r: r.stdout if r.returncode == 0 and
+                          re.search(r"^web-\S+\s+\d+m\s+\d+Mi", r.stdout, re.M) else "")(
+            up.kubectl("top", "pods", check=False)))
+        assert "CPU(cores)" in top
+        _scale_in_the_dashboard(up, page)
 
         up.kubectl("wait", "--for=condition=complete", "job/pi", "--timeout=50s")
         assert "3.14159265358979323846" in up.kubectl("logs", "job/pi").stdout
@@ -81,13 +122,10 @@ def test_every_example_runs_and_the_addon_manager_applies_and_prunes(tmp_path):
             phase == "Running" for phase, _ in p.values()) else None)(_phases(up, "app=node-agent")))
         assert {node for _, node in agents.values()} == {"up-node", "up-node-2"}
 
-        # the CronJob's first scheduled Job (at most a minute away: `kubectl create job --from=cronjob/hello`
-        # would be quicker, but hyperkube's protobuf decoder does not take the PodSecurityContext it sends yet)
+        # the CronJob, run now rather than at its next minute, as a user would try it
         assert _get(up, "cronjob", "hello")["spec"]["schedule"] == "* * * * *"
-        job = up.wait_for("a Job of the CronJob complete", lambda: next((
-            j["metadata"]["name"] for j in _get(up, "jobs")["items"]
-            if any(o["kind"] == "CronJob" and o["name"] == "hello" for o in j["metadata"].get("ownerReferences", []))
-            and j["status"].get("succeeded")), None), timeout=90)
-        assert f"Hello from {job}-" in up.kubectl("logs", f"job/{job}").stdout
+        up.kubectl("create", "job", "hello-now", "--from=cronjob/hello")
+        up.kubectl("wait", "--for=condition=complete", "job/hello-now", "--timeout=50s")
+        assert "Hello from hello-now-" in up.kubectl("logs", "job/hello-now").stdout
     finally:
         assert up.stop() == 0, "".join(up.lines[-40:])
