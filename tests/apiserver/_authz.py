@@ -84,7 +84,10 @@ async def secure_server(data_dir: str, tokens: dict[str, User], mode: str = "Nod
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(auth, "is_secure", lambda request: True)
         patch.setattr(authn, "build", build)
-        server = APIServer(APIServerConfig(port=0, data_dir=data_dir, authorization_mode=mode))
+        from hyperkube.apiserver import admission
+
+        server = APIServer(APIServerConfig(port=0, data_dir=data_dir, authorization_mode=mode,
+                                           enable_admission_plugins=list(admission.DEFAULT_PLUGINS)))
         await server.start()
         try:
             if "RBAC" in mode:

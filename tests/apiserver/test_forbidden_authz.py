@@ -188,6 +188,9 @@ CASES: list[tuple[str, str | None, str, str, Any, int]] = [
     ("kubelet-delete-other-node", "node1", "DELETE", "/api/v1/nodes/node-2", None, 403),
     ("kubelet-other-pod-status", "node1", "PATCH", f"{A}/pods/p2/status", {"status": {"phase": "Failed"}}, 403),
     ("kubelet-delete-other-pod", "node1", "DELETE", f"{A}/pods/p2", None, 403),
+    # NodeRestriction: a kubelet can't widen its own graph by creating pods that use others' secrets
+    ("kubelet-creates-pod-with-secret", "node1", "POST", f"{A}/pods", pod("sneaky", "node-1", "s2", "c2", "claim2"), 403),
+    ("kubelet-creates-other-node", "node1", "POST", "/api/v1/nodes", named("Node", "node-9"), 403),
     ("kubelet-evict-other-pod", "node1", "POST", f"{A}/pods/p2/eviction",
      {"apiVersion": "policy/v1", "kind": "Eviction", "metadata": {"name": "p2", "namespace": "team-a"}}, 403),
     ("kubelet-other-lease", "node1", "PATCH", f"{LEASES}/node-2", {"spec": {"holderIdentity": "node-1"}}, 403),

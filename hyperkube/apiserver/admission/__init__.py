@@ -13,10 +13,11 @@ write nobody wants costs one dict lookup and no :class:`AdmissionRequest` is eve
 :data:`ORDER` whatever order the flag lists them in (Kubernetes does the same).
 
 Defaults: ``hyperkube apiserver`` with no flag runs :data:`DEFAULT_PLUGINS`, Kubernetes' default
-set minus ``ServiceAccount``, which would refuse every pod until the service-account controller
-has made the namespace's ``default`` ServiceAccount. A whole cluster (``hyperkube up``) adds
-``NodeRestriction`` (:data:`CLUSTER_PLUGINS`), but not yet ``ServiceAccount``: the process
-runtime has no mount namespaces, so the token volume it mounts at
+set minus ``ServiceAccount`` (which would refuse every pod until the service-account controller
+has made the namespace's ``default`` ServiceAccount) plus ``NodeRestriction``, since the default
+authorization includes the Node authorizer, whose graph a kubelet could otherwise widen by
+creating pods. A whole cluster (``hyperkube up``) runs the same (:data:`CLUSTER_PLUGINS`), also
+without ``ServiceAccount``: the process runtime has no mount namespaces, so the token volume it mounts at
 ``/var/run/secrets/kubernetes.io/serviceaccount`` can be mounted by one pod per node only. An
 :class:`APIServerConfig` built in code with ``enable_admission_plugins=None`` (tests, embedders)
 gets :data:`IN_PROCESS_PLUGINS`: only what the write path does anyway, so nothing changes for
@@ -33,11 +34,10 @@ from hyperkube.apiserver.auth import AdmissionRequest, User, current_user
 #: Kubernetes' order of the plugins hyperkube implements (its recommended order).
 ORDER = ("NamespaceLifecycle", "LimitRanger", "ServiceAccount", "NodeRestriction", "PodSecurity",
          "DefaultTolerationSeconds", "DefaultStorageClass", "RBACEscalation", "ResourceQuota")
-DEFAULT_PLUGINS = ("NamespaceLifecycle", "LimitRanger", "PodSecurity", "DefaultTolerationSeconds",
+DEFAULT_PLUGINS = ("NamespaceLifecycle", "LimitRanger", "NodeRestriction", "PodSecurity", "DefaultTolerationSeconds",
                    "DefaultStorageClass", "ResourceQuota")
 IN_PROCESS_PLUGINS = ("NamespaceLifecycle", "DefaultTolerationSeconds")
-CLUSTER_PLUGINS = ("NamespaceLifecycle", "LimitRanger", "NodeRestriction", "PodSecurity", "DefaultTolerationSeconds",
-                   "DefaultStorageClass", "ResourceQuota")
+CLUSTER_PLUGINS = DEFAULT_PLUGINS
 
 #: name -> factory(config, objects) -> plugin (each plugin module registers itself).
 #: ``RBACEscalation`` is not here: :func:`build` takes it from the authz package's authorizer.
