@@ -12,7 +12,7 @@ from typing import Any
 
 import click
 
-from hyperkube.cli.options import CONTEXT_SETTINGS, common_options, serve_until_signalled
+from hyperkube.cli.options import CONTEXT_SETTINGS, api_client_config, common_options, serve_until_signalled
 
 
 @click.command(name="dns", context_settings=CONTEXT_SETTINGS,
@@ -33,19 +33,10 @@ from hyperkube.cli.options import CONTEXT_SETTINGS, common_options, serve_until_
 @common_options
 def command(kubeconfig: str | None, master: str | None, bind_address: str, port: int, cluster_domain: str,
             upstreams: tuple[str, ...], ttl: int, forward_timeout: float) -> None:
-    import dataclasses
-
     from hyperkube.addons.dns import DNSConfig, parse_upstream
-    from hyperkube.client import Client, Config, ConfigError, load_config
+    from hyperkube.client import Client
 
-    try:
-        config = load_config(kubeconfig)
-        if master:
-            config = dataclasses.replace(config, server=master.rstrip("/"))
-    except ConfigError as error:
-        if not master:
-            raise click.UsageError(f"no API server: {error} (use --kubeconfig or --master)") from None
-        config = Config(server=master.rstrip("/"))
+    config = api_client_config(kubeconfig, master)
     for upstream in upstreams:
         try:
             parse_upstream(upstream)

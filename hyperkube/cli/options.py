@@ -78,3 +78,22 @@ async def serve_until_signalled(component: Any, client: Any = None, started: Any
         await component.stop()
         if client is not None:
             await client.close()
+
+
+def api_client_config(kubeconfig: str | None, master: str | None) -> Any:
+    """The client configuration of a component: the kubeconfig (``--kubeconfig``, else
+    ``KUBECONFIG`` and ``~/.kube/config``) with ``--master`` overriding its server, or
+    ``--master`` alone; neither is a usage error."""
+    import dataclasses
+
+    from hyperkube.client import Config, ConfigError, load_config
+
+    try:
+        config = load_config(kubeconfig)
+        if master:
+            config = dataclasses.replace(config, server=master.rstrip("/"))
+    except ConfigError as error:
+        if not master:
+            raise click.UsageError(f"no API server: {error} (use --kubeconfig or --master)") from None
+        config = Config(server=master.rstrip("/"))
+    return config

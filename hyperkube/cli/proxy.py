@@ -10,7 +10,7 @@ from typing import Any
 
 import click
 
-from hyperkube.cli.options import CONTEXT_SETTINGS, common_options, serve_until_signalled
+from hyperkube.cli.options import CONTEXT_SETTINGS, api_client_config, common_options, serve_until_signalled
 
 
 @click.command(name="proxy", context_settings=CONTEXT_SETTINGS,
@@ -37,23 +37,14 @@ from hyperkube.cli.options import CONTEXT_SETTINGS, common_options, serve_until_
 def command(kubeconfig: str | None, master: str | None, hostname_override: str | None, bind_address: str,
             proxy_mode: str, healthz_bind_address: str, udp_timeout: float, config_sync_period: float,
             shutdown_grace: float, cleanup: bool) -> None:
-    import dataclasses
-
     if cleanup:
         _cleanup()
         return
 
-    from hyperkube.client import Client, Config, ConfigError, load_config
+    from hyperkube.client import Client
     from hyperkube.proxy.server import ProxyConfig
 
-    try:
-        config = load_config(kubeconfig)
-        if master:
-            config = dataclasses.replace(config, server=master.rstrip("/"))
-    except ConfigError as error:
-        if not master:
-            raise click.UsageError(f"no API server: {error} (use --kubeconfig or --master)") from None
-        config = Config(server=master.rstrip("/"))
+    config = api_client_config(kubeconfig, master)
     proxy_config = ProxyConfig(
         hostname=(hostname_override or socket.gethostname()).lower(), bind_address=bind_address,
         proxy_mode=proxy_mode, healthz_bind_address=healthz_bind_address or None, udp_timeout=udp_timeout,
