@@ -13,6 +13,8 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from hyperkube.machinery.brackets import closing_bracket
+
 Step = tuple[str, Any]  # ("field", name) | ("index", n) | ("all", None) | ("filter", (path, op, value))
 
 _FILTER = re.compile(r"""^\?\(@((?:\.[A-Za-z0-9_-]+)+)\s*(==|!=)\s*(?:"([^"]*)"|'([^']*)'|(-?\d+)|(true|false))\)$""")
@@ -51,21 +53,10 @@ def parse(path: str) -> tuple[Step, ...]:
 
 
 def _closing(text: str, start: int) -> int:
-    depth, quote = 0, ""
-    for j in range(start, len(text)):
-        char = text[j]
-        if quote:
-            if char == quote:
-                quote = ""
-        elif char in "'\"":
-            quote = char
-        elif char == "[":
-            depth += 1
-        elif char == "]":
-            depth -= 1
-            if depth == 0:
-                return j
-    raise ValueError(f"unclosed '[' in JSONPath {text!r}")
+    end = closing_bracket(text, start)
+    if end < 0:
+        raise ValueError(f"unclosed '[' in JSONPath {text!r}")
+    return end
 
 
 def _bracket(inner: str, path: str) -> Step:

@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from hyperkube.kubectl.yamlout import compact_json
+from hyperkube.machinery.brackets import closing_bracket
 
 
 class JSONPathError(ValueError):
@@ -149,22 +150,10 @@ def _name(text: str, i: int) -> tuple[str, int]:
 
 
 def _bracket_end(text: str, start: int) -> int:
-    quote = ""
-    depth = 0
-    for j in range(start, len(text)):
-        char = text[j]
-        if quote:
-            if char == quote:
-                quote = ""
-        elif char in "\"'":
-            quote = char
-        elif char == "[":
-            depth += 1
-        elif char == "]":
-            depth -= 1
-            if depth == 0:
-                return j
-    raise JSONPathError(f"unterminated array in {text!r}")
+    end = closing_bracket(text, start)
+    if end < 0:
+        raise JSONPathError(f"unterminated array in {text!r}")
+    return end
 
 
 _SLICE = re.compile(r"^(-?\d*)\s*:\s*(-?\d*)\s*(?::\s*(-?\d*))?$")
