@@ -22,7 +22,6 @@ import pytest
 
 from hyperkube.addons.dns import DNSConfig, DNSServer
 from hyperkube.addons.dns.server import listen_udp_and_tcp
-from hyperkube.client import Client, Config
 
 EXAMPLE = dns.name.from_text("example.test.")
 
@@ -103,15 +102,6 @@ async def ask(port: int, name: str, rdtype: str = "A", *, tcp: bool = False, wai
 def addresses(response: dns.message.Message, section: str = "answer") -> list[str]:
     return sorted(r.to_text() for rrset in getattr(response, section) for r in rrset
                   if rrset.rdtype in (dns.rdatatype.A, dns.rdatatype.AAAA))
-
-
-@pytest.fixture
-async def api(server):  # noqa: F811 - the in-process API server of tests/apiserver/_server.py
-    client = Client(Config(server=server.url))
-    try:
-        yield client
-    finally:
-        await client.close()
 
 
 @pytest.fixture

@@ -14,8 +14,8 @@ import dns.reversename
 import pytest
 
 from hyperkube.addons.dns import DNSConfig, DNSServer, parse_resolv_conf, parse_upstream, publish_service
-from tests.addons._dns import FakeUpstream, addresses, api, ask, cluster_dns, upstream  # noqa: F401
-from tests.apiserver._server import server  # noqa: F401
+from tests.addons._dns import FakeUpstream, addresses, ask, cluster_dns, upstream  # noqa: F401
+from tests.apiserver._server import api, server  # noqa: F401
 from tests.proxy._helpers import create_service, eventually, put_slice
 
 DOMAIN = "cluster.local"

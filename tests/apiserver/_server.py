@@ -64,3 +64,15 @@ async def server(tmp_path) -> AsyncIterator[APIServer]:
 async def client(server: APIServer) -> AsyncIterator[Client]:
     async with aiohttp.ClientSession() as session:
         yield Client(session, server.url)
+
+
+@pytest.fixture
+async def api(server: APIServer) -> AsyncIterator[Any]:
+    """The hyperkube client (hyperkube.client.Client) on the in-process server."""
+    from hyperkube.client import Client, Config
+
+    instance = Client(Config(server=server.url))
+    try:
+        yield instance
+    finally:
+        await instance.close()

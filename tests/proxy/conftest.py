@@ -8,17 +8,8 @@ import pytest
 
 from hyperkube.client import Client, Config
 from hyperkube.proxy.server import ProxyConfig, ProxyServer
-from tests.apiserver._server import server  # noqa: F401
+from tests.apiserver._server import api, server  # noqa: F401
 from tests.proxy._helpers import random_loopback
-
-
-@pytest.fixture
-async def api(server) -> AsyncIterator[Client]:  # noqa: F811
-    client = Client(Config(server=server.url))
-    try:
-        yield client
-    finally:
-        await client.close()
 
 
 @pytest.fixture
